@@ -1,0 +1,96 @@
+//! The message property string: `name \x01 value \x02` for every entry.
+//!
+//! Parsing follows the Java reader: an entry counts only with a non-empty name and a non-empty value.
+
+/// Separates a name from its value.
+pub const NAME_VALUE_SEPARATOR: char = '\u{1}';
+/// Ends every entry.
+pub const PROPERTY_SEPARATOR: char = '\u{2}';
+
+/// System property keys the store and broker act on.
+pub mod keys {
+    pub const KEYS: &str = "KEYS";
+    pub const TAGS: &str = "TAGS";
+    pub const UNIQ_KEY: &str = "UNIQ_KEY";
+    pub const WAIT_STORE_MSG_OK: &str = "WAIT";
+    pub const DELAY_TIME_LEVEL: &str = "DELAY";
+    pub const RETRY_TOPIC: &str = "RETRY_TOPIC";
+    pub const REAL_TOPIC: &str = "REAL_TOPIC";
+    pub const REAL_QUEUE_ID: &str = "REAL_QID";
+    pub const TRANSACTION_PREPARED: &str = "TRAN_MSG";
+    pub const PRODUCER_GROUP: &str = "PGROUP";
+    pub const CLUSTER: &str = "CLUSTER";
+    pub const MSG_REGION: &str = "MSG_REGION";
+    pub const TRACE_SWITCH: &str = "TRACE_ON";
+    pub const ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
+    pub const RECONSUME_TIME: &str = "RECONSUME_TIME";
+    pub const MAX_RECONSUME_TIMES: &str = "MAX_RECONSUME_TIMES";
+    pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
+    pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
+    pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
+    pub const TRANSACTION_ID: &str = "__transactionId__";
+}
+
+/// Iterates the valid `(name, value)` entries of a property string, in stored order.
+pub fn iter(props: &str) -> impl Iterator<Item = (&str, &str)> {
+    props.split(PROPERTY_SEPARATOR).filter_map(|entry| {
+        let (name, value) = entry.split_once(NAME_VALUE_SEPARATOR)?;
+        (!name.is_empty() && !value.is_empty()).then_some((name, value))
+    })
+}
+
+/// The value of `name`, if present; a later duplicate wins, as a Java `HashMap` fill would.
+#[must_use]
+pub fn get<'a>(props: &'a str, name: &str) -> Option<&'a str> {
+    iter(props)
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+        .last()
+}
+
+/// Encodes entries into a property string. Entries with an empty name or value are dropped, because the
+/// reader would drop them anyway.
+#[must_use]
+pub fn encode<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (name, value) in entries {
+        if name.is_empty() || value.is_empty() {
+            continue;
+        }
+        out.push_str(name);
+        out.push(NAME_VALUE_SEPARATOR);
+        out.push_str(value);
+        out.push(PROPERTY_SEPARATOR);
+    }
+    out
+}
+
+/// The space-separated business keys of `KEYS`, empties skipped.
+pub fn business_keys(props: &str) -> impl Iterator<Item = &str> {
+    get(props, keys::KEYS)
+        .unwrap_or("")
+        .split(' ')
+        .filter(|k| !k.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_java_rules() {
+        let s = encode([
+            ("TAGS", "TagA"),
+            ("KEYS", "k1 k2"),
+            ("EMPTY", ""),
+            ("", "x"),
+        ]);
+        assert_eq!(s, "TAGS\u{1}TagA\u{2}KEYS\u{1}k1 k2\u{2}");
+        assert_eq!(get(&s, "TAGS"), Some("TagA"));
+        assert_eq!(get(&s, "EMPTY"), None);
+        assert_eq!(business_keys(&s).collect::<Vec<_>>(), vec!["k1", "k2"]);
+        // Malformed segments are skipped, not fatal.
+        let odd = "junk\u{2}A\u{1}\u{2}B\u{1}b\u{2}";
+        assert_eq!(iter(odd).collect::<Vec<_>>(), vec![("B", "b")]);
+    }
+}

@@ -1,0 +1,2 @@
+//! RocketMQ remoting wire codec (pure, no I/O).
+#![forbid(unsafe_code)]

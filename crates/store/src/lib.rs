@@ -1,0 +1,1 @@
+//! ferromq storage engine.
