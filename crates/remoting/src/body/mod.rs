@@ -1,0 +1,14 @@
+//! Bodies: JSON documents (tolerant of fastjson's non-standard output, see [`json`]), the batch
+//! send body ([`batch`]) and the stored-record bodies of pull/query/view responses ([`records`]).
+
+pub mod admin;
+pub mod batch;
+pub mod heartbeat;
+pub mod json;
+pub mod lists;
+pub mod lock;
+pub mod records;
+pub mod register;
+pub mod route;
+
+pub use json::JsonBody;
