@@ -1,0 +1,211 @@
+//! The write path: encode outside the lock; under it assign offsets, write once, publish.
+
+use std::io;
+use std::sync::atomic::Ordering;
+
+use ferromq_model::record::{
+    self, EncodeError, RecordDraft, BLANK_LEN, SYSFLAG_TRANSACTION_MASK,
+    SYSFLAG_TRANSACTION_PREPARED, SYSFLAG_TRANSACTION_ROLLBACK,
+};
+
+use super::{CommitLog, Segment, Writer};
+use crate::error::{Result, StoreError};
+use crate::io::FileKind;
+
+/// Where one appended record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub physical_offset: u64,
+    /// 0 for prepared and rolled-back transaction records, which get no queue entry.
+    pub queue_offset: u64,
+    pub size: u32,
+    pub store_timestamp: i64,
+}
+
+/// The result of one append call: its records in order, contiguous in one segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub records: Vec<Appended>,
+    /// The written offset after this append: durable once the flushed offset reaches it.
+    pub end_offset: u64,
+}
+
+/// Mirrors `RecordView::is_queue_visible` for a draft.
+fn queue_visible(sys_flag: i32) -> bool {
+    !matches!(
+        sys_flag & SYSFLAG_TRANSACTION_MASK,
+        SYSFLAG_TRANSACTION_PREPARED | SYSFLAG_TRANSACTION_ROLLBACK
+    )
+}
+
+impl CommitLog {
+    /// Appends `drafts` as one contiguous write in one segment, assigning queue offsets (dense per topic
+    /// and queue id, from 0; none for prepared or rolled-back transaction records), physical offsets and
+    /// the store timestamp. When the batch does not fit the active segment's tail, the tail gets a
+    /// blank marker and the batch starts a new segment.
+    ///
+    /// On error nothing was published: no reader sees a byte of the batch and the queue counters are
+    /// unchanged. (The one visible trace is a roll: the old segment may end with a blank marker and an
+    /// empty new segment may exist, which is a valid log.)
+    ///
+    /// # Errors
+    /// `BadMessage` for a record over `max_message_bytes` or a batch over one segment; `Poisoned` after
+    /// a failed sync; `DiskFull` when a new segment cannot be allocated; `Io`; `Config` when called
+    /// before [`CommitLog::recover`] on a non-empty log.
+    pub fn append(&self, drafts: &[RecordDraft<'_>]) -> Result<AppendOutcome> {
+        if let Some(reason) = self.poisoned() {
+            return Err(StoreError::Poisoned(reason));
+        }
+        if drafts.is_empty() {
+            return Ok(AppendOutcome {
+                records: Vec::new(),
+                end_offset: self.written_offset(),
+            });
+        }
+        let mut buf = Vec::with_capacity(drafts.iter().map(record::encoded_len).sum());
+        let mut sizes = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            sizes.push(record::encode(d, self.max_message_bytes, &mut buf)?);
+        }
+        let total = buf.len() as u64;
+        if total + BLANK_LEN as u64 > self.segment_bytes {
+            #[allow(clippy::cast_possible_truncation)]
+            // Segments are below 2 GiB (checked at open).
+            let max = (self.segment_bytes - BLANK_LEN as u64) as usize;
+            return Err(StoreError::BadMessage(EncodeError::TooLarge {
+                len: buf.len(),
+                max,
+            }));
+        }
+
+        let mut w = self.writer.lock();
+        if !w.recovered {
+            return Err(StoreError::Config(
+                "commit log appended to before recover()".into(),
+            ));
+        }
+        let (seg, pos) = self.position_for(&mut w, total)?;
+        let now = self.clock.now_millis();
+        // Counters for this batch only; merged into the table once the write succeeded.
+        let mut next: Vec<(&str, u32, u64)> = Vec::new();
+        let mut records = Vec::with_capacity(drafts.len());
+        let mut at = 0usize;
+        for (d, &n) in drafts.iter().zip(&sizes) {
+            let queue_offset = if queue_visible(d.sys_flag) {
+                let slot = next
+                    .iter()
+                    .position(|(t, q, _)| *t == d.topic && *q == d.queue_id);
+                let slot = slot.unwrap_or_else(|| {
+                    let start = w
+                        .queue_offsets
+                        .get(d.topic)
+                        .and_then(|m| m.get(&d.queue_id));
+                    next.push((d.topic, d.queue_id, start.copied().unwrap_or(0)));
+                    next.len() - 1
+                });
+                next[slot].2 += 1;
+                next[slot].2 - 1
+            } else {
+                0
+            };
+            let physical_offset = pos + at as u64;
+            record::patch_store_fields(&mut buf[at..at + n], queue_offset, physical_offset, now);
+            #[allow(clippy::cast_possible_truncation)]
+            // `encode` bounds a record to `max_message_bytes`.
+            records.push(Appended {
+                physical_offset,
+                queue_offset,
+                size: n as u32,
+                store_timestamp: now,
+            });
+            at += n;
+        }
+        seg.file
+            .write_at(pos - seg.base, &buf)
+            .map_err(|e| StoreError::io(self.segment_path(seg.base), e))?;
+        let end = pos + total;
+        self.written.store(end, Ordering::Release);
+        for (topic, queue_id, n) in next {
+            match w.queue_offsets.get_mut(topic) {
+                Some(m) => m.insert(queue_id, n),
+                None => w
+                    .queue_offsets
+                    .entry(topic.to_owned())
+                    .or_default()
+                    .insert(queue_id, n),
+            };
+        }
+        drop(w);
+        Ok(AppendOutcome {
+            records,
+            end_offset: end,
+        })
+    }
+
+    /// The segment and offset where a batch of `total` bytes goes, rolling to a new segment when it
+    /// does not fit (keeping room for a blank marker after it).
+    fn position_for(&self, w: &mut Writer, total: u64) -> Result<(Segment, u64)> {
+        let pos = self.written.load(Ordering::Acquire);
+        let Some(active) = w.active.clone() else {
+            // Empty log: the first segment starts where the log does.
+            let seg = self.new_segment(pos)?;
+            self.segments.write().push_back(seg.clone());
+            self.dir_dirty.store(true, Ordering::Release);
+            w.active = Some(seg.clone());
+            return Ok((seg, pos));
+        };
+        let used = pos - active.base;
+        if used + total + BLANK_LEN as u64 <= self.segment_bytes {
+            return Ok((active, pos));
+        }
+        let next = self.new_segment(active.base + self.segment_bytes)?;
+        let remaining = self.segment_bytes - used;
+        // Every append leaves at least BLANK_LEN bytes free, so the marker always fits.
+        #[allow(clippy::cast_possible_truncation)] // Below the segment size, which is below 2 GiB.
+        let marker = record::blank_marker(remaining as u32);
+        if let Err(e) = active.file.write_at(used, &marker) {
+            let _ = self.layer.remove(&self.segment_path(next.base));
+            return Err(StoreError::io(self.segment_path(active.base), e));
+        }
+        // List the segment before `written` passes its base (see `sync`).
+        self.segments.write().push_back(next.clone());
+        self.dir_dirty.store(true, Ordering::Release);
+        self.written.store(next.base, Ordering::Release);
+        w.active = Some(next.clone());
+        tracing::debug!(base = next.base, "commit log rolled to a new segment");
+        Ok((next.clone(), next.base))
+    }
+
+    /// Creates the (preallocated, zeroed) segment file starting at `base`.
+    fn new_segment(&self, base: u64) -> Result<Segment> {
+        let path = self.segment_path(base);
+        let file = match self
+            .layer
+            .create(&path, self.segment_bytes, FileKind::CommitLog)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Left by a roll that failed after creating it: nothing in it was ever published.
+                let f = self
+                    .layer
+                    .open(&path, FileKind::CommitLog)
+                    .map_err(|e| StoreError::io(&path, e))?;
+                if f.len() != self.segment_bytes {
+                    return Err(StoreError::ForeignFile {
+                        path,
+                        detail: format!(
+                            "leftover segment is {} bytes, expected {}",
+                            f.len(),
+                            self.segment_bytes
+                        ),
+                    });
+                }
+                f.zero_range(0, self.segment_bytes)
+                    .map_err(|e| StoreError::io(&path, e))?;
+                f
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        Ok(Segment { base, file })
+    }
+}

@@ -1,0 +1,241 @@
+//! The dispatcher ("reput"): follows the commit log and builds consume-queue and index entries.
+//!
+//! One code path serves both runtime and recovery: [`dispatch_record`] turns one stored record into its
+//! consume-queue entry and index keys. At runtime a thread reads the log in large chunks up to the
+//! visible offset (the written offset under ASYNC_FLUSH, the flushed offset under SYNC_FLUSH, so no
+//! consumer ever sees a message that a power loss could take back) and tells arrival listeners which
+//! queues grew, which is what wakes long-polling consumers.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ferromq_model::hash::tag_code;
+use ferromq_model::properties::{self, keys};
+use ferromq_model::record::{
+    self, Entry, RecordError, RecordView, SYSFLAG_TRANSACTION_MASK, SYSFLAG_TRANSACTION_ROLLBACK,
+};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::commit_log::CommitLog;
+use crate::consume_queue::{ConsumeQueues, CqEntry};
+use crate::error::Result;
+use crate::index::Index;
+
+/// Bytes read from the commit log per step.
+const CHUNK_BYTES: usize = 4 << 20;
+/// Safety net: the dispatcher re-checks the log this often even without a wake-up.
+const IDLE_RECHECK: Duration = Duration::from_millis(200);
+
+/// Called after records are dispatched: `(topic, queue_id, max_offset)` for every queue that grew.
+pub type ArrivalListener = Arc<dyn Fn(&str, u32, u64) + Send + Sync>;
+
+/// Writes the consume-queue entry and index keys of the record stored at `offset`.
+pub(crate) fn dispatch_record(
+    cqs: &ConsumeQueues,
+    index: &Index,
+    offset: u64,
+    rec: &RecordView<'_>,
+) -> Result<()> {
+    if rec.is_queue_visible() {
+        let tag = properties::get(rec.properties, keys::TAGS);
+        let entry = CqEntry {
+            physical_offset: offset,
+            size: rec.total_size,
+            tag_code: tag_code(tag),
+        };
+        cqs.get_or_create(rec.topic, rec.queue_id)?
+            .put(rec.queue_offset, entry)?;
+    }
+    // A rolled-back half message must not be found by key.
+    if rec.sys_flag & SYSFLAG_TRANSACTION_MASK != SYSFLAG_TRANSACTION_ROLLBACK {
+        if let Some(uniq) = properties::get(rec.properties, keys::UNIQ_KEY) {
+            index.put(rec.topic, uniq, offset, rec.store_timestamp)?;
+        }
+        for key in properties::business_keys(rec.properties) {
+            index.put(rec.topic, key, offset, rec.store_timestamp)?;
+        }
+    }
+    Ok(())
+}
+
+/// State shared between the dispatcher thread, the append path and readers.
+#[derive(Debug, Default)]
+pub(crate) struct DispatchState {
+    /// Every record below this physical offset has its consume-queue and index entries.
+    pub dispatched: AtomicU64,
+    kicked: Mutex<bool>,
+    wake: Condvar,
+    progressed: Condvar,
+    progress_lock: Mutex<()>,
+    stop: AtomicBool,
+}
+
+impl DispatchState {
+    pub fn new(dispatched: u64) -> Self {
+        let s = DispatchState::default();
+        s.dispatched.store(dispatched, Ordering::Release);
+        s
+    }
+
+    /// Tells the dispatcher that the visible offset may have moved.
+    pub fn kick(&self) {
+        let mut k = self.kicked.lock();
+        *k = true;
+        self.wake.notify_one();
+    }
+
+    /// Blocks until everything below `offset` is dispatched or `timeout` passes; true when reached.
+    pub fn wait_dispatched(&self, offset: u64, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = self.progress_lock.lock();
+        while self.dispatched.load(Ordering::Acquire) < offset {
+            if self.progressed.wait_until(&mut g, deadline).timed_out() {
+                return self.dispatched.load(Ordering::Acquire) >= offset;
+            }
+        }
+        true
+    }
+
+    fn advance(&self, to: u64) {
+        self.dispatched.store(to, Ordering::Release);
+        let _g = self.progress_lock.lock();
+        self.progressed.notify_all();
+    }
+}
+
+/// What the dispatcher thread needs.
+pub(crate) struct DispatchContext {
+    pub log: Arc<CommitLog>,
+    pub cqs: Arc<ConsumeQueues>,
+    pub index: Arc<Index>,
+    pub state: Arc<DispatchState>,
+    pub listeners: Arc<RwLock<Vec<ArrivalListener>>>,
+    /// The offset consumers may see up to.
+    pub visible: Box<dyn Fn() -> u64 + Send>,
+}
+
+/// Owns the dispatcher thread.
+#[derive(Debug)]
+pub(crate) struct Dispatcher {
+    state: Arc<DispatchState>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Dispatcher {
+    pub fn start(ctx: DispatchContext) -> std::io::Result<Dispatcher> {
+        let state = ctx.state.clone();
+        let thread = std::thread::Builder::new()
+            .name("ferromq-dispatch".into())
+            .spawn(move || run(&ctx))?;
+        Ok(Dispatcher {
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    /// Dispatches what is visible now, then stops the thread.
+    pub fn shutdown(&mut self) {
+        self.state.stop.store(true, Ordering::Release);
+        self.state.kick();
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("dispatcher thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(ctx: &DispatchContext) {
+    let mut pos = ctx.state.dispatched.load(Ordering::Acquire);
+    loop {
+        let limit = (ctx.visible)();
+        if pos >= limit {
+            if ctx.state.stop.load(Ordering::Acquire) {
+                return;
+            }
+            let mut kicked = ctx.state.kicked.lock();
+            if !*kicked {
+                let _ = ctx.state.wake.wait_for(&mut kicked, IDLE_RECHECK);
+            }
+            *kicked = false;
+            continue;
+        }
+        match step(ctx, pos, limit) {
+            Ok(next) => {
+                pos = next;
+                ctx.state.advance(pos);
+            }
+            Err(e) => {
+                // The log below the visible offset was written by us; failing to parse it is a bug or
+                // a disk fault. Stop advancing (never skip a record) and say where, retrying slowly.
+                tracing::error!(offset = pos, error = %e, "dispatch failed; consume queues stall here");
+                if ctx.state.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Dispatches the records in one chunk starting at `pos`; returns the new position.
+fn step(ctx: &DispatchContext, pos: u64, limit: u64) -> Result<u64> {
+    let mut want = CHUNK_BYTES;
+    for _attempt in 0..2 {
+        let chunk = ctx.log.read_chunk(pos, want, limit)?;
+        let mut off = 0usize;
+        let mut grown: HashMap<(&str, u32), u64> = HashMap::new();
+        while off < chunk.len() {
+            match record::read(&chunk[off..], false) {
+                Ok(Entry::Message(rec)) => {
+                    dispatch_record(&ctx.cqs, &ctx.index, pos + off as u64, &rec)?;
+                    if rec.is_queue_visible() {
+                        grown.insert((rec.topic, rec.queue_id), rec.queue_offset + 1);
+                    }
+                    off += rec.total_size as usize;
+                }
+                Ok(Entry::Blank { remaining }) => {
+                    off += remaining as usize;
+                    break;
+                }
+                Err(RecordError::Truncated { needed, .. }) if off == 0 && needed > chunk.len() => {
+                    // One record larger than the chunk: read exactly enough.
+                    want = needed;
+                    break;
+                }
+                Err(RecordError::Truncated { .. }) => break,
+                Err(source) => {
+                    return Err(crate::error::StoreError::CorruptRecord {
+                        offset: pos + off as u64,
+                        source,
+                    });
+                }
+            }
+        }
+        if off == 0 && want > chunk.len() {
+            continue;
+        }
+        if !grown.is_empty() {
+            let listeners = ctx.listeners.read();
+            for ((topic, queue_id), max) in grown {
+                for l in listeners.iter() {
+                    l(topic, queue_id, max);
+                }
+            }
+        }
+        return Ok(pos + off as u64);
+    }
+    Err(crate::error::StoreError::CorruptRecord {
+        offset: pos,
+        source: RecordError::Malformed("record extends past the readable log"),
+    })
+}
