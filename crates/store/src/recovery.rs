@@ -77,7 +77,9 @@ pub(crate) fn recover(
         (Some(cp), false) => cp.dispatched.max(log_min),
         _ => log_min,
     };
-    let clean = clean && cp.as_ref().is_some_and(|c| c.clean_shutdown);
+    // A brand-new store (no checkpoint, no log) has nothing to recover: it counts as clean.
+    let fresh = cp.is_none() && log.segment_bases().is_empty();
+    let clean = fresh || (clean && cp.as_ref().is_some_and(|c| c.clean_shutdown));
     // After a crash anything the queues hold past `trusted` may be torn: cut it and rebuild it.
     let index_from = index.truncate_to_log_end(trusted)?;
     for cq in cqs.all() {
