@@ -1,9 +1,9 @@
 //! The command line: `ferromq [--log-level FILTER] <command> ...`.
 //!
-//! Only commands that work are listed. The name server, the broker, the all-in-one `dev` command, the
-//! admin tools and the client benchmarks (`bench produce`, `bench consume`) join [`Command`] and
-//! [`BenchCommand`] as they are built.
+//! Only commands that work are listed. The admin tools and the client benchmarks (`bench produce`,
+//! `bench consume`) join [`Command`] and [`BenchCommand`] as they are built.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,9 +22,59 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a name server.
+    Namesrv(NamesrvArgs),
+    /// Run a broker.
+    Broker(BrokerArgs),
+    /// Run a name server and a broker in one process, all data in one folder (for development).
+    Dev(DevArgs),
     /// Measure parts of ferromq on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// `ferromq namesrv`.
+#[derive(Debug, Args)]
+pub struct NamesrvArgs {
+    /// Address to listen on [default: the config's `listen`, else 0.0.0.0:9876].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Name-server settings (TOML, keys as in `NameServerConfig`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `ferromq broker`.
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Broker settings: a RocketMQ `broker.conf` (Java key names), or TOML when the name ends in
+    /// `.toml`.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Name servers, `;`-separated (overrides `namesrvAddr`).
+    #[arg(long = "namesrv", short = 'n', value_name = "ADDRS")]
+    pub namesrv: Option<String>,
+    /// Address to listen on (overrides `listenPort`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `ferromq dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Folder holding everything: `namesrv/` and `broker/` (the store and its `config/`).
+    #[arg(long, value_name = "DIR", default_value = "./ferromq-data")]
+    pub data_dir: PathBuf,
+    /// Name-server address; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9876")]
+    pub namesrv_listen: SocketAddr,
+    /// Broker address; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10911")]
+    pub broker_listen: SocketAddr,
+    /// Broker settings to start from (broker.conf or TOML); the data folder, listen address and
+    /// name server of `dev` take precedence.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,7 +231,9 @@ mod tests {
     #[test]
     fn bench_store_defaults() {
         let cli = Cli::try_parse_from(["ferromq", "bench", "store"]).expect("defaults parse");
-        let Command::Bench(BenchCommand::Store(args)) = cli.command;
+        let Command::Bench(BenchCommand::Store(args)) = cli.command else {
+            panic!("bench store expected");
+        };
         assert_eq!(args.sizes, vec![128, 1024, 4096]);
         assert_eq!(args.writers, vec![1, 8, 64]);
         assert_eq!(args.flush, FlushChoice::Both);
@@ -215,12 +267,41 @@ mod tests {
         ])
         .expect("flags parse");
         assert_eq!(cli.log_level.as_deref(), Some("debug"));
-        let Command::Bench(BenchCommand::Store(args)) = cli.command;
+        let Command::Bench(BenchCommand::Store(args)) = cli.command else {
+            panic!("bench store expected");
+        };
         assert_eq!(args.sizes, vec![128, 1024, 4096]);
         assert_eq!(args.writers, vec![2, 4]);
         assert_eq!(args.flush.modes(), &[FlushMode::SyncFlush]);
         assert_eq!(args.io.modes(), &[IoMode::Pwrite, IoMode::Mmap]);
         assert_eq!(args.output, OutputFormat::Json);
+    }
+
+    #[test]
+    fn server_commands_parse() {
+        let cli = Cli::try_parse_from(["ferromq", "dev"]).expect("defaults");
+        let Command::Dev(dev) = cli.command else {
+            panic!("dev expected");
+        };
+        assert_eq!(dev.namesrv_listen.port(), 9876);
+        assert_eq!(dev.broker_listen.port(), 10911);
+        assert_eq!(dev.data_dir, PathBuf::from("./ferromq-data"));
+        let cli = Cli::try_parse_from([
+            "ferromq",
+            "broker",
+            "--config",
+            "broker.conf",
+            "-n",
+            "127.0.0.1:9876",
+        ])
+        .expect("broker args");
+        let Command::Broker(b) = cli.command else {
+            panic!("broker expected");
+        };
+        assert_eq!(b.namesrv.as_deref(), Some("127.0.0.1:9876"));
+        let cli = Cli::try_parse_from(["ferromq", "namesrv", "--listen", "127.0.0.1:0"])
+            .expect("namesrv args");
+        assert!(matches!(cli.command, Command::Namesrv(n) if n.listen.is_some()));
     }
 
     #[test]

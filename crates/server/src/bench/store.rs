@@ -472,7 +472,9 @@ mod tests {
             "both",
         ])
         .expect("flags parse");
-        let crate::cli::Command::Bench(crate::cli::BenchCommand::Store(args)) = cli.command;
+        let crate::cli::Command::Bench(crate::cli::BenchCommand::Store(args)) = cli.command else {
+            panic!("bench store expected");
+        };
         let labels: Vec<String> = plan(&args).iter().map(Case::label).collect();
         assert_eq!(labels.len(), 2 * 2 * 2 * 2);
         assert_eq!(labels[0], "pwrite-async-1024B-8w");

@@ -1,0 +1,299 @@
+//! `BrokerConfig`: the one settings struct of the broker, read from TOML (snake_case keys) or from a
+//! RocketMQ `broker.conf` (Java key names, see [`crate::java_conf`]).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ferromq_store::config::{FlushMode, StoreConfig};
+use serde::{Deserialize, Serialize};
+
+/// Role of this broker in a master/slave pair. Only masters are implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BrokerRole {
+    AsyncMaster,
+    SyncMaster,
+    Slave,
+}
+
+/// Broker settings. Durations are whole milliseconds (`*_ms` keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    /// `brokerClusterName`.
+    pub cluster_name: String,
+    /// `brokerName`.
+    pub broker_name: String,
+    /// `brokerId`: 0 is the master.
+    pub broker_id: i64,
+    /// `namesrvAddr` (`;`-separated in broker.conf).
+    pub namesrv_addrs: Vec<String>,
+    /// Where the binary binds (`listenPort` sets the port, on all interfaces).
+    pub listen: SocketAddr,
+    /// `brokerIP1`: the address published to name servers and embedded in message ids. When absent,
+    /// the listen address is used, or 127.0.0.1 if that is the wildcard.
+    pub advertised_ip: Option<IpAddr>,
+    /// `storePathRootDir`: commit log, queues, index and `config/` live here.
+    pub store_root_dir: PathBuf,
+    /// `flushDiskType`.
+    pub flush_disk_type: FlushMode,
+    /// `brokerRole`.
+    pub broker_role: BrokerRole,
+    /// `deleteWhen`: hours of the day expired files are deleted, "04" or "01;02".
+    pub delete_when: String,
+    /// `fileReservedTime`, in hours.
+    pub file_reserved_time_hours: u64,
+    /// `diskMaxUsedSpaceRatio`, in percent.
+    pub disk_max_used_space_ratio: u8,
+    /// `mapedFileSizeCommitLog`: bytes per commit-log file.
+    pub commit_log_file_size: u64,
+    /// `maxMessageSize`: largest accepted body, in bytes.
+    pub max_message_size: usize,
+    /// `syncFlushTimeout`: SYNC_FLUSH sends answer FLUSH_DISK_TIMEOUT after this long.
+    pub sync_flush_timeout_ms: u64,
+    /// `autoCreateTopicEnable`: keep `TBW102` so producers can create topics by sending.
+    pub auto_create_topic_enable: bool,
+    /// `autoCreateSubscriptionGroup`.
+    pub auto_create_subscription_group: bool,
+    /// `defaultTopicQueueNums`: queues of `TBW102`, hence the upper bound for auto-created topics.
+    pub default_topic_queue_nums: u32,
+    /// `registerNameServerPeriod`.
+    pub register_name_server_period_ms: u64,
+    /// `longPollingEnable`: hold pulls that find nothing until a message arrives.
+    pub long_polling_enable: bool,
+    /// `shortPollingTimeMills`: hold time when long polling is off.
+    pub short_polling_time_ms: u64,
+    /// Upper bound of a pull's hold time, whatever the client asks (its own timeout is 30 s).
+    pub long_polling_max_hold_ms: u64,
+    /// `flushConsumerOffsetInterval`.
+    pub flush_consumer_offset_interval_ms: u64,
+    /// `channelExpiredTimeout`: clients silent this long are dropped.
+    pub client_channel_expired_ms: u64,
+    /// `regionId`, echoed in send responses.
+    pub region_id: String,
+    /// `traceOn`, echoed in send responses.
+    pub trace_on: bool,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            cluster_name: "DefaultCluster".into(),
+            broker_name: "broker-a".into(),
+            broker_id: 0,
+            namesrv_addrs: Vec::new(),
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 10911)),
+            advertised_ip: None,
+            store_root_dir: PathBuf::from("store"),
+            flush_disk_type: FlushMode::AsyncFlush,
+            broker_role: BrokerRole::AsyncMaster,
+            delete_when: "04".into(),
+            file_reserved_time_hours: 72,
+            disk_max_used_space_ratio: 75,
+            commit_log_file_size: 1 << 30,
+            max_message_size: 4 * 1024 * 1024,
+            sync_flush_timeout_ms: 5_000,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            register_name_server_period_ms: 30_000,
+            long_polling_enable: true,
+            short_polling_time_ms: 1_000,
+            long_polling_max_hold_ms: 25_000,
+            flush_consumer_offset_interval_ms: 5_000,
+            client_channel_expired_ms: 120_000,
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+        }
+    }
+}
+
+/// Why a configuration is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    #[error("{key} = {value} is out of range: {why}")]
+    OutOfRange {
+        key: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("brokerRole SLAVE is not supported: ferromq brokers are masters (brokerId 0)")]
+    SlaveUnsupported,
+    #[error("unknown key {key:?} in {file}")]
+    UnknownKey { key: String, file: String },
+    #[error("bad value for {key} in {file}: {value:?} ({why})")]
+    BadValue {
+        key: String,
+        value: String,
+        file: String,
+        why: String,
+    },
+    #[error("cannot read {file}: {detail}")]
+    Unreadable { file: String, detail: String },
+}
+
+impl BrokerConfig {
+    /// Checks the settings that cannot work.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the offending setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.cluster_name.is_empty() {
+            return Err(ConfigError::Empty("brokerClusterName"));
+        }
+        if self.broker_name.is_empty() {
+            return Err(ConfigError::Empty("brokerName"));
+        }
+        if self.broker_role == BrokerRole::Slave || self.broker_id != 0 {
+            return Err(ConfigError::SlaveUnsupported);
+        }
+        if self.default_topic_queue_nums == 0 {
+            return Err(ConfigError::Zero("defaultTopicQueueNums"));
+        }
+        if self.max_message_size == 0 {
+            return Err(ConfigError::Zero("maxMessageSize"));
+        }
+        if self.register_name_server_period_ms == 0 {
+            return Err(ConfigError::Zero("registerNameServerPeriod"));
+        }
+        if self.flush_consumer_offset_interval_ms == 0 {
+            return Err(ConfigError::Zero("flushConsumerOffsetInterval"));
+        }
+        if self.disk_max_used_space_ratio > 100 {
+            return Err(ConfigError::OutOfRange {
+                key: "diskMaxUsedSpaceRatio",
+                value: self.disk_max_used_space_ratio.to_string(),
+                why: "a percentage, 0-100",
+            });
+        }
+        self.store_config()
+            .validate()
+            .map_err(|e| ConfigError::OutOfRange {
+                key: "store",
+                value: e.to_string(),
+                why: "the store refuses it",
+            })
+    }
+
+    /// The storage engine's settings derived from this configuration.
+    #[must_use]
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            flush_mode: self.flush_disk_type,
+            delete_when: self.delete_when.clone(),
+            file_reserved_hours: self.file_reserved_time_hours,
+            disk_max_used_ratio: f64::from(self.disk_max_used_space_ratio) / 100.0,
+            commit_log_segment_bytes: self.commit_log_file_size,
+            sync_flush_timeout_ms: self.sync_flush_timeout_ms,
+            // Room for the record's fixed part, topic and properties around the largest body.
+            max_message_bytes: self.max_message_size + 64 * 1024,
+            ..StoreConfig::new(&self.store_root_dir)
+        }
+    }
+
+    /// Folder of the broker's metadata files (`topics.json`, `consumerOffset.json`).
+    #[must_use]
+    pub fn config_dir(&self) -> PathBuf {
+        self.store_root_dir.join("config")
+    }
+
+    /// Parses TOML with this struct's snake_case keys.
+    ///
+    /// # Errors
+    /// `BadValue`/`UnknownKey` with the parser's message.
+    pub fn from_toml(text: &str, file: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::BadValue {
+            key: "(toml)".into(),
+            value: String::new(),
+            file: file.into(),
+            why: e.to_string(),
+        })
+    }
+
+    /// Loads `path`: TOML when it ends in `.toml`, a Java `broker.conf` otherwise.
+    ///
+    /// # Errors
+    /// An unreadable file, an unknown key, a bad value.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            file: file.clone(),
+            detail: e.to_string(),
+        })?;
+        if path.extension().is_some_and(|e| e == "toml") {
+            Self::from_toml(&text, &file)
+        } else {
+            crate::java_conf::parse(&text, &file)
+        }
+    }
+
+    /// The address published to name servers and in message ids, once the listener is bound.
+    #[must_use]
+    pub fn advertised_addr(&self, bound: SocketAddr) -> SocketAddr {
+        let ip = self.advertised_ip.unwrap_or_else(|| {
+            if bound.ip().is_unspecified() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                bound.ip()
+            }
+        });
+        SocketAddr::new(ip, bound.port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_match_java() {
+        let c = BrokerConfig::default();
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.listen.port(), 10911);
+        assert_eq!(c.default_topic_queue_nums, 8);
+        assert_eq!(c.cluster_name, "DefaultCluster");
+    }
+
+    #[test]
+    fn toml_refuses_unknown_keys() {
+        let c = BrokerConfig::from_toml(
+            "broker_name = \"b1\"\nnamesrv_addrs = [\"127.0.0.1:9876\"]\nflush_disk_type = \"SYNC_FLUSH\"\n",
+            "x.toml",
+        )
+        .expect("parses");
+        assert_eq!(c.broker_name, "b1");
+        assert_eq!(c.flush_disk_type, FlushMode::SyncFlush);
+        let err = BrokerConfig::from_toml("brokerName = \"b\"\n", "x.toml").expect_err("unknown");
+        assert!(err.to_string().contains("brokerName"), "{err}");
+    }
+
+    #[test]
+    fn refuses_what_cannot_work() {
+        let slave = BrokerConfig {
+            broker_role: BrokerRole::Slave,
+            ..BrokerConfig::default()
+        };
+        assert_eq!(slave.validate(), Err(ConfigError::SlaveUnsupported));
+        let zero = BrokerConfig {
+            default_topic_queue_nums: 0,
+            ..BrokerConfig::default()
+        };
+        assert!(zero.validate().is_err());
+    }
+
+    #[test]
+    fn advertised_address_falls_back_to_loopback() {
+        let c = BrokerConfig::default();
+        let bound: SocketAddr = "0.0.0.0:1234".parse().expect("addr");
+        assert_eq!(c.advertised_addr(bound).to_string(), "127.0.0.1:1234");
+        let c = BrokerConfig {
+            advertised_ip: Some("10.1.2.3".parse().expect("ip")),
+            ..BrokerConfig::default()
+        };
+        assert_eq!(c.advertised_addr(bound).to_string(), "10.1.2.3:1234");
+    }
+}

@@ -1,0 +1,100 @@
+//! Request code → handler. Each handler returns a response or a [`BrokerError`]; errors are logged
+//! here and answered through [`crate::responses`], so a failing request never breaks its connection.
+
+mod admin;
+mod heartbeat;
+mod offsets;
+mod pull;
+mod query;
+mod send;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferromq_net::{not_supported, Connection, Handler, RequestContext};
+use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use tracing::{debug, warn};
+
+use crate::error::BrokerError;
+use crate::responses;
+use crate::state::State;
+
+/// A handler's answer.
+pub(crate) type Reply = Result<RemotingCommand, BrokerError>;
+
+/// A success response with no header fields.
+pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
+    RemotingCommand::response_to(req, ResponseCode::SUCCESS, None)
+}
+
+/// The broker's [`Handler`].
+#[derive(Debug)]
+pub(crate) struct BrokerHandler {
+    state: Arc<State>,
+}
+
+impl BrokerHandler {
+    pub(crate) fn new(state: Arc<State>) -> Self {
+        Self { state }
+    }
+
+    async fn dispatch(
+        &self,
+        ctx: &RequestContext,
+        req: &RemotingCommand,
+    ) -> Result<Option<RemotingCommand>, BrokerError> {
+        let s = &self.state;
+        let reply = match req.request_code() {
+            RequestCode::SEND_MESSAGE
+            | RequestCode::SEND_MESSAGE_V2
+            | RequestCode::SEND_BATCH_MESSAGE => send::send(s, ctx, req).await,
+            RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => {
+                return pull::pull(s, ctx, req).await;
+            }
+            RequestCode::HEART_BEAT => heartbeat::heartbeat(s, ctx, req),
+            RequestCode::UNREGISTER_CLIENT => heartbeat::unregister_client(s, req),
+            RequestCode::GET_CONSUMER_LIST_BY_GROUP => heartbeat::consumer_list(s, req),
+            RequestCode::CHECK_CLIENT_CONFIG => heartbeat::check_client_config(req),
+            RequestCode::QUERY_CONSUMER_OFFSET => offsets::query_consumer_offset(s, req),
+            RequestCode::UPDATE_CONSUMER_OFFSET => offsets::update_consumer_offset(s, req),
+            RequestCode::GET_MAX_OFFSET => offsets::max_offset(s, req),
+            RequestCode::GET_MIN_OFFSET => offsets::min_offset(s, req),
+            RequestCode::GET_EARLIEST_MSG_STORETIME => offsets::earliest_time(s, req),
+            RequestCode::SEARCH_OFFSET_BY_TIMESTAMP => offsets::search_by_time(s, req),
+            RequestCode::QUERY_MESSAGE => query::query_message(s, req),
+            RequestCode::VIEW_MESSAGE_BY_ID => query::view_message(s, req),
+            RequestCode::UPDATE_AND_CREATE_TOPIC => admin::create_topic(s, req),
+            RequestCode::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
+            RequestCode::GET_TOPIC_CONFIG => admin::topic_config(s, req),
+            RequestCode::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),
+            RequestCode::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
+            RequestCode::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
+            RequestCode::GET_CONSUME_STATS => admin::consume_stats(s, req),
+            RequestCode::GET_CONSUMER_CONNECTION_LIST => admin::consumer_connections(s, req),
+            RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(s, req),
+            _ => {
+                debug!(code = req.code, peer = %ctx.peer_addr(), "request code not supported");
+                Ok(not_supported(req))
+            }
+        };
+        reply.map(Some)
+    }
+}
+
+#[async_trait]
+impl Handler for BrokerHandler {
+    async fn handle(&self, ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
+        match self.dispatch(ctx, &req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                warn!(code = req.code, peer = %ctx.peer_addr(), error = %e, "request failed");
+                Some(responses::error_response(&req, &e))
+            }
+        }
+    }
+
+    fn on_disconnect(&self, conn: &Connection) {
+        let groups = self.state.clients.remove_connection(conn.id());
+        self.state.notify_groups(groups);
+    }
+}

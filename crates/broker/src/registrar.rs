@@ -1,0 +1,99 @@
+//! Registration with the name servers: REGISTER_BROKER with the whole topic table to every
+//! configured name server at start, every `registerNameServerPeriod`, and whenever the topic table
+//! changes; UNREGISTER_BROKER to all of them when the broker stops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferromq_net::ClientPool;
+use ferromq_remoting::body::register::RegisterBrokerBody;
+use ferromq_remoting::body::JsonBody;
+use ferromq_remoting::headers::route::{
+    RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader,
+};
+use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::state::State;
+
+/// How long one name server may take to answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Re-registers periodically and on topic changes until `token` is cancelled, then unregisters.
+pub(crate) async fn run(state: Arc<State>, pool: ClientPool, token: CancellationToken) {
+    let mut changes = state.topics.subscribe();
+    let period = Duration::from_millis(state.config.register_name_server_period_ms);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => break,
+            () = tokio::time::sleep(period) => {}
+            changed = changes.changed() => if changed.is_err() { break },
+        }
+        register_all(&state, &pool).await;
+    }
+    unregister_all(&state, &pool).await;
+    pool.shutdown().await;
+}
+
+fn register_request(state: &State) -> RemotingCommand {
+    let body = RegisterBrokerBody {
+        filter_server_list: Vec::new(),
+        topic_config_serialize_wrapper: state.topics.wrapper(),
+    }
+    .to_json();
+    let crc = crc32_java(&body);
+    let addr = state.advertised;
+    RemotingCommand::request(RequestCode::REGISTER_BROKER)
+        .with_header(&RegisterBrokerRequestHeader {
+            broker_name: state.config.broker_name.clone(),
+            broker_addr: addr.to_string(),
+            cluster_name: state.config.cluster_name.clone(),
+            // No replication: the HA address is only informative for a master.
+            ha_server_addr: format!("{}:{}", addr.ip(), addr.port().wrapping_add(1)),
+            broker_id: state.config.broker_id,
+            heartbeat_timeout_millis: None,
+            enable_acting_master: Some(false),
+            compressed: false,
+            body_crc32: crc,
+        })
+        .with_body(body)
+}
+
+/// `UtilAll.crc32`: CRC-32 with the sign bit cleared.
+fn crc32_java(bytes: &[u8]) -> i32 {
+    let crc = ferromq_model::record::body_crc(bytes);
+    i32::try_from(crc).unwrap_or(0)
+}
+
+/// Registers with every name server; failures are logged and retried at the next period.
+pub(crate) async fn register_all(state: &State, pool: &ClientPool) {
+    for addr in &state.config.namesrv_addrs {
+        let req = register_request(state);
+        match pool.request(addr, req, REQUEST_TIMEOUT).await {
+            Ok(resp) if resp.response_code() == ResponseCode::SUCCESS => {
+                debug!(namesrv = %addr, "registered");
+            }
+            Ok(resp) => {
+                warn!(namesrv = %addr, code = resp.code, remark = ?resp.remark, "registration refused");
+            }
+            Err(e) => warn!(namesrv = %addr, error = %e, "registration failed"),
+        }
+    }
+}
+
+async fn unregister_all(state: &State, pool: &ClientPool) {
+    for addr in &state.config.namesrv_addrs {
+        let req = RemotingCommand::request(RequestCode::UNREGISTER_BROKER).with_header(
+            &UnregisterBrokerRequestHeader {
+                broker_name: state.config.broker_name.clone(),
+                broker_addr: state.advertised.to_string(),
+                cluster_name: state.config.cluster_name.clone(),
+                broker_id: state.config.broker_id,
+            },
+        );
+        if let Err(e) = pool.request(addr, req, REQUEST_TIMEOUT).await {
+            warn!(namesrv = %addr, error = %e, "unregistration failed");
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! What the request handlers and the background tasks share.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ferromq_remoting::headers::heartbeat::NotifyConsumerIdsChangedRequestHeader;
+use ferromq_remoting::{RemotingCommand, RequestCode};
+use ferromq_store::Store;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+use crate::clients::Clients;
+use crate::config::BrokerConfig;
+use crate::long_poll::LongPoll;
+use crate::offsets::ConsumerOffsets;
+use crate::stats::Stats;
+use crate::topics::Topics;
+
+/// The broker's shared state.
+#[derive(Debug)]
+pub struct State {
+    pub config: BrokerConfig,
+    /// Published to name servers and written into every stored record as the store host.
+    pub advertised: SocketAddr,
+    pub store: Store,
+    pub topics: Topics,
+    pub offsets: ConsumerOffsets,
+    pub clients: Clients,
+    pub long_poll: Arc<LongPoll>,
+    pub stats: Stats,
+    /// Short tasks spawned outside a request (rebalance notifications); waited for at shutdown.
+    pub tasks: TaskTracker,
+    /// Milliseconds since the epoch when the broker started.
+    pub started_ms: i64,
+}
+
+impl State {
+    /// Sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to every member of each group, in the background.
+    pub fn notify_groups(self: &Arc<Self>, groups: Vec<String>) {
+        for group in groups {
+            let connections = self.clients.consumer_connections(&group);
+            if connections.is_empty() {
+                continue;
+            }
+            self.tasks.spawn(async move {
+                for conn in connections {
+                    let cmd = RemotingCommand::request(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED)
+                        .with_header(&NotifyConsumerIdsChangedRequestHeader {
+                            consumer_group: group.clone(),
+                        });
+                    if let Err(e) = conn.send_oneway(cmd).await {
+                        debug!(%group, peer = %conn.peer_addr(), error = %e, "rebalance notification not sent");
+                    }
+                }
+            });
+        }
+    }
+}

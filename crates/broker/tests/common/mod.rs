@@ -1,0 +1,258 @@
+//! An in-process name server + broker on 127.0.0.1:0 in a temp folder, and raw-protocol helpers:
+//! requests are built from the typed headers a Java client fills.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferromq_broker::{Broker, BrokerConfig, BrokerHandle};
+use ferromq_model::properties;
+use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
+use ferromq_net::{Client, ClientConfig};
+use ferromq_remoting::body::batch;
+use ferromq_remoting::body::records;
+use ferromq_remoting::headers::admin::CreateTopicRequestHeader;
+use ferromq_remoting::headers::pull::{sys_flag, PullMessageRequestHeader};
+use ferromq_remoting::headers::send::{SendMessageRequestHeader, SendMessageRequestHeaderV2};
+use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use tokio::net::TcpListener;
+
+pub const T: Duration = Duration::from_secs(10);
+
+/// A name server and a broker registered with it.
+pub struct Cluster {
+    pub ns: NameServerHandle,
+    pub broker: BrokerHandle,
+    pub dir: PathBuf,
+}
+
+pub fn broker_config(dir: &Path, namesrv: &str) -> BrokerConfig {
+    BrokerConfig {
+        namesrv_addrs: vec![namesrv.to_owned()],
+        store_root_dir: dir.join("store"),
+        // Small files keep the temp folders small.
+        commit_log_file_size: 8 << 20,
+        ..BrokerConfig::default()
+    }
+}
+
+impl Cluster {
+    pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    pub async fn start_with(dir: &Path, tweak: impl FnOnce(&mut BrokerConfig)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind ns");
+        let ns = NameServer::start(NameServerConfig::default(), listener).expect("ns starts");
+        let broker = start_broker(dir, &ns.local_addr().to_string(), tweak).await;
+        Cluster {
+            ns,
+            broker,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Stops the broker and starts a new one on the same folder.
+    pub async fn restart_broker(self) -> Self {
+        let Cluster { ns, broker, dir } = self;
+        broker.shutdown().await;
+        let broker = start_broker(&dir, &ns.local_addr().to_string(), |_| {}).await;
+        Cluster { ns, broker, dir }
+    }
+
+    pub async fn broker_client(&self) -> Client {
+        Client::connect(
+            self.broker.local_addr().to_string(),
+            ClientConfig::default(),
+        )
+        .await
+        .expect("connect broker")
+    }
+
+    pub async fn ns_client(&self) -> Client {
+        Client::connect(self.ns.local_addr().to_string(), ClientConfig::default())
+            .await
+            .expect("connect ns")
+    }
+
+    pub async fn shutdown(self) {
+        self.broker.shutdown().await;
+        self.ns.shutdown().await;
+    }
+}
+
+async fn start_broker(
+    dir: &Path,
+    namesrv: &str,
+    tweak: impl FnOnce(&mut BrokerConfig),
+) -> BrokerHandle {
+    let mut config = broker_config(dir, namesrv);
+    tweak(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind broker");
+    Broker::start(config, listener)
+        .await
+        .expect("broker starts")
+}
+
+pub async fn call(client: &Client, cmd: RemotingCommand) -> RemotingCommand {
+    client.request(cmd, T).await.expect("response")
+}
+
+pub fn send_header(topic: &str, queue_id: i32, props: &str) -> SendMessageRequestHeader {
+    SendMessageRequestHeader {
+        producer_group: "pg".into(),
+        topic: topic.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id,
+        sys_flag: 0,
+        born_timestamp: 1_700_000_000_000,
+        flag: 7,
+        properties: Some(props.to_owned()),
+        ..SendMessageRequestHeader::default()
+    }
+}
+
+pub fn props(tag: Option<&str>, keys: Option<&str>, uniq: &str) -> String {
+    let mut entries = vec![("UNIQ_KEY", uniq), ("WAIT", "true")];
+    if let Some(t) = tag {
+        entries.push(("TAGS", t));
+    }
+    if let Some(k) = keys {
+        entries.push(("KEYS", k));
+    }
+    properties::encode(entries)
+}
+
+/// SEND_MESSAGE_V2 of one message; returns the response.
+pub async fn send_v2(
+    client: &Client,
+    topic: &str,
+    queue_id: i32,
+    tag: Option<&str>,
+    body: &[u8],
+) -> RemotingCommand {
+    let uniq = format!("UNIQ-{}", String::from_utf8_lossy(body));
+    let h = send_header(topic, queue_id, &props(tag, None, &uniq));
+    call(
+        client,
+        RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+            .with_header(&SendMessageRequestHeaderV2(h))
+            .with_body(Bytes::copy_from_slice(body)),
+    )
+    .await
+}
+
+pub fn batch_body(messages: &[(&[u8], &str)]) -> Bytes {
+    let list: Vec<batch::BatchMessage<'_>> = messages
+        .iter()
+        .map(|(body, props)| batch::BatchMessage {
+            flag: 3,
+            body,
+            properties: props,
+        })
+        .collect();
+    let mut out = bytes::BytesMut::new();
+    batch::encode(&list, &mut out).expect("encodes");
+    out.freeze()
+}
+
+pub async fn create_topic(client: &Client, topic: &str, queues: i32) {
+    let resp = call(
+        client,
+        RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_TOPIC).with_header(
+            &CreateTopicRequestHeader {
+                topic: topic.into(),
+                default_topic: "TBW102".into(),
+                read_queue_nums: queues,
+                write_queue_nums: queues,
+                perm: 6,
+                topic_filter_type: "SINGLE_TAG".into(),
+                topic_sys_flag: Some(0),
+                order: false,
+                attributes: Some(String::new()),
+                force: None,
+            },
+        ),
+    )
+    .await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+}
+
+/// A lite-pull style request: subscription in the request, optional suspend.
+pub fn pull_request(
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    expression: &str,
+    suspend_ms: Option<i64>,
+) -> RemotingCommand {
+    let mut flag = sys_flag::SUBSCRIPTION;
+    if suspend_ms.is_some() {
+        flag |= sys_flag::SUSPEND;
+    }
+    RemotingCommand::request(RequestCode::PULL_MESSAGE).with_header(&PullMessageRequestHeader {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id,
+        queue_offset: offset,
+        max_msg_nums: 32,
+        sys_flag: flag,
+        commit_offset: 0,
+        suspend_timeout_millis: suspend_ms.unwrap_or(0),
+        subscription: Some(expression.into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        max_msg_bytes: None,
+        ..PullMessageRequestHeader::default()
+    })
+}
+
+/// Decoded records of a pull/query body: (queue offset, body, properties, topic).
+pub fn decode(body: &[u8]) -> Vec<(u64, Vec<u8>, String, String)> {
+    records::decode(body, true)
+        .expect("valid records")
+        .into_iter()
+        .map(|r| {
+            (
+                r.queue_offset,
+                r.body.to_vec(),
+                r.properties.to_owned(),
+                r.topic.to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Pulls (long-polling up to 5 s) until `count` messages of the queue were read from `offset`.
+pub async fn pull_all(
+    client: &Client,
+    topic: &str,
+    queue_id: i32,
+    expression: &str,
+    count: usize,
+) -> Vec<(u64, Vec<u8>, String, String)> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while out.len() < count {
+        let resp = call(
+            client,
+            pull_request("cg", topic, queue_id, offset, expression, Some(5_000)),
+        )
+        .await;
+        let h: ferromq_remoting::headers::pull::PullMessageResponseHeader =
+            resp.decode_header().expect("pull header");
+        match resp.response_code() {
+            ResponseCode::SUCCESS => {
+                out.extend(decode(resp.body.as_deref().expect("body")));
+            }
+            ResponseCode::PULL_RETRY_IMMEDIATELY | ResponseCode::PULL_NOT_FOUND => {}
+            other => panic!("unexpected pull response {other:?}: {resp:?}"),
+        }
+        assert!(h.next_begin_offset >= offset);
+        offset = h.next_begin_offset;
+    }
+    out
+}

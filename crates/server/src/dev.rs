@@ -1,0 +1,57 @@
+//! `ferromq dev`: a name server and a broker in one process, every byte under one folder. A second
+//! start on the same folder recovers the store, topics and consumer offsets.
+
+use std::io::Write as _;
+
+use anyhow::Context;
+use ferromq_broker::Broker;
+use ferromq_namesrv::{NameServer, NameServerConfig};
+use tokio::net::TcpListener;
+
+use crate::broker_cmd;
+use crate::cli::DevArgs;
+use crate::signals;
+
+pub fn run(args: DevArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let mut broker_config = broker_cmd::load_config(args.config.as_deref())?;
+    broker_config.store_root_dir = args.data_dir.join("broker");
+    broker_config.listen = args.broker_listen;
+    let ns_config = NameServerConfig {
+        listen: args.namesrv_listen,
+        kv_config_path: Some(args.data_dir.join("namesrv").join("kvConfig.json")),
+        ..NameServerConfig::default()
+    };
+    signals::runtime()?.block_on(async move {
+        let ns_listener = TcpListener::bind(args.namesrv_listen)
+            .await
+            .with_context(|| format!("binding the name server to {}", args.namesrv_listen))?;
+        let ns = NameServer::start(ns_config, ns_listener).context("starting the name server")?;
+        broker_config.namesrv_addrs = vec![ns.local_addr().to_string()];
+        let broker_listener = TcpListener::bind(args.broker_listen)
+            .await
+            .with_context(|| format!("binding the broker to {}", args.broker_listen))?;
+        let broker = match Broker::start(broker_config, broker_listener).await {
+            Ok(b) => b,
+            Err(e) => {
+                ns.shutdown().await;
+                return Err(e).context("starting the broker");
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "ferromq dev ready: namesrv={} broker={} data={}",
+            ns.local_addr(),
+            broker.local_addr(),
+            args.data_dir.display()
+        )?;
+        out.flush()?;
+        drop(out);
+        let waited = signals::shutdown_signal().await;
+        broker.shutdown().await;
+        ns.shutdown().await;
+        waited
+    })
+}

@@ -1,0 +1,35 @@
+//! `ferromq namesrv`: one name server until SIGINT/SIGTERM.
+
+use anyhow::Context;
+use ferromq_namesrv::{NameServer, NameServerConfig};
+use tokio::net::TcpListener;
+
+use crate::cli::NamesrvArgs;
+use crate::signals;
+
+/// Reads the name-server config file (TOML), or the defaults.
+pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<NameServerConfig> {
+    let Some(path) = path else {
+        return Ok(NameServerConfig::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+pub fn run(args: NamesrvArgs) -> anyhow::Result<()> {
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    signals::runtime()?.block_on(async move {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let ns = NameServer::start(config, listener).context("starting the name server")?;
+        println!("ferromq namesrv ready: {}", ns.local_addr());
+        signals::shutdown_signal().await?;
+        ns.shutdown().await;
+        Ok(())
+    })
+}

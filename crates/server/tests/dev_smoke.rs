@@ -1,0 +1,110 @@
+//! `ferromq dev` as a user runs it: start the binary, wait for its ready line, send and pull one
+//! message over the raw protocol, stop it with SIGTERM, start it again on the same folder.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferromq_net::{Client, ClientConfig};
+use ferromq_remoting::body::records;
+use ferromq_remoting::headers::pull::{sys_flag, PullMessageRequestHeader};
+use ferromq_remoting::headers::send::{SendMessageRequestHeader, SendMessageRequestHeaderV2};
+use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+
+const T: Duration = Duration::from_secs(10);
+
+/// Starts `ferromq dev` on free ports; returns the child and the broker address from its ready line.
+fn start(data: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
+        .args([
+            "--log-level",
+            "warn",
+            "dev",
+            "--namesrv-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--broker-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn ferromq dev");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read ready line");
+    assert!(line.starts_with("ferromq dev ready: "), "got {line:?}");
+    let broker = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("broker="))
+        .expect("broker address")
+        .to_owned();
+    assert!(line.contains("namesrv=127.0.0.1:"), "{line}");
+    (child, broker)
+}
+
+fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "ferromq dev exited with {exit}");
+}
+
+fn pull(offset: i64) -> RemotingCommand {
+    RemotingCommand::request(RequestCode::PULL_MESSAGE).with_header(&PullMessageRequestHeader {
+        consumer_group: "smoke".into(),
+        topic: "Smoke".into(),
+        queue_id: 0,
+        queue_offset: offset,
+        max_msg_nums: 32,
+        sys_flag: sys_flag::SUBSCRIPTION | sys_flag::SUSPEND,
+        suspend_timeout_millis: 5_000,
+        subscription: Some("*".into()),
+        ..PullMessageRequestHeader::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_serves_sends_and_pulls_and_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (child, broker) = start(dir.path());
+    let client = Client::connect(broker.clone(), ClientConfig::default())
+        .await
+        .expect("connect broker");
+    let send = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+        .with_header(&SendMessageRequestHeaderV2(SendMessageRequestHeader {
+            producer_group: "pg".into(),
+            topic: "Smoke".into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4,
+            queue_id: 0,
+            born_timestamp: 1,
+            properties: Some("UNIQ_KEY\u{1}SMOKE1\u{2}".into()),
+            ..SendMessageRequestHeader::default()
+        }))
+        .with_body(Bytes::from_static(b"hello"));
+    let resp = client.request(send, T).await.expect("send");
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let resp = client.request(pull(0), T).await.expect("pull");
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let body = resp.body.expect("body");
+    let got = records::decode(&body, true).expect("records");
+    assert_eq!(got[0].body, b"hello");
+    client.shutdown().await;
+    stop(child);
+
+    // Same folder: the message is still there.
+    let (child, broker) = start(dir.path());
+    let client = Client::connect(broker, ClientConfig::default())
+        .await
+        .expect("connect broker");
+    let resp = client.request(pull(0), T).await.expect("pull");
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    client.shutdown().await;
+    stop(child);
+}
