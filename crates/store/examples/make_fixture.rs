@@ -8,7 +8,11 @@ mod fixture_support;
 use ferromq_model::properties::{self, keys};
 use ferromq_model::record::RecordDraft;
 use ferromq_store::StoreHandle;
-use fixture_support::{fixture_config, host, message, MESSAGES};
+use fixture_support::{fixture_config, message, MESSAGES};
+
+fn host() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 10911))
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).ok_or("usage: make_fixture DIR")?;

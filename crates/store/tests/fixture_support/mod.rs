@@ -1,7 +1,6 @@
 //! The content and configuration of the on-disk format fixtures, shared by the generator example and
 //! the test that reads them back.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use ferromq_store::StoreConfig;
@@ -31,8 +30,4 @@ pub fn message(i: u32) -> (&'static str, u32, String, String, Vec<u8>) {
         .map(|b| (b as u8).wrapping_mul(i as u8 | 1))
         .collect();
     (topic, queue, tag, key, body)
-}
-
-pub fn host() -> SocketAddr {
-    "127.0.0.1:10911".parse().expect("addr")
 }
