@@ -1,8 +1,19 @@
 //! [`Durable`]: a one-shot signal that an append's bytes reached the disk, to await (any executor, std
 //! `Waker`) or to block on.
+//!
+//! Waking blocked threads is the expensive part of group commit: one fdatasync completes dozens of
+//! waiters, and each thread wake-up is a futex call plus a scheduler enqueue (often an IPI) — done in
+//! a row by the flusher, it delays the next fdatasync by as much as the sync itself. So the flusher
+//! wakes only `FAN_OUT` blocked threads per sync and leaves the rest in a [`WakeQueue`]; every thread
+//! that returns from a wait wakes `FAN_OUT` more before going on, so wake-ups spread over the CPUs as a
+//! tree while the flusher is already syncing again. Futures are woken by the flusher directly (an
+//! executor's wake is cheap and an executor thread never helps), and the flusher drains the queue
+//! before it goes idle, so nobody depends on a helper that never comes.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
@@ -30,11 +41,23 @@ impl Outcome {
     }
 }
 
+/// How many blocked threads the flusher, and then each woken thread, wakes.
+pub(crate) const FAN_OUT: usize = 2;
+
+/// Who is behind a registered waker.
+#[derive(Debug)]
+enum Waiter {
+    /// A thread blocked in [`Durable::wait`]: it helps wake others once it runs.
+    Thread(Waker),
+    /// A task of some executor.
+    Task(Waker),
+}
+
 /// The shared slot the flusher completes and a [`Durable`] watches.
 #[derive(Debug, Default)]
 pub(crate) struct Completion {
     outcome: OnceLock<Outcome>,
-    waker: Mutex<Option<Waker>>,
+    waiter: Mutex<Option<Waiter>>,
 }
 
 impl Completion {
@@ -43,12 +66,22 @@ impl Completion {
     }
 
     /// Sets the outcome (the first one wins) and wakes the waiter.
+    #[cfg(test)]
     pub(crate) fn complete(&self, outcome: Outcome) {
+        let queue = WakeQueue::default();
+        self.complete_into(outcome, &queue);
+        queue.wake_all();
+    }
+
+    /// Sets the outcome (the first one wins); wakes a task at once, queues a blocked thread's waker.
+    pub(crate) fn complete_into(&self, outcome: Outcome, queue: &WakeQueue) {
         if self.outcome.set(outcome).is_ok() {
             // Taken after the outcome is visible: a waiter that registers later re-checks the outcome.
-            let waker = self.waker.lock().take();
-            if let Some(w) = waker {
-                w.wake();
+            let waiter = self.waiter.lock().take();
+            match waiter {
+                Some(Waiter::Task(w)) => w.wake(),
+                Some(Waiter::Thread(w)) => queue.push(w),
+                None => {}
             }
         }
     }
@@ -57,10 +90,62 @@ impl Completion {
         self.outcome.get().map(|o| o.clone().into_result())
     }
 
-    fn register(&self, waker: &Waker) {
-        let mut slot = self.waker.lock();
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
+    fn register(&self, waiter: Waiter) {
+        let mut slot = self.waiter.lock();
+        let same = match (slot.as_ref(), &waiter) {
+            (Some(Waiter::Task(old)), Waiter::Task(new))
+            | (Some(Waiter::Thread(old)), Waiter::Thread(new)) => old.will_wake(new),
+            _ => false,
+        };
+        if !same {
+            *slot = Some(waiter);
+        }
+    }
+}
+
+/// Wakers of blocked threads whose waits are over but who are not woken yet (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct WakeQueue {
+    wakers: Mutex<VecDeque<Waker>>,
+    /// Queue length, readable without the lock.
+    len: AtomicUsize,
+}
+
+impl WakeQueue {
+    fn push(&self, w: Waker) {
+        let mut q = self.wakers.lock();
+        q.push_back(w);
+        self.len.store(q.len(), Ordering::Release);
+    }
+
+    /// Wakes up to `n` queued threads, oldest first.
+    pub(crate) fn wake(&self, n: usize) {
+        if self.len.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut batch = [None, None, None, None];
+        {
+            let mut q = self.wakers.lock();
+            for slot in batch.iter_mut().take(n) {
+                *slot = q.pop_front();
+            }
+            self.len.store(q.len(), Ordering::Release);
+        }
+        // Outside the lock: a wake-up is a system call.
+        for w in batch.into_iter().flatten() {
+            w.wake();
+        }
+    }
+
+    /// Wakes every queued thread.
+    pub(crate) fn wake_all(&self) {
+        let all = {
+            let mut q = self.wakers.lock();
+            self.len.store(0, Ordering::Release);
+            std::mem::take(&mut *q)
+        };
+        for w in all {
+            w.wake();
         }
     }
 }
@@ -77,8 +162,13 @@ pub struct Durable {
 #[derive(Debug)]
 enum State {
     Done(Outcome),
-    /// `spin`: how long [`Durable::wait`] polls before parking the thread.
-    Waiting(Arc<Completion>, Duration),
+    /// `spin`: how long [`Durable::wait`] polls before parking the thread; `queue`: where it helps
+    /// wake others once its own wait is over.
+    Waiting {
+        c: Arc<Completion>,
+        spin: Duration,
+        queue: Arc<WakeQueue>,
+    },
 }
 
 impl Durable {
@@ -95,10 +185,11 @@ impl Durable {
         }
     }
 
-    /// Waits on `c`; a blocking wait polls for `spin` before parking (see `flush::SOLO_SPIN`).
-    pub(crate) fn waiting(c: Arc<Completion>, spin: Duration) -> Durable {
+    /// Waits on `c`; a blocking wait polls for `spin` before parking (see `flush::SOLO_SPIN`), and
+    /// wakes threads from `queue` once it is over.
+    pub(crate) fn waiting(c: Arc<Completion>, spin: Duration, queue: Arc<WakeQueue>) -> Durable {
         Durable {
-            state: State::Waiting(c, spin),
+            state: State::Waiting { c, spin, queue },
         }
     }
 
@@ -124,10 +215,16 @@ impl Durable {
 
     /// `None` when the deadline passed first.
     fn block(self, deadline: Option<Instant>) -> Option<Result<()>> {
-        let (c, spin) = match self.state {
+        let (c, spin, queue) = match self.state {
             State::Done(o) => return Some(o.into_result()),
-            State::Waiting(c, spin) => (c, spin),
+            State::Waiting { c, spin, queue } => (c, spin, queue),
         };
+        let result = Self::block_on(&c, spin, deadline);
+        queue.wake(FAN_OUT);
+        result
+    }
+
+    fn block_on(c: &Completion, spin: Duration, deadline: Option<Instant>) -> Option<Result<()>> {
         let spin_end = Instant::now() + spin;
         while Instant::now() < spin_end {
             if let Some(r) = c.outcome() {
@@ -136,7 +233,7 @@ impl Durable {
             // Yield rather than spin hard: on a busy machine the thread we wait for may need this CPU.
             thread::yield_now();
         }
-        c.register(&Waker::from(Arc::new(ThreadWaker(thread::current()))));
+        c.register(Waiter::Thread(THREAD_WAKER.with(Waker::clone)));
         loop {
             if let Some(r) = c.outcome() {
                 return Some(r);
@@ -161,16 +258,21 @@ impl Future for Durable {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match &self.get_mut().state {
             State::Done(o) => Poll::Ready(o.clone().into_result()),
-            State::Waiting(c, _) => {
+            State::Waiting { c, .. } => {
                 if let Some(r) = c.outcome() {
                     return Poll::Ready(r);
                 }
-                c.register(cx.waker());
+                c.register(Waiter::Task(cx.waker().clone()));
                 // Re-check: the flusher may have completed between the first check and `register`.
                 c.outcome().map_or(Poll::Pending, Poll::Ready)
             }
         }
     }
+}
+
+thread_local! {
+    /// This thread's waker, made once: a blocking wait per append would otherwise allocate one.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
 }
 
 /// Wakes a thread blocked in [`Durable::wait`].
@@ -193,19 +295,19 @@ mod tests {
     #[test]
     fn completes_across_threads_and_times_out() {
         let c = Completion::new();
-        let d = Durable::waiting(c.clone(), Duration::ZERO);
+        let d = Durable::waiting(c.clone(), Duration::ZERO, Arc::default());
         let t = thread::spawn(move || d.wait());
         c.complete(Outcome::Durable);
         c.complete(Outcome::ShutDown); // ignored: the first outcome wins
         t.join().expect("waiter").expect("durable");
 
         let c = Completion::new();
-        let err = Durable::waiting(c.clone(), Duration::ZERO)
+        let err = Durable::waiting(c.clone(), Duration::ZERO, Arc::default())
             .wait_timeout(Duration::from_millis(1))
             .expect_err("times out");
         assert!(matches!(err, StoreError::FlushTimeout { millis: 1 }));
         c.complete(Outcome::Poisoned("disk gone".into()));
-        let err = Durable::waiting(c, Duration::from_micros(5))
+        let err = Durable::waiting(c, Duration::from_micros(5), Arc::default())
             .wait()
             .expect_err("poisoned");
         assert!(matches!(err, StoreError::Poisoned(r) if r == "disk gone"));
@@ -221,7 +323,7 @@ mod tests {
         let waker = Waker::from(Arc::new(Noop));
         let mut cx = Context::from_waker(&waker);
         let c = Completion::new();
-        let mut d = Durable::waiting(c.clone(), Duration::ZERO);
+        let mut d = Durable::waiting(c.clone(), Duration::ZERO, Arc::default());
         assert!(Pin::new(&mut d).poll(&mut cx).is_pending());
         c.complete(Outcome::ShutDown);
         assert!(matches!(

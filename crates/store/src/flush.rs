@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::commit_log::CommitLog;
-use crate::completion::{Completion, Durable, Outcome};
+use crate::commit_log::{CommitLog, Preparer};
+use crate::completion::{Completion, Durable, Outcome, WakeQueue, FAN_OUT};
 use crate::config::{FlushMode, StoreConfig};
 use crate::error::{Result, StoreError};
 
@@ -40,11 +40,14 @@ const SOLO_WAITERS: usize = 2;
 /// Called with the new flushed offset after every successful sync.
 pub type OnFlushed = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// Owns the flush thread; stopping it (shutdown or drop) syncs everything written first.
+/// Owns the flush thread and the segment [`Preparer`]; stopping them (shutdown or drop) syncs
+/// everything written first.
 pub struct Flusher {
     shared: Arc<Shared>,
     /// Taken by the first stop; the store's shared state owns the flusher, so stopping takes `&self`.
     thread: parking_lot::Mutex<Option<JoinHandle<Result<()>>>>,
+    /// `None` when the OS refused its thread (rolls then create segments themselves) or once stopped.
+    preparer: parking_lot::Mutex<Option<Preparer>>,
 }
 
 struct Shared {
@@ -52,6 +55,8 @@ struct Shared {
     mode: FlushMode,
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Completed waiters' threads still to wake (see `completion`).
+    woken_later: Arc<WakeQueue>,
     /// Number of queued waiters, readable without the lock by the spinning flusher.
     pending: AtomicUsize,
     stop: AtomicBool,
@@ -79,17 +84,23 @@ impl fmt::Debug for Flusher {
 }
 
 impl Flusher {
-    /// Starts the flush thread for `log` in `cfg.flush_mode`.
+    /// Starts the flush thread for `log` in `cfg.flush_mode`, and the thread preparing its next
+    /// segments (warming them under SYNC_FLUSH with `cfg.warm_segments`).
     ///
     /// # Panics
-    /// If the OS refuses to start a thread.
+    /// If the OS refuses to start the flush thread.
     #[must_use]
     pub fn start(log: Arc<CommitLog>, cfg: &StoreConfig, on_flushed: OnFlushed) -> Flusher {
+        let warm = cfg.warm_segments && cfg.flush_mode == FlushMode::SyncFlush;
+        let preparer = Preparer::start(log.clone(), warm)
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot start the segment preparation thread; segments are created at each roll"))
+            .ok();
         let shared = Arc::new(Shared {
             log,
             mode: cfg.flush_mode,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
+            woken_later: Arc::default(),
             pending: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             on_flushed,
@@ -113,6 +124,7 @@ impl Flusher {
         Flusher {
             shared,
             thread: parking_lot::Mutex::new(Some(thread)),
+            preparer: parking_lot::Mutex::new(preparer),
         }
     }
 
@@ -140,7 +152,7 @@ impl Flusher {
         if asleep {
             s.wake.notify_one();
         }
-        Durable::waiting(c, spin)
+        Durable::waiting(c, spin, s.woken_later.clone())
     }
 
     /// Why the store refuses writes, once a sync failed.
@@ -158,6 +170,10 @@ impl Flusher {
     }
 
     fn stop_thread(&self) -> Result<()> {
+        // First, so no zeros are being written while the last sync runs.
+        if let Some(p) = self.preparer.lock().take() {
+            p.shutdown();
+        }
         let Some(thread) = self.thread.lock().take() else {
             return Ok(());
         };
@@ -196,6 +212,11 @@ impl Shared {
 
     /// True when waiters are queued, false when asked to stop (and none are).
     fn await_waiters(&self) -> bool {
+        if self.pending.load(Ordering::Acquire) > 0 {
+            return true;
+        }
+        // Nothing to sync: finish the wake-ups nobody has done yet.
+        self.woken_later.wake_all();
         let spin_end = Instant::now() + SPIN;
         while Instant::now() < spin_end {
             if self.pending.load(Ordering::Acquire) > 0 {
@@ -286,7 +307,12 @@ impl Shared {
             } else {
                 rest.cloned().unwrap_or(Outcome::ShutDown)
             };
-            c.complete(outcome);
+            c.complete_into(outcome, &self.woken_later);
+        }
+        if rest.is_some() {
+            self.woken_later.wake_all();
+        } else {
+            self.woken_later.wake(FAN_OUT);
         }
     }
 
@@ -298,8 +324,9 @@ impl Shared {
             std::mem::take(&mut q.waiters)
         };
         for (_, c) in waiters {
-            c.complete(Outcome::Poisoned(reason.clone()));
+            c.complete_into(Outcome::Poisoned(reason.clone()), &self.woken_later);
         }
+        self.woken_later.wake_all();
     }
 }
 

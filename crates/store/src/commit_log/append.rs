@@ -120,10 +120,11 @@ impl CommitLog {
             });
             at += n;
         }
+        let end = pos + total;
+        self.prep.claim(end);
         seg.file
             .write_at(pos - seg.base, &buf)
             .map_err(|e| StoreError::io(self.segment_path(seg.base), e))?;
-        let end = pos + total;
         self.written.store(end, Ordering::Release);
         for (topic, queue_id, n) in next {
             match w.queue_offsets.get_mut(topic) {
@@ -136,6 +137,7 @@ impl CommitLog {
             };
         }
         drop(w);
+        self.prep.appended(end);
         Ok(AppendOutcome {
             records,
             end_offset: end,
@@ -148,8 +150,9 @@ impl CommitLog {
         let pos = self.written.load(Ordering::Acquire);
         let Some(active) = w.active.clone() else {
             // Empty log: the first segment starts where the log does.
-            let seg = self.new_segment(pos)?;
+            let (seg, slot) = self.take_or_create(pos)?;
             self.segments.write().push_back(seg.clone());
+            drop(slot);
             self.dir_dirty.store(true, Ordering::Release);
             w.active = Some(seg.clone());
             return Ok((seg, pos));
@@ -158,17 +161,21 @@ impl CommitLog {
         if used + total + BLANK_LEN as u64 <= self.segment_bytes {
             return Ok((active, pos));
         }
-        let next = self.new_segment(active.base + self.segment_bytes)?;
+        let (next, slot) = self.take_or_create(active.base + self.segment_bytes)?;
         let remaining = self.segment_bytes - used;
         // Every append leaves at least BLANK_LEN bytes free, so the marker always fits.
         #[allow(clippy::cast_possible_truncation)] // Below the segment size, which is below 2 GiB.
         let marker = record::blank_marker(remaining as u32);
+        // The marker and the batch after it: no zeros may land there any more.
+        self.prep.claim(next.base + total);
         if let Err(e) = active.file.write_at(used, &marker) {
             let _ = self.layer.remove(&self.segment_path(next.base));
             return Err(StoreError::io(self.segment_path(active.base), e));
         }
-        // List the segment before `written` passes its base (see `sync`).
+        // List the segment before `written` passes its base (see `sync`), and before releasing the
+        // preparation slot (see `prepare.rs`).
         self.segments.write().push_back(next.clone());
+        drop(slot);
         self.dir_dirty.store(true, Ordering::Release);
         self.written.store(next.base, Ordering::Release);
         w.active = Some(next.clone());
@@ -177,7 +184,7 @@ impl CommitLog {
     }
 
     /// Creates the (preallocated, zeroed) segment file starting at `base`.
-    fn new_segment(&self, base: u64) -> Result<Segment> {
+    pub(super) fn new_segment(&self, base: u64) -> Result<Segment> {
         let path = self.segment_path(base);
         let file = match self
             .layer

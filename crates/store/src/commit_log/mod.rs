@@ -12,9 +12,11 @@
 //!
 //! Concurrency: one writer at a time (the writer lock covers offset assignment, the write and the
 //! publication of `written`); readers take no lock beyond a brief read lock on the segment list; syncs
-//! run beside appends. Module map: `append.rs` (the write path), `recover.rs` (the startup scan).
+//! run beside appends. Module map: `append.rs` (the write path), `recover.rs` (the startup scan),
+//! `prepare.rs` (creating and warming the next segments in the background).
 
 mod append;
+mod prepare;
 mod recover;
 
 use std::collections::{HashMap, VecDeque};
@@ -32,6 +34,7 @@ use crate::error::{Result, StoreError};
 use crate::io::{FileKind, FileLayer, SegmentFile};
 
 pub use append::{AppendOutcome, Appended};
+pub use prepare::Preparer;
 pub use recover::RecoveryReport;
 
 /// The append-only message log. `Send + Sync`; share it as `Arc<CommitLog>`.
@@ -59,6 +62,8 @@ pub struct CommitLog {
     /// Set by the first failed sync; never cleared (a retried fsync may report success for pages the
     /// kernel already dropped).
     poison: OnceLock<String>,
+    /// Shared with the [`Preparer`]: the next segment made ahead, and the writer/zeroing hand-shake.
+    prep: prepare::Prep,
 }
 
 #[derive(Debug, Clone)]
@@ -137,9 +142,13 @@ impl CommitLog {
             let file = layer
                 .open(&path, FileKind::CommitLog)
                 .map_err(|e| StoreError::io(&path, e))?;
-            if file.is_empty() && i + 1 == names.len() {
-                // A crash between creating the newest segment and allocating it leaves it empty.
-                // Appends start only once creation returned, so it holds no record: remove it.
+            if i + 1 == names.len()
+                && file.len() < seg
+                && all_zeros(file.as_ref()).map_err(|e| StoreError::io(&path, e))?
+            {
+                // A crash while creating the newest segment (at a roll or ahead of one, see
+                // `prepare.rs`) leaves it empty or short, and full of zeros. Appends start only once
+                // creation returned, so it holds no record: remove it.
                 tracing::warn!(path = %path.display(), len = file.len(), "removing a segment whose creation was interrupted");
                 drop(file);
                 layer.remove(&path).map_err(|e| StoreError::io(&path, e))?;
@@ -174,6 +183,7 @@ impl CommitLog {
             sync_lock: Mutex::new(()),
             remove_lock: Mutex::new(()),
             poison: OnceLock::new(),
+            prep: prepare::Prep::default(),
         })
     }
 
@@ -417,6 +427,24 @@ impl CommitLog {
 #[must_use]
 pub fn segment_name(base: u64) -> String {
     format!("{base:020}")
+}
+
+/// True when every byte of `file` is zero.
+fn all_zeros(file: &dyn SegmentFile) -> std::io::Result<bool> {
+    const CHUNK: u64 = 1 << 20;
+    let mut buf = Vec::new();
+    let mut at = 0;
+    while at < file.len() {
+        let n = CHUNK.min(file.len() - at);
+        #[allow(clippy::cast_possible_truncation)] // At most CHUNK.
+        buf.resize(n as usize, 0);
+        file.read_at(at, &mut buf)?;
+        if buf.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n;
+    }
+    Ok(true)
 }
 
 fn parse_segment_name(name: &str) -> Option<u64> {

@@ -30,6 +30,37 @@ enum Stop {
 
 /// Segments are scanned in reads of this size (or of one record, when larger).
 const SCAN_CHUNK: u64 = 4 << 20;
+/// The smallest unit a disk writes atomically: a torn write loses whole sectors.
+const SECTOR_LEN: usize = 512;
+const SECTOR: u64 = SECTOR_LEN as u64;
+
+/// True when a record that otherwise checks out lost a sector after its body. The body CRC covers only
+/// the body: when a record's last sectors never reached the disk (its write was torn by a power cut),
+/// its topic or properties read as zeros the checks above cannot see. A sector of the topic or
+/// properties that is all zeros gives it away: topics never hold a NUL, and properties
+/// (`name\x01value\x02`...) never hold one where a sector starts. The length fields may be zero.
+fn torn_tail(pos: u64, v: &RecordView<'_>) -> bool {
+    let end = pos + u64::from(v.total_size);
+    let props_start = end - v.properties.len() as u64;
+    let topic_end = props_start - 2;
+    let topic_start = topic_end - v.topic.len() as u64;
+    let zeroed = |start: u64, bytes: &[u8]| {
+        let mut b = start.next_multiple_of(SECTOR);
+        while b < start + bytes.len() as u64 {
+            #[allow(clippy::cast_possible_truncation)] // Within `bytes`.
+            let from = (b - start) as usize;
+            let to = bytes.len().min(from + SECTOR_LEN);
+            if bytes[from..to].iter().all(|&x| x == 0) {
+                return true;
+            }
+            b += SECTOR;
+        }
+        false
+    };
+    v.topic.bytes().any(|c| c == 0)
+        || zeroed(topic_start, v.topic.as_bytes())
+        || zeroed(props_start, v.properties.as_bytes())
+}
 
 impl CommitLog {
     /// Scans from `from` to the first invalid entry, calling `on_record(offset, record)` for every
@@ -146,6 +177,12 @@ impl CommitLog {
                 Ok(Entry::Message(v)) if v.physical_offset != pos => {
                     let e =
                         RecordError::Malformed("physical offset field disagrees with the position");
+                    return Ok(Stop::End(pos, Some(e)));
+                }
+                Ok(Entry::Message(v)) if torn_tail(pos, &v) => {
+                    let e = RecordError::Malformed(
+                        "a zeroed sector in topic or properties: torn write",
+                    );
                     return Ok(Stop::End(pos, Some(e)));
                 }
                 Ok(Entry::Message(v)) => {
