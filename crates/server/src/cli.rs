@@ -117,8 +117,9 @@ pub struct StoreBenchArgs {
     /// How long each case appends, in seconds.
     #[arg(long, value_name = "S", default_value_t = 3.0, value_parser = parse_seconds)]
     pub seconds: f64,
-    /// How the commit log writes its segment files.
-    #[arg(long, value_enum, default_value_t = IoChoice::Pwrite)]
+    /// How the commit log writes its segment files (`auto`: the store's default, mmap under
+    /// ASYNC_FLUSH and pwrite under SYNC_FLUSH).
+    #[arg(long, value_enum, default_value_t = IoChoice::Auto)]
     pub io: IoChoice,
     /// Bytes per commit-log segment file. Accepts K/KiB, M/MiB and G/GiB suffixes.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes, default_value = "1GiB")]
@@ -148,6 +149,7 @@ impl FlushChoice {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum IoChoice {
+    Auto,
     Pwrite,
     Mmap,
     /// Run every case once per I/O mode, to compare them.
@@ -158,6 +160,7 @@ impl IoChoice {
     /// The I/O modes to run, in report order.
     pub fn modes(self) -> &'static [IoMode] {
         match self {
+            IoChoice::Auto => &[IoMode::Auto],
             IoChoice::Pwrite => &[IoMode::Pwrite],
             IoChoice::Mmap => &[IoMode::Mmap],
             IoChoice::Both => &[IoMode::Pwrite, IoMode::Mmap],
@@ -237,7 +240,7 @@ mod tests {
         assert_eq!(args.sizes, vec![128, 1024, 4096]);
         assert_eq!(args.writers, vec![1, 8, 64]);
         assert_eq!(args.flush, FlushChoice::Both);
-        assert_eq!(args.io, IoChoice::Pwrite);
+        assert_eq!(args.io, IoChoice::Auto);
         assert_eq!(args.segment_bytes, 1 << 30);
         assert!((args.seconds - 3.0).abs() < f64::EPSILON);
         assert_eq!(args.output, OutputFormat::Text);

@@ -120,7 +120,9 @@ impl StoreHandle {
     /// # Errors
     /// Invalid configuration, unreadable or foreign files, I/O errors.
     pub fn open(config: StoreConfig) -> Result<StoreHandle> {
-        let layer: Arc<dyn FileLayer> = Arc::new(segment::DiskLayer::new(config.io_mode));
+        let layer: Arc<dyn FileLayer> = Arc::new(segment::DiskLayer::new(
+            config.io_mode.resolve(config.flush_mode),
+        ));
         Self::open_with(config, layer, Arc::new(SystemClock))
     }
 

@@ -28,6 +28,7 @@ pub fn flush_name(mode: FlushMode) -> &'static str {
 
 pub fn io_name(mode: IoMode) -> &'static str {
     match mode {
+        IoMode::Auto => "auto",
         IoMode::Pwrite => "pwrite",
         IoMode::Mmap => "mmap",
     }
