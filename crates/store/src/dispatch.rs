@@ -68,6 +68,10 @@ pub(crate) struct DispatchState {
     pub dispatched: AtomicU64,
     kicked: Mutex<bool>,
     wake: Condvar,
+    /// The dispatcher is about to sleep or sleeping: only then does a kick need the lock. Paired with
+    /// SeqCst fences (kick: publish, fence, read `idle`; dispatcher: set `idle`, fence, re-read the
+    /// visible offset), so either the kicker sees `idle` or the dispatcher sees the new offset.
+    idle: AtomicBool,
     progressed: Condvar,
     progress_lock: Mutex<()>,
     stop: AtomicBool,
@@ -82,6 +86,10 @@ impl DispatchState {
 
     /// Tells the dispatcher that the visible offset may have moved.
     pub fn kick(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if !self.idle.load(Ordering::Relaxed) {
+            return;
+        }
         let mut k = self.kicked.lock();
         *k = true;
         self.wake.notify_one();
@@ -163,9 +171,12 @@ fn run(ctx: &DispatchContext) {
                 return;
             }
             let mut kicked = ctx.state.kicked.lock();
-            if !*kicked {
+            ctx.state.idle.store(true, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !*kicked && pos >= (ctx.visible)() && !ctx.state.stop.load(Ordering::Acquire) {
                 let _ = ctx.state.wake.wait_for(&mut kicked, IDLE_RECHECK);
             }
+            ctx.state.idle.store(false, Ordering::Relaxed);
             *kicked = false;
             continue;
         }
