@@ -271,10 +271,24 @@ impl Store {
     /// `OffsetOutOfRange`, or `CorruptRecord` when no valid record starts there.
     pub fn read_record(&self, physical_offset: u64) -> Result<Bytes> {
         let head = self.shared.log.read(physical_offset, 8)?;
-        let (size, _) = record::peek(&head).map_err(|source| StoreError::CorruptRecord {
+        let (size, magic) = record::peek(&head).map_err(|source| StoreError::CorruptRecord {
             offset: physical_offset,
             source,
         })?;
+        // The offset may come from a client (a message id): check what it points at before reading
+        // `size` bytes, so a guessed offset inside a body cannot make us allocate up to a segment.
+        if magic != record::MAGIC_V1 && magic != record::MAGIC_V2 {
+            return Err(StoreError::CorruptRecord {
+                offset: physical_offset,
+                source: record::RecordError::BadMagic(magic),
+            });
+        }
+        if size as usize > self.shared.config.max_message_bytes {
+            return Err(StoreError::CorruptRecord {
+                offset: physical_offset,
+                source: record::RecordError::BadSize(i64::from(size)),
+            });
+        }
         let bytes = self.shared.log.read(physical_offset, size as usize)?;
         match record::read(&bytes, true) {
             Ok(Entry::Message(_)) => Ok(bytes),

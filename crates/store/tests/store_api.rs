@@ -401,3 +401,42 @@ fn a_damaged_consume_queue_is_rebuilt_from_the_log() {
         (0..50u8).map(|i| vec![i; 10]).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn reading_a_record_at_a_guessed_offset_is_an_error_not_a_huge_read() {
+    let disk = SimLayer::new();
+    let clock = Arc::new(ManualClock(AtomicI64::new(HOUR)));
+    let h = open(&disk, config(), clock);
+    let s = h.store();
+    // A body whose bytes look like a record header claiming a huge size with a valid magic.
+    let mut body = vec![0u8; 64];
+    body[..4].copy_from_slice(&0x7FFF_FFF0u32.to_be_bytes());
+    body[4..8].copy_from_slice(&ferromq_model::record::MAGIC_V1.to_be_bytes());
+    put(s, "T", 0, "t", "k", &body);
+    let r = s
+        .get_messages(&QueueRead {
+            topic: "T",
+            queue_id: 0,
+            from: 0,
+            max_msgs: 1,
+            max_bytes: 1 << 20,
+            filter: &TagFilter::All,
+        })
+        .expect("get");
+    let Entry::Message(rec) = record::read(&r.messages[0], true).expect("record") else {
+        panic!("blank")
+    };
+    let body_offset = rec.physical_offset
+        + (r.messages[0].len() - rec.body.len() - rec.topic.len() - 1 - 2 - rec.properties.len())
+            as u64;
+    assert!(matches!(
+        s.read_record(body_offset),
+        Err(StoreError::CorruptRecord { .. })
+    ));
+    assert!(matches!(
+        s.read_record(rec.physical_offset + 1),
+        Err(StoreError::CorruptRecord { .. } | StoreError::OffsetOutOfRange { .. })
+    ));
+    assert!(s.read_record(rec.physical_offset).is_ok());
+    h.shutdown().expect("shutdown");
+}
