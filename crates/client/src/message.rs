@@ -165,10 +165,7 @@ impl Message {
 
     /// The business keys.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.property(keys::KEYS)
-            .unwrap_or("")
-            .split(' ')
-            .filter(|k| !k.is_empty())
+        ferromq_model::properties::split_keys(self.property(keys::KEYS).unwrap_or(""))
     }
 
     /// The `UNIQ_KEY` (set by the producer when sending).

@@ -101,10 +101,7 @@ impl MessageExt {
 
     /// The business keys (`KEYS`, space-separated).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.property(keys::KEYS)
-            .unwrap_or("")
-            .split(' ')
-            .filter(|k| !k.is_empty())
+        ferromq_model::properties::split_keys(self.property(keys::KEYS).unwrap_or(""))
     }
 
     /// The queue it came from.

@@ -67,10 +67,12 @@ pub fn encode<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Stri
 
 /// The space-separated business keys of `KEYS`, empties skipped.
 pub fn business_keys(props: &str) -> impl Iterator<Item = &str> {
-    get(props, keys::KEYS)
-        .unwrap_or("")
-        .split(' ')
-        .filter(|k| !k.is_empty())
+    split_keys(get(props, keys::KEYS).unwrap_or(""))
+}
+
+/// The words of a `KEYS` value: space-separated, empties skipped.
+pub fn split_keys(value: &str) -> impl Iterator<Item = &str> {
+    value.split(' ').filter(|k| !k.is_empty())
 }
 
 #[cfg(test)]
