@@ -165,6 +165,12 @@ impl Drop for Dispatcher {
 fn run(ctx: &DispatchContext) {
     let mut pos = ctx.state.dispatched.load(Ordering::Acquire);
     loop {
+        // An empty replica adopts its source's start offset: nothing below it exists to dispatch.
+        let min = ctx.log.min_offset();
+        if pos < min {
+            pos = min;
+            ctx.state.advance(pos);
+        }
         let limit = (ctx.visible)();
         if pos >= limit {
             if ctx.state.stop.load(Ordering::Acquire) {

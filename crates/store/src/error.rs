@@ -34,6 +34,8 @@ pub enum StoreError {
     ForeignFile { path: PathBuf, detail: String },
     #[error("commit-log offset {offset} is not readable (log spans {min}..{max})")]
     OffsetOutOfRange { offset: u64, min: u64, max: u64 },
+    #[error("replicated bytes start at {got} but this log continues at {expected}")]
+    ReplicaOffset { expected: u64, got: u64 },
     #[error("invalid store configuration: {0}")]
     Config(String),
     #[error("the store is shut down")]

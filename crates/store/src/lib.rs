@@ -39,6 +39,7 @@ pub mod recovery;
 pub mod retention;
 pub mod segment;
 pub mod sim;
+pub(crate) mod truncate;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ use ferromq_model::properties::{self, keys};
 use ferromq_model::record::{self, Entry, RecordDraft};
 use parking_lot::{Mutex, RwLock};
 
-pub use crate::commit_log::Appended;
+pub use crate::commit_log::{Appended, ReplicaAppend};
 pub use crate::completion::Durable;
 pub use crate::config::{FlushMode, IoMode, StoreConfig};
 pub use crate::dispatch::ArrivalListener;
@@ -181,6 +182,38 @@ impl StoreHandle {
         })
     }
 
+    /// Cuts the closed store at `config.root_dir` back to commit-log offset `offset` (an entry
+    /// boundary): every record from there on is removed, and the next open drops the consume-queue and
+    /// index entries that pointed at them. For a former master that must follow a new one whose log
+    /// ends at `offset`. Returns the bytes removed (an upper bound).
+    ///
+    /// # Errors
+    /// Invalid configuration, foreign files, I/O errors.
+    pub fn truncate_log(config: &StoreConfig, offset: u64) -> Result<u64> {
+        let layer: Arc<dyn FileLayer> = Arc::new(segment::DiskLayer::new(
+            config.io_mode.resolve(config.flush_mode),
+        ));
+        Self::truncate_log_with(
+            config,
+            &layer,
+            &(Arc::new(SystemClock) as Arc<dyn Clock>),
+            offset,
+        )
+    }
+
+    /// [`StoreHandle::truncate_log`] on a given file layer and clock.
+    ///
+    /// # Errors
+    /// As [`StoreHandle::truncate_log`].
+    pub fn truncate_log_with(
+        config: &StoreConfig,
+        layer: &Arc<dyn FileLayer>,
+        clock: &Arc<dyn Clock>,
+        offset: u64,
+    ) -> Result<u64> {
+        truncate::truncate_log(config, layer, clock, offset)
+    }
+
     /// The read/write handle.
     #[must_use]
     pub fn store(&self) -> &Store {
@@ -255,6 +288,40 @@ impl Store {
             records: outcome.records,
             durable,
         })
+    }
+
+    /// Writes bytes copied from another store's commit log at the same offsets (a replica following
+    /// its master): the whole entries at the start of `data`, which belongs at `offset`. Consume queues
+    /// and index follow as for [`Store::put`]; the [`Durable`] resolves per this store's flush mode.
+    ///
+    /// # Errors
+    /// `ReplicaOffset` when `offset` is not this log's written offset (see
+    /// [`commit_log::CommitLog::append_replicated`]); `CorruptRecord`; a full disk; a poisoned or
+    /// closed store.
+    pub fn append_replicated(&self, offset: u64, data: &[u8]) -> Result<(ReplicaAppend, Durable)> {
+        let s = &self.shared;
+        if s.closed.load(Ordering::Acquire) {
+            return Err(StoreError::ShutDown);
+        }
+        if let Some(why) = s.flusher.poisoned() {
+            return Err(StoreError::Poisoned(why));
+        }
+        let appended = s.log.append_replicated(offset, data)?;
+        let durable = s.flusher.durable(appended.end_offset);
+        if s.config.flush_mode == FlushMode::AsyncFlush {
+            s.dispatch.kick();
+        }
+        Ok((appended, durable))
+    }
+
+    /// Whole commit-log entries from `offset`, about `max_len` bytes, for a replica to pass to
+    /// [`Store::append_replicated`]; and the offset the next chunk starts at. Empty at the written offset.
+    ///
+    /// # Errors
+    /// `OffsetOutOfRange` outside the readable log (a replica behind the minimum offset must start
+    /// over from it); `CorruptRecord` when `offset` is not an entry boundary.
+    pub fn replication_chunk(&self, offset: u64, max_len: usize) -> Result<(Bytes, u64)> {
+        self.shared.log.entries_from(offset, max_len)
     }
 
     /// Stored bytes of `size` at `physical_offset`.

@@ -13,11 +13,13 @@
 //! Concurrency: one writer at a time (the writer lock covers offset assignment, the write and the
 //! publication of `written`); readers take no lock beyond a brief read lock on the segment list; syncs
 //! run beside appends. Module map: `append.rs` (the write path), `recover.rs` (the startup scan),
-//! `prepare.rs` (creating and warming the next segments in the background).
+//! `prepare.rs` (creating and warming the next segments in the background), `replica.rs` (copying
+//! another log's bytes at the same offsets, and reading whole entries for such a copy).
 
 mod append;
 mod prepare;
 mod recover;
+mod replica;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -36,6 +38,7 @@ use crate::io::{FileKind, FileLayer, SegmentFile};
 pub use append::{AppendOutcome, Appended};
 pub use prepare::Preparer;
 pub use recover::RecoveryReport;
+pub use replica::ReplicaAppend;
 
 /// The append-only message log. `Send + Sync`; share it as `Arc<CommitLog>`.
 #[derive(Debug)]

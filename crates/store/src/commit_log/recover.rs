@@ -276,3 +276,38 @@ impl CommitLog {
         Ok(truncated)
     }
 }
+
+impl CommitLog {
+    /// Removes every byte from `offset` on: zeroes the rest of its segment and deletes the later
+    /// segments (newest first). For a store about to follow another log that ends at `offset`, before
+    /// [`CommitLog::recover`]. Returns the bytes removed (upper bound, as in [`RecoveryReport`]).
+    ///
+    /// `offset` must be an entry boundary (the end of a record both logs hold); an offset below the
+    /// oldest segment empties the log down to that segment's base.
+    ///
+    /// # Errors
+    /// `Io` when zeroing, syncing or deleting fails; the log then still holds a contiguous prefix.
+    pub fn cut_at(&self, offset: u64) -> Result<u64> {
+        let _w = self.writer.lock();
+        let segs: Vec<Segment> = self.segments.read().iter().cloned().collect();
+        let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
+            return Ok(0);
+        };
+        if offset >= last.base + self.segment_bytes {
+            return Ok(0);
+        }
+        let offset = offset.max(first.base);
+        #[allow(clippy::cast_possible_truncation)] // An index into `segs`.
+        let idx = ((offset - first.base) / self.segment_bytes) as usize;
+        let removed = self.segment_bytes - (offset - segs[idx].base)
+            + (segs.len() - idx - 1) as u64 * self.segment_bytes;
+        self.cut_after(&segs, idx, offset, None)?;
+        self.segments.write().truncate(idx + 1);
+        tracing::warn!(
+            offset,
+            removed_bytes = removed,
+            "commit log cut to follow another log"
+        );
+        Ok(removed)
+    }
+}
