@@ -367,9 +367,8 @@ fn push_consumer_started_first_receives_messages_sent_afterwards() -> anyhow::Re
     )
 }
 
-// Pending finding F2 (compat/FINDINGS.md): the broker answers LOCK_BATCH_MQ (41) with
-// REQUEST_CODE_NOT_SUPPORTED, so an orderly consumer never gets a queue and receives nothing.
-#[cfg(feature = "pending")]
+/// An orderly push consumer locks each queue (LOCK_BATCH_MQ, finding F2, fixed) before pulling it
+/// and gets every queue's messages in send order.
 #[test]
 fn orderly_push_consumer_gets_each_queue_in_send_order() -> anyhow::Result<()> {
     scenario(

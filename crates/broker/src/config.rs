@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ferromq_store::config::{FlushMode, StoreConfig};
 use serde::{Deserialize, Serialize};
 
-/// Role of this broker in a master/slave pair. Only masters are implemented.
+/// Role of this broker in a master/slave pair (see `crate::ha`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BrokerRole {
@@ -39,6 +39,21 @@ pub struct BrokerConfig {
     pub flush_disk_type: FlushMode,
     /// `brokerRole`.
     pub broker_role: BrokerRole,
+    /// `brokerTraceEnable`: record each message's steps on this broker in `RMQ_SYS_TRACE_TOPIC`
+    /// (see `crate::trace`).
+    pub broker_trace_enable: bool,
+    /// `haListenPort`: where a master serves its replicas (0: any free port). Unset: no replication
+    /// listener (RocketMQ always listens, on 10912 by default).
+    pub ha_listen_port: Option<u16>,
+    /// `haMasterAddress`: the master's HA `host:port` a SLAVE follows. Unset: learnt from the name
+    /// servers' answer to registration.
+    pub ha_master_address: Option<String>,
+    /// `minInSyncReplicas`: replicas that must hold a SYNC_MASTER send before it is answered.
+    pub min_in_sync_replicas: usize,
+    /// `haMaxGapNotInSync`: a replica further behind than this many bytes is out of sync.
+    pub ha_max_gap_not_in_sync: u64,
+    /// `haHousekeepingInterval`: a replica silent for this long is out of sync.
+    pub ha_housekeeping_interval_ms: u64,
     /// `deleteWhen`: hours of the day expired files are deleted, "04" or "01;02".
     pub delete_when: String,
     /// `fileReservedTime`, in hours.
@@ -69,6 +84,31 @@ pub struct BrokerConfig {
     pub flush_consumer_offset_interval_ms: u64,
     /// `channelExpiredTimeout`: clients silent this long are dropped.
     pub client_channel_expired_ms: u64,
+    /// How long a queue lock of an orderly consumer lives after its last renewal (Java system
+    /// property `rocketmq.broker.rebalance.lockMaxLiveTime`, 60 s).
+    pub rebalance_lock_max_live_ms: u64,
+    /// `transactionCheckInterval`: how often half messages without an outcome are looked at.
+    pub transaction_check_interval_ms: u64,
+    /// `transactionTimeOut`: a half message younger than this is not checked yet.
+    pub transaction_timeout_ms: u64,
+    /// `transactionCheckMax`: checks before an unresolved half message is discarded.
+    pub transaction_check_max: u32,
+    /// `messageDelayLevel`: delay of each level, `"1s 5s ... 2h"` (units ms, s, m, h, d).
+    pub message_delay_level: String,
+    /// `timerWheelEnable`: accept 5.x timer messages (`TIMER_DELIVER_MS`, `TIMER_DELAY_SEC/MS`).
+    pub timer_wheel_enable: bool,
+    /// `timerPrecisionMs`: width of a timer wheel slot.
+    pub timer_precision_ms: u64,
+    /// `timerRollWindowSlot`: slots in the wheel; later timers are chained again when the wheel
+    /// reaches its end. Memory is 24 bytes per slot.
+    pub timer_roll_window_slot: u64,
+    /// `timerMaxDelaySec`: timers further ahead are refused.
+    pub timer_max_delay_sec: u64,
+    /// `timerFlushIntervalMs`: how often timer progress is made durable (a crash repeats at most
+    /// this much delivery).
+    pub timer_flush_interval_ms: u64,
+    /// `mappedFileSizeTimerLog`: bytes per timer log segment.
+    pub mapped_file_size_timer_log: u64,
     /// `regionId`, echoed in send responses.
     pub region_id: String,
     /// `traceOn`, echoed in send responses.
@@ -87,6 +127,12 @@ impl Default for BrokerConfig {
             store_root_dir: PathBuf::from("store"),
             flush_disk_type: FlushMode::AsyncFlush,
             broker_role: BrokerRole::AsyncMaster,
+            broker_trace_enable: true,
+            ha_listen_port: None,
+            ha_master_address: None,
+            min_in_sync_replicas: 1,
+            ha_max_gap_not_in_sync: 256 << 20,
+            ha_housekeeping_interval_ms: 20_000,
             delete_when: "04".into(),
             file_reserved_time_hours: 72,
             disk_max_used_space_ratio: 75,
@@ -102,6 +148,17 @@ impl Default for BrokerConfig {
             long_polling_max_hold_ms: 25_000,
             flush_consumer_offset_interval_ms: 5_000,
             client_channel_expired_ms: 120_000,
+            rebalance_lock_max_live_ms: 60_000,
+            transaction_check_interval_ms: 30_000,
+            transaction_timeout_ms: 6_000,
+            transaction_check_max: 15,
+            message_delay_level: crate::schedule::levels::DEFAULT_LEVELS.into(),
+            timer_wheel_enable: true,
+            timer_precision_ms: 1_000,
+            timer_roll_window_slot: 2 * 86_400,
+            timer_max_delay_sec: 3 * 86_400,
+            timer_flush_interval_ms: 1_000,
+            mapped_file_size_timer_log: 100 << 20,
             region_id: "DefaultRegion".into(),
             trace_on: true,
         }
@@ -121,8 +178,10 @@ pub enum ConfigError {
         value: String,
         why: &'static str,
     },
-    #[error("brokerRole SLAVE is not supported: ferromq brokers are masters (brokerId 0)")]
-    SlaveUnsupported,
+    #[error(
+        "brokerId {id} does not fit brokerRole {role:?}: masters are brokerId 0, slaves above 0"
+    )]
+    RoleMismatch { role: BrokerRole, id: i64 },
     #[error("unknown key {key:?} in {file}")]
     UnknownKey { key: String, file: String },
     #[error("bad value for {key} in {file}: {value:?} ({why})")]
@@ -148,8 +207,14 @@ impl BrokerConfig {
         if self.broker_name.is_empty() {
             return Err(ConfigError::Empty("brokerName"));
         }
-        if self.broker_role == BrokerRole::Slave || self.broker_id != 0 {
-            return Err(ConfigError::SlaveUnsupported);
+        if (self.broker_role == BrokerRole::Slave) != (self.broker_id > 0) || self.broker_id < 0 {
+            return Err(ConfigError::RoleMismatch {
+                role: self.broker_role,
+                id: self.broker_id,
+            });
+        }
+        if self.min_in_sync_replicas == 0 {
+            return Err(ConfigError::Zero("minInSyncReplicas"));
         }
         if self.default_topic_queue_nums == 0 {
             return Err(ConfigError::Zero("defaultTopicQueueNums"));
@@ -163,6 +228,10 @@ impl BrokerConfig {
         if self.flush_consumer_offset_interval_ms == 0 {
             return Err(ConfigError::Zero("flushConsumerOffsetInterval"));
         }
+        if self.transaction_check_interval_ms == 0 {
+            return Err(ConfigError::Zero("transactionCheckInterval"));
+        }
+        self.validate_schedule()?;
         if self.disk_max_used_space_ratio > 100 {
             return Err(ConfigError::OutOfRange {
                 key: "diskMaxUsedSpaceRatio",
@@ -177,6 +246,36 @@ impl BrokerConfig {
                 value: e.to_string(),
                 why: "the store refuses it",
             })
+    }
+
+    fn validate_schedule(&self) -> Result<(), ConfigError> {
+        if let Err(e) = crate::schedule::DelayLevels::parse(&self.message_delay_level) {
+            return Err(ConfigError::OutOfRange {
+                key: "messageDelayLevel",
+                value: self.message_delay_level.clone(),
+                why: match e {
+                    crate::schedule::levels::LevelError::Empty => "no levels",
+                    crate::schedule::levels::LevelError::BadEntry { why, .. } => why,
+                },
+            });
+        }
+        let positive = [
+            ("timerPrecisionMs", self.timer_precision_ms),
+            ("timerRollWindowSlot", self.timer_roll_window_slot),
+            ("timerFlushIntervalMs", self.timer_flush_interval_ms),
+            ("mappedFileSizeTimerLog", self.mapped_file_size_timer_log),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Zero(key));
+        }
+        if self.timer_roll_window_slot < 2 || self.timer_roll_window_slot > 100_000_000 {
+            return Err(ConfigError::OutOfRange {
+                key: "timerRollWindowSlot",
+                value: self.timer_roll_window_slot.to_string(),
+                why: "2 to 100,000,000 slots",
+            });
+        }
+        Ok(())
     }
 
     /// The storage engine's settings derived from this configuration.
@@ -277,7 +376,19 @@ mod tests {
             broker_role: BrokerRole::Slave,
             ..BrokerConfig::default()
         };
-        assert_eq!(slave.validate(), Err(ConfigError::SlaveUnsupported));
+        assert_eq!(
+            slave.validate(),
+            Err(ConfigError::RoleMismatch {
+                role: BrokerRole::Slave,
+                id: 0
+            })
+        );
+        let slave = BrokerConfig {
+            broker_role: BrokerRole::Slave,
+            broker_id: 1,
+            ..BrokerConfig::default()
+        };
+        assert_eq!(slave.validate(), Ok(()));
         let zero = BrokerConfig {
             default_topic_queue_nums: 0,
             ..BrokerConfig::default()

@@ -45,7 +45,7 @@ pub enum BrokerError {
     SubscriptionNotExist { group: String, topic: String },
     #[error("subscription group [{0}] does not exist")]
     SubscriptionGroupNotExist(String),
-    /// Features this broker does not implement (SQL92 filters, transactions).
+    /// Features this broker does not implement.
     #[error("{0}")]
     Unsupported(String),
     #[error("no consumer for this group, {0}")]
@@ -60,6 +60,12 @@ pub enum BrokerError {
     Missing(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A write request reached a replica (brokerRole SLAVE).
+    #[error("the broker[{0}] is a slave: sending is forbidden, send to its master")]
+    ReplicaRefusesWrites(String),
+    /// SYNC_MASTER: the message is stored on the master but not (yet) on enough replicas.
+    #[error("{0}")]
+    Replication(#[from] crate::ha::ReplicaWaitError),
     /// Persisting broker metadata (topics, offsets) failed.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -88,6 +88,20 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
                 _ => return Err(bad("ASYNC_MASTER, SYNC_MASTER or SLAVE")),
             };
         }
+        "brokerTraceEnable" => {
+            c.broker_trace_enable = flag(value).ok_or_else(|| bad("true or false"))?;
+        }
+        "haListenPort" => c.ha_listen_port = Some(num(value).map_err(|()| bad("a port"))?),
+        "haMasterAddress" => {
+            c.ha_master_address = Some(value.to_owned()).filter(|v| !v.is_empty());
+        }
+        "minInSyncReplicas" | "inSyncReplicas" => {
+            c.min_in_sync_replicas = num(value).map_err(|()| bad("a count"))?;
+        }
+        "haMaxGapNotInSync" => c.ha_max_gap_not_in_sync = num(value).map_err(|()| bad("bytes"))?,
+        "haHousekeepingInterval" => {
+            c.ha_housekeeping_interval_ms = num(value).map_err(|()| bad("milliseconds"))?;
+        }
         "deleteWhen" => c.delete_when = value.into(),
         "fileReservedTime" => {
             c.file_reserved_time_hours = num(value).map_err(|()| bad("hours"))?;
@@ -121,6 +135,28 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
         }
         "channelExpiredTimeout" => {
             c.client_channel_expired_ms = num(value).map_err(|()| bad("ms"))?;
+        }
+        "transactionCheckInterval" => {
+            c.transaction_check_interval_ms = num(value).map_err(|()| bad("ms"))?;
+        }
+        "transactionTimeOut" => c.transaction_timeout_ms = num(value).map_err(|()| bad("ms"))?,
+        "transactionCheckMax" => {
+            c.transaction_check_max = num(value).map_err(|()| bad("a count"))?;
+        }
+        "messageDelayLevel" => c.message_delay_level = value.into(),
+        "timerWheelEnable" => {
+            c.timer_wheel_enable = flag(value).ok_or_else(|| bad("true or false"))?;
+        }
+        "timerPrecisionMs" => c.timer_precision_ms = num(value).map_err(|()| bad("ms"))?,
+        "timerRollWindowSlot" => {
+            c.timer_roll_window_slot = num(value).map_err(|()| bad("a slot count"))?;
+        }
+        "timerMaxDelaySec" => c.timer_max_delay_sec = num(value).map_err(|()| bad("seconds"))?,
+        "timerFlushIntervalMs" => {
+            c.timer_flush_interval_ms = num(value).map_err(|()| bad("ms"))?;
+        }
+        "mappedFileSizeTimerLog" => {
+            c.mapped_file_size_timer_log = num(value).map_err(|()| bad("bytes"))?;
         }
         "regionId" => c.region_id = value.into(),
         "traceOn" => c.trace_on = flag(value).ok_or_else(|| bad("true or false"))?,

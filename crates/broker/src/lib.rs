@@ -8,12 +8,18 @@
 //! - `handlers/`: request code → handler (`send`, `pull`, `heartbeat`, `offsets`, `query`, `admin`).
 //! - [`topics`]: topic table, auto-creation, `config/topics.json`.
 //! - [`offsets`]: consumer offsets, `config/consumerOffset.json`.
+//! - [`subscriptions`]: consumer group settings, `config/subscriptionGroup.json`.
+//! - [`live_config`]: the settings `UPDATE_BROKER_CONFIG` may change at run time.
 //! - [`clients`]: consumer and producer groups (heartbeats, expiry).
 //! - [`long_poll`]: parked pulls, woken by the store's dispatcher.
 //! - [`filter`]: tag subscriptions.
+//! - `transaction`: half messages, END_TRANSACTION, the check scan.
+//! - [`trace`]: server-side message trace into `RMQ_SYS_TRACE_TOPIC`.
+//! - [`ha`]: master/replica replication of the commit log.
 //! - `registrar`: registration with the name servers.
 //! - [`names`]: topic and group naming rules.
 //! - [`responses`]: [`BrokerError`] → response code, in one place.
+//! - [`schedule`]: delay-level and timer messages (parked, then delivered when due).
 //! - `state`, `stats`, `persist`, `uniq_key`, `housekeeping`: shared state and small helpers.
 #![forbid(unsafe_code)]
 
@@ -21,18 +27,25 @@ pub mod clients;
 pub mod config;
 pub mod error;
 pub mod filter;
+pub mod ha;
 mod handlers;
 mod housekeeping;
 pub mod java_conf;
+pub mod live_config;
+pub mod locks;
 pub mod long_poll;
 pub mod names;
 pub mod offsets;
 mod persist;
 mod registrar;
 pub mod responses;
+pub mod schedule;
 mod state;
 mod stats;
+pub mod subscriptions;
 pub mod topics;
+pub mod trace;
+pub mod transaction;
 mod uniq_key;
 
 use std::net::SocketAddr;
@@ -76,16 +89,51 @@ impl Broker {
         let store = tokio::task::spawn_blocking(move || StoreHandle::open(store_config))
             .await
             .map_err(|e| BrokerError::Missing(format!("store open task failed: {e}")))??;
+        let ha_listener = match config.ha_listen_port {
+            Some(port) => Some(
+                TcpListener::bind(SocketAddr::new(config.listen.ip(), port))
+                    .await
+                    .map_err(|e| BrokerError::io("HA listener", e))?,
+            ),
+            None => None,
+        };
+        let ha_addr = match &ha_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| BrokerError::io("HA listener", e))?,
+            ),
+            None => None,
+        };
+        let replication = ha::Replication::new(
+            config.min_in_sync_replicas,
+            config.ha_max_gap_not_in_sync,
+            std::time::Duration::from_millis(config.ha_housekeeping_interval_ms),
+            config.ha_master_address.clone(),
+            ha_addr.map(|a| SocketAddr::new(advertised.ip(), a.port())),
+        );
         let dir = config.config_dir();
         let topics = Topics::open(dir.join("topics.json"), &config)?;
         let offsets = ConsumerOffsets::open(dir.join("consumerOffset.json"))?;
+        let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
+        let schedule = Arc::new(schedule::Schedule::new(&config)?);
         let state = Arc::new(State {
             advertised,
             store: store.store().clone(),
             topics,
             offsets,
+            subscriptions,
+            live: live_config::LiveConfig::new(&config),
             clients: clients::Clients::default(),
+            locks: locks::QueueLocks::new(std::time::Duration::from_millis(
+                config.rebalance_lock_max_live_ms,
+            )),
+            transactions: transaction::Ended::default(),
             long_poll: Arc::default(),
+            filters: filter::FilterCache::default(),
+            replication,
+            trace: (config.broker_trace_enable && config.broker_role != BrokerRole::Slave)
+                .then(Arc::default),
+            schedule: schedule.clone(),
             stats: stats::Stats::default(),
             tasks: TaskTracker::new(),
             started_ms: topics::now_ms(),
@@ -98,14 +146,69 @@ impl Broker {
                 long_poll.notify(topic, queue_id);
             }));
 
+        // A replica writes only what its master sends: delayed deliveries and transaction checks run
+        // on the master, and their results reach the replica through the log.
+        let is_replica = state.config.broker_role == BrokerRole::Slave;
+        if let Some(recorder) = &state.trace {
+            let _ = state.schedule.trace.set(recorder.clone());
+        }
+        let delivery = if is_replica {
+            None
+        } else {
+            let (config, store) = (state.config.clone(), state.store.clone());
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    schedule::ScheduleHandle::start(&config, schedule, &store)
+                })
+                .await
+                .map_err(|e| BrokerError::Missing(format!("schedule start task failed: {e}")))??,
+            )
+        };
+        let written = state.replication.written.clone();
+        state
+            .store
+            .add_write_listener(Arc::new(move |_end: u64| written.notify_waiters()));
         let pool = ClientPool::new(ClientConfig::default());
         registrar::register_all(&state, &pool).await;
         let service = ServiceHandle::new();
+        if let Some(l) = ha_listener {
+            service.spawn(ha::master::serve(
+                l,
+                state.store.clone(),
+                state.replication.acks.clone(),
+                state.replication.written.clone(),
+                service.token().clone(),
+            ));
+        }
+        if is_replica {
+            service.spawn(ha::metadata::mirror(state.clone(), service.token().clone()));
+            service.spawn(ha::replica::follow(
+                state.replication.master.clone(),
+                state.store.clone(),
+                state.replication.master_offset.clone(),
+                service.token().clone(),
+            ));
+        }
         service.spawn(registrar::run(state.clone(), pool, service.token().clone()));
         service.spawn(housekeeping::persist_offsets(
             state.clone(),
             service.token().clone(),
         ));
+        if let Some(recorder) = &state.trace {
+            state.topics.ensure_internal(trace::TRACE_TOPIC, 1)?;
+            service.spawn(trace::recorder::run(
+                recorder.clone(),
+                state.store.clone(),
+                state.advertised,
+                service.token().clone(),
+            ));
+        }
+        if !is_replica {
+            service.spawn(transaction::check::run(
+                state.clone(),
+                service.token().clone(),
+            ));
+        }
         service.spawn(housekeeping::expire_clients(
             state.clone(),
             service.token().clone(),
@@ -122,6 +225,7 @@ impl Broker {
             advertised,
             server,
             service,
+            delivery,
             state,
             store,
         })
@@ -135,6 +239,8 @@ pub struct BrokerHandle {
     advertised: SocketAddr,
     server: ServerHandle,
     service: ServiceHandle,
+    /// Delay-level and timer delivery threads (none on a replica).
+    delivery: Option<schedule::ScheduleHandle>,
     state: Arc<State>,
     store: StoreHandle,
 }
@@ -152,6 +258,27 @@ impl BrokerHandle {
         self.advertised
     }
 
+    /// Where replicas connect (`haListenPort`), as published to the name servers.
+    #[must_use]
+    pub fn ha_addr(&self) -> Option<SocketAddr> {
+        self.state.replication.advertised
+    }
+
+    /// The replicas connected to this master, with their acknowledged offsets.
+    #[must_use]
+    pub fn replicas(&self) -> Vec<ha::ReplicaInfo> {
+        self.state
+            .replication
+            .acks
+            .replicas(self.state.store.written_offset())
+    }
+
+    /// End of this broker's commit log (on a replica: what it holds of its master's).
+    #[must_use]
+    pub fn commit_log_end(&self) -> u64 {
+        self.state.store.written_offset()
+    }
+
     /// Number of pulls currently parked by long polling.
     #[must_use]
     pub fn parked_pulls(&self) -> usize {
@@ -166,6 +293,7 @@ impl BrokerHandle {
             local_addr,
             server,
             service,
+            delivery,
             state,
             store,
             ..
@@ -176,6 +304,10 @@ impl BrokerHandle {
         state.tasks.wait().await;
         let s = state.clone();
         let closed = tokio::task::spawn_blocking(move || {
+            // Delivery stores copies: it stops (and saves its progress) before the store closes.
+            if let Some(delivery) = delivery {
+                delivery.shutdown();
+            }
             let store_result = store.shutdown();
             (store_result, s.offsets.persist())
         })

@@ -59,6 +59,32 @@ impl ConsumerOffsets {
         })
     }
 
+    /// Every committed offset, in the file's JSON form (the GET_ALL_CONSUMER_OFFSET body).
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        let file = OffsetFile {
+            offset_table: self.committed.lock().clone(),
+        };
+        serde_json::to_vec(&file).unwrap_or_default()
+    }
+
+    /// Replaces every committed offset with those in `json` (the form of [`ConsumerOffsets::to_json`]):
+    /// a replica mirroring its master. Returns whether anything changed.
+    ///
+    /// # Errors
+    /// `BadBody` for JSON that is not an offset table.
+    pub fn replace_from_json(&self, json: &[u8]) -> Result<bool, BrokerError> {
+        let file: OffsetFile =
+            serde_json::from_slice(json).map_err(|e| BrokerError::BadBody(e.to_string()))?;
+        let mut committed = self.committed.lock();
+        if *committed == file.offset_table {
+            return Ok(false);
+        }
+        *committed = file.offset_table;
+        self.dirty.store(true, Ordering::Release);
+        Ok(true)
+    }
+
     /// Records `offset` as the group's next offset to consume in the queue.
     pub fn commit(&self, group: &str, topic: &str, queue_id: u32, offset: u64) {
         self.committed
@@ -114,6 +140,14 @@ impl ConsumerOffsets {
             .filter(|(t, _)| *t == topic)
             .map(|(_, g)| g.to_owned())
             .collect()
+    }
+
+    /// Forgets every offset of a group (the group was deleted with `cleanOffset`).
+    pub fn remove_group(&self, group: &str) {
+        let suffix = format!("@{group}");
+        self.committed.lock().retain(|k, _| !k.ends_with(&suffix));
+        self.pulled.lock().retain(|(g, _, _), _| g != group);
+        self.dirty.store(true, Ordering::Release);
     }
 
     /// Forgets every offset of a topic (the topic was deleted).

@@ -9,12 +9,14 @@ use ferromq_net::ClientPool;
 use ferromq_remoting::body::register::RegisterBrokerBody;
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::headers::route::{
-    RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader,
+    RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader,
 };
+use ferromq_remoting::headers::CustomHeader;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::config::BrokerRole;
 use crate::state::State;
 
 /// How long one name server may take to answer.
@@ -49,8 +51,11 @@ fn register_request(state: &State) -> RemotingCommand {
             broker_name: state.config.broker_name.clone(),
             broker_addr: addr.to_string(),
             cluster_name: state.config.cluster_name.clone(),
-            // No replication: the HA address is only informative for a master.
-            ha_server_addr: format!("{}:{}", addr.ip(), addr.port().wrapping_add(1)),
+            // Without an HA listener the address is only informative (nobody can follow us).
+            ha_server_addr: state.replication.advertised.map_or_else(
+                || format!("{}:{}", addr.ip(), addr.port().wrapping_add(1)),
+                |a| a.to_string(),
+            ),
             broker_id: state.config.broker_id,
             heartbeat_timeout_millis: None,
             enable_acting_master: Some(false),
@@ -73,12 +78,38 @@ pub(crate) async fn register_all(state: &State, pool: &ClientPool) {
         match pool.request(addr, req, REQUEST_TIMEOUT).await {
             Ok(resp) if resp.response_code() == ResponseCode::SUCCESS => {
                 debug!(namesrv = %addr, "registered");
+                learn_master(state, &resp);
             }
             Ok(resp) => {
                 warn!(namesrv = %addr, code = resp.code, remark = ?resp.remark, "registration refused");
             }
             Err(e) => warn!(namesrv = %addr, error = %e, "registration failed"),
         }
+    }
+}
+
+/// A SLAVE learns its master's broker address (for mirroring topics and offsets) from the name
+/// server's answer, and, without `haMasterAddress`, the HA address to follow too.
+fn learn_master(state: &State, resp: &RemotingCommand) {
+    if state.config.broker_role != BrokerRole::Slave {
+        return;
+    }
+    let Ok(h) = RegisterBrokerResponseHeader::from_ext_fields(&resp.ext_fields) else {
+        return;
+    };
+    if let Some(addr) = h.master_addr.filter(|a| !a.is_empty()) {
+        *state.replication.master_broker.write() = Some(addr);
+    }
+    if state.config.ha_master_address.is_some() {
+        return;
+    }
+    let Some(ha) = h.ha_server_addr.filter(|a| !a.is_empty()) else {
+        return;
+    };
+    let mut master = state.replication.master.write();
+    if master.as_deref() != Some(ha.as_str()) {
+        tracing::info!(master_ha = %ha, "following the master the name server named");
+        *master = Some(ha);
     }
 }
 

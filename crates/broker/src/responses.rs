@@ -4,6 +4,7 @@ use ferromq_remoting::{RemotingCommand, ResponseCode};
 use ferromq_store::StoreError;
 
 use crate::error::BrokerError;
+use crate::ha::ReplicaWaitError;
 
 /// The response code a Java broker gives for `err`.
 #[must_use]
@@ -24,6 +25,13 @@ pub fn code_of(err: &BrokerError) -> ResponseCode {
         BrokerError::ConsumerNotOnline(_) => ResponseCode::CONSUMER_NOT_ONLINE,
         BrokerError::NotFound(_) => ResponseCode::QUERY_NOT_FOUND,
         BrokerError::Store(e) => store_code(e),
+        BrokerError::ReplicaRefusesWrites(_) => ResponseCode::SERVICE_NOT_AVAILABLE,
+        BrokerError::Replication(ReplicaWaitError::NotEnoughReplicas { .. }) => {
+            ResponseCode::SLAVE_NOT_AVAILABLE
+        }
+        BrokerError::Replication(ReplicaWaitError::Timeout { .. }) => {
+            ResponseCode::FLUSH_SLAVE_TIMEOUT
+        }
         BrokerError::Unsupported(_)
         | BrokerError::NoConsumer(_)
         | BrokerError::Missing(_)

@@ -11,9 +11,12 @@ use tracing::debug;
 
 use crate::clients::Clients;
 use crate::config::BrokerConfig;
+use crate::live_config::LiveConfig;
+use crate::locks::QueueLocks;
 use crate::long_poll::LongPoll;
 use crate::offsets::ConsumerOffsets;
 use crate::stats::Stats;
+use crate::subscriptions::Subscriptions;
 use crate::topics::Topics;
 
 /// The broker's shared state.
@@ -25,8 +28,24 @@ pub struct State {
     pub store: Store,
     pub topics: Topics,
     pub offsets: ConsumerOffsets,
+    /// Consumer group settings (`config/subscriptionGroup.json`).
+    pub subscriptions: Subscriptions,
+    /// Settings changeable at run time (`UPDATE_BROKER_CONFIG`).
+    pub live: LiveConfig,
     pub clients: Clients,
+    /// Queue locks of orderly consumers.
+    pub locks: QueueLocks,
+    /// Recently ended transactions.
+    pub transactions: crate::transaction::Ended,
     pub long_poll: Arc<LongPoll>,
+    /// Compiled SQL92 subscription filters.
+    pub filters: crate::filter::FilterCache,
+    /// Master/replica replication (see `crate::ha`).
+    pub replication: crate::ha::Replication,
+    /// Server-side message trace; `None` when `brokerTraceEnable` is off or on a replica.
+    pub trace: Option<Arc<crate::trace::Recorder>>,
+    /// Delay levels and timer settings used by the send path.
+    pub schedule: Arc<crate::schedule::Schedule>,
     pub stats: Stats,
     /// Short tasks spawned outside a request (rebalance notifications); waited for at shutdown.
     pub tasks: TaskTracker,

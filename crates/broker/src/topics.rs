@@ -244,6 +244,20 @@ impl Topics {
         self.upsert(topic_config(&topic, 1, perm::READ | perm::WRITE))
     }
 
+    /// Creates a broker-owned topic (dead-letter, transaction, retry with a given queue count) if
+    /// missing: `queues` queues, read-write, never inherited by auto-creation. Returns its config.
+    ///
+    /// # Errors
+    /// A failed write.
+    pub fn ensure_internal(&self, topic: &str, queues: i32) -> Result<TopicConfig, BrokerError> {
+        if let Some(c) = self.get(topic) {
+            return Ok(c);
+        }
+        let created = topic_config(topic, queues.max(1), perm::READ | perm::WRITE);
+        self.upsert(created.clone())?;
+        Ok(created)
+    }
+
     /// Number of topics (for runtime info).
     #[must_use]
     pub fn len(&self) -> usize {

@@ -1,9 +1,12 @@
 //! Joins a consumer group and prints messages until Ctrl-C.
 //!
 //! `cargo run -p ferromq-client --example push_consumer -- -n 127.0.0.1:9876 -t TopicTest -g example_push`
+//! (`--broadcast` for broadcasting, `--sql "a > 5"` for an SQL92 filter)
 
 use clap::Parser;
-use ferromq_client::consumer::{ConsumeStatus, MessageModel, PushConsumer, PushConsumerConfig};
+use ferromq_client::consumer::{
+    ConsumeStatus, MessageModel, MessageSelector, PushConsumer, PushConsumerConfig,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -16,6 +19,9 @@ struct Args {
     /// Tag expression.
     #[arg(short = 's', long, default_value = "*")]
     expression: String,
+    /// An SQL92 filter on message properties instead of the tag expression, e.g. `a > 5 AND b = 'x'`.
+    #[arg(long)]
+    sql: Option<String>,
     /// Every member gets every message.
     #[arg(long)]
     broadcast: bool,
@@ -25,11 +31,15 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter("warn").init();
     let args = Args::parse();
+    let selector = match &args.sql {
+        Some(sql) => MessageSelector::sql(sql),
+        None => MessageSelector::tag(&args.expression),
+    };
     let mut config = PushConsumerConfig::new(
         args.namesrv.split(';').map(str::to_owned).collect(),
         &args.group,
     )
-    .subscribe(&args.topic, &args.expression);
+    .subscribe(&args.topic, selector);
     if args.broadcast {
         config.message_model = MessageModel::Broadcasting;
     }

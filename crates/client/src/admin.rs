@@ -4,18 +4,26 @@
 //! Calls the broker does not implement yet come back as [`ClientError::Server`] with
 //! REQUEST_CODE_NOT_SUPPORTED.
 
+mod groups;
 mod messages;
+mod trace;
+
+pub use trace::TRACE_TOPIC;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferromq_net::ClientConfig;
-use ferromq_remoting::body::admin::{ConsumeStats, ConsumerConnection, TopicStatsTable};
+use ferromq_remoting::body::admin::{
+    ConsumeStats, ConsumerConnection, ProducerConnection, TopicStatsTable,
+};
 use ferromq_remoting::body::lists::{KvTable, TopicList};
 use ferromq_remoting::body::route::{perm, ClusterInfo, TopicRouteData};
+use ferromq_remoting::body::subscription_group::SubscriptionGroupConfig;
+use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::headers::admin::{
     CreateTopicRequestHeader, GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader,
-    TopicRequestHeader,
+    GetProducerConnectionListRequestHeader, TopicRequestHeader,
 };
 use ferromq_remoting::headers::route::DeleteTopicFromNamesrvRequestHeader;
 use ferromq_remoting::{RemotingCommand, RequestCode};
@@ -93,23 +101,17 @@ impl GroupSpec {
     }
 
     fn to_json(&self) -> Vec<u8> {
-        serde_json::json!({
-            "groupName": self.name,
-            "consumeEnable": self.consume_enable,
-            "consumeFromMinEnable": true,
-            "consumeBroadcastEnable": self.consume_broadcast_enable,
-            "consumeMessageOrderly": self.consume_message_orderly,
-            "retryQueueNums": self.retry_queue_nums,
-            "retryMaxTimes": self.retry_max_times,
-            "brokerId": 0,
-            "whichBrokerWhenConsumeSlowly": 1,
-            "notifyConsumerIdsChangedEnable": true,
-            "groupSysFlag": 0,
-            "consumeTimeoutMinute": 15,
-            "attributes": {},
-        })
-        .to_string()
-        .into_bytes()
+        let clamp = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        SubscriptionGroupConfig {
+            consume_enable: self.consume_enable,
+            consume_broadcast_enable: self.consume_broadcast_enable,
+            consume_message_orderly: self.consume_message_orderly,
+            retry_queue_nums: clamp(self.retry_queue_nums),
+            retry_max_times: clamp(self.retry_max_times),
+            ..SubscriptionGroupConfig::named(self.name.clone())
+        }
+        .to_json()
+        .to_vec()
     }
 }
 
@@ -475,6 +477,34 @@ impl Admin {
         let cmd = RemotingCommand::request(RequestCode::GET_CONSUMER_CONNECTION_LIST).with_header(
             &GetConsumerConnectionListRequestHeader {
                 consumer_group: group.to_owned(),
+            },
+        );
+        let resp = self.remote.call_ok(addr, cmd, self.timeout).await?;
+        remote::json_body(addr, &resp)
+    }
+
+    /// `producerConnection -g -t`: GET_PRODUCER_CONNECTION_LIST (204) on the master of the
+    /// first broker of `topic` (producers heartbeat to every broker they send to).
+    ///
+    /// # Errors
+    /// The topic's route; SYSTEM_ERROR when the group has no connection there.
+    pub async fn producer_connection(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> Result<ProducerConnection, ClientError> {
+        let route = self.routes.refresh(topic).await?;
+        let addr = route
+            .data
+            .broker_datas
+            .iter()
+            .find_map(|b| b.master_addr())
+            .ok_or_else(|| ClientError::BrokerNotFound {
+                broker_name: format!("any broker of {topic}"),
+            })?;
+        let cmd = RemotingCommand::request(RequestCode::GET_PRODUCER_CONNECTION_LIST).with_header(
+            &GetProducerConnectionListRequestHeader {
+                producer_group: group.to_owned(),
             },
         );
         let resp = self.remote.call_ok(addr, cmd, self.timeout).await?;

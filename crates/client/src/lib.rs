@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod compression;
 pub mod consumer;
 pub mod error;
 mod heartbeat;

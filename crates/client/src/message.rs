@@ -136,6 +136,14 @@ impl Message {
         self.with_property(keys::TIMER_DELIVER_MS, ms.to_string())
     }
 
+    /// Delivers `delay` after the broker receives the message (5.x timer messages,
+    /// `TIMER_DELAY_MS`). The broker refuses delays beyond its `timerMaxDelaySec`.
+    #[must_use]
+    pub fn with_delivery_delay(self, delay: std::time::Duration) -> Self {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.with_property(keys::TIMER_DELAY_MS, ms.to_string())
+    }
+
     /// Sets any property. The wire drops properties with an empty name or value, so those are not
     /// stored here either.
     #[must_use]
@@ -203,6 +211,9 @@ mod tests {
         assert_eq!(m.keys().collect::<Vec<_>>(), ["k1", "k2"]);
         assert_eq!(m.property("DELAY"), Some("3"));
         assert_eq!(m.property("TIMER_DELIVER_MS"), Some("1700000000123"));
+        let d = Message::new("T", b"x".to_vec())
+            .with_delivery_delay(std::time::Duration::from_millis(1500));
+        assert_eq!(d.property("TIMER_DELAY_MS"), Some("1500"));
         assert_eq!(m.property("empty"), None);
         let wire = m.encoded_properties();
         assert_eq!(properties::get(&wire, "color"), Some("red"));

@@ -28,7 +28,8 @@ pub struct MessageExt {
     pub born_timestamp: i64,
     pub born_host: SocketAddr,
     pub store_host: SocketAddr,
-    /// As stored: compressed when `sys_flag & 0x1` (this client does not decompress).
+    /// As the producer sent it: a body stored compressed (`sys_flag & 0x1`) is decompressed here (see
+    /// [`crate::compression`]); one that cannot be is kept as stored, and a warning is logged.
     pub body: Bytes,
     pub flag: i32,
     pub sys_flag: i32,
@@ -41,6 +42,17 @@ pub struct MessageExt {
     /// How many times it was redelivered before.
     pub reconsume_times: i32,
     pub prepared_transaction_offset: i64,
+}
+
+fn decompressed(view: &RecordView<'_>, stored: Bytes) -> Bytes {
+    match crate::compression::decompress(view.sys_flag, &stored) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(topic = view.topic, offset = view.physical_offset, error = %e,
+                "cannot decompress a message body; delivering it as stored");
+            stored
+        }
+    }
 }
 
 impl MessageExt {
@@ -66,7 +78,7 @@ impl MessageExt {
             born_timestamp: view.born_timestamp,
             born_host: view.born_host,
             store_host: view.store_host,
-            body: body.slice_ref(view.body),
+            body: decompressed(view, body.slice_ref(view.body)),
             flag: view.flag,
             sys_flag: view.sys_flag,
             body_crc: view.body_crc,

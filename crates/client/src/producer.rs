@@ -10,8 +10,10 @@
 //! both owned by the producer and stopped by [`Producer::shutdown`].
 
 mod request;
+mod transaction;
 
 pub use request::{SendResult, SendStatus};
+pub use transaction::{LocalTransactionState, TransactionProducer, TransactionSendResult};
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -123,8 +125,16 @@ impl Producer {
     /// # Errors
     /// An invalid configuration.
     pub async fn start(config: ProducerConfig) -> Result<Self, ClientError> {
+        Self::start_with(config, ClientConfig::default()).await
+    }
+
+    /// [`start`](Self::start) with connection settings, e.g. a handler for broker requests.
+    pub(crate) async fn start_with(
+        config: ProducerConfig,
+        client: ClientConfig,
+    ) -> Result<Self, ClientError> {
         config.validate()?;
-        let remote = Remote::new(ClientConfig::default());
+        let remote = Remote::new(client);
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),
@@ -255,6 +265,25 @@ impl Producer {
         self.send_to_queue(msg, &mq).await
     }
 
+    /// Sends to the write queue `select` picks from the topic's write queues (Java's
+    /// `send(msg, MessageQueueSelector, arg)`), without failover: messages that must stay in order
+    /// go to the same queue.
+    ///
+    /// # Errors
+    /// As [`send_to_queue`](Self::send_to_queue); no writable queue, or `select` returned `None`.
+    pub async fn send_with_selector<F>(
+        &self,
+        msg: Message,
+        select: F,
+    ) -> Result<SendResult, ClientError>
+    where
+        F: FnOnce(&[MessageQueue], &Message) -> Option<MessageQueue>,
+    {
+        let route = self.publish_route(&msg.topic).await?;
+        let mq = select(&route.write_queues, &msg).ok_or_else(|| no_queue(&route))?;
+        self.send_to_queue(msg, &mq).await
+    }
+
     async fn publish_route(&self, topic: &str) -> Result<Arc<TopicRoute>, ClientError> {
         self.shared
             .routes
@@ -358,8 +387,10 @@ fn no_queue(route: &TopicRoute) -> ClientError {
     }
 }
 
-/// Java's `SelectMessageQueueByHash`: `abs(key.hashCode() % n)`.
-pub(crate) fn select_by_hash(queues: &[MessageQueue], key: &str) -> Option<MessageQueue> {
+/// Java's `SelectMessageQueueByHash`: `abs(key.hashCode() % n)`; a selector for
+/// [`Producer::send_with_selector`] (`|qs, _| select_by_hash(qs, key)`).
+#[must_use]
+pub fn select_by_hash(queues: &[MessageQueue], key: &str) -> Option<MessageQueue> {
     let n = i32::try_from(queues.len()).ok().filter(|n| *n > 0)?;
     let idx = (java_string_hash(key) % n).unsigned_abs();
     queues.get(usize::try_from(idx).ok()?).cloned()

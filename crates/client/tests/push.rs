@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
+use ferromq_client::admin::Admin;
 use ferromq_client::consumer::{
     ConsumeFrom, ConsumeStatus, MessageModel, PushConsumer, PushConsumerConfig,
 };
@@ -18,23 +18,7 @@ use parking_lot::Mutex;
 type Received = Arc<Mutex<Vec<MessageExt>>>;
 
 async fn setup(cluster: &Cluster, topic: &str) -> Admin {
-    let admin = Admin::start(AdminConfig {
-        namesrv_addrs: vec![cluster.namesrv()],
-        ..AdminConfig::default()
-    })
-    .await
-    .expect("admin");
-    let spec = TopicSpec {
-        read_queue_nums: 4,
-        write_queue_nums: 4,
-        ..TopicSpec::new(topic)
-    };
-    admin
-        .create_topic("DefaultCluster", &spec)
-        .await
-        .expect("create topic");
-    eventually("route", || async { admin.topic_route(topic).await.ok() }).await;
-    admin
+    admin_with_topic(cluster, topic, 4).await
 }
 
 async fn consumer(

@@ -14,5 +14,6 @@ pub mod msg_id;
 pub mod offset;
 pub mod properties;
 pub mod record;
+pub mod trace;
 
 pub use offset::{PhysicalOffset, QueueOffset};

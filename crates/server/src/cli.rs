@@ -1,13 +1,14 @@
 //! The command line: `ferromq [--log-level FILTER] <command> ...`.
 //!
-//! Only commands that work are listed. The admin tools and the client benchmarks (`bench produce`,
-//! `bench consume`) join [`Command`] and [`BenchCommand`] as they are built.
+//! Only commands that work are listed. The admin tools join [`Command`] as they are built.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ferromq_store::config::{FlushMode, IoMode};
+
+pub use crate::bench::NetBenchArgs;
 
 /// RocketMQ-compatible messaging and streaming in one small binary.
 #[derive(Debug, Parser)]
@@ -31,6 +32,8 @@ pub enum Command {
     /// Measure parts of ferromq on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Administer a cluster: mqadmin's commands (`updateTopic`, `consumerProgress`, ...).
+    Admin(ferromq_admin::AdminArgs),
 }
 
 /// `ferromq namesrv`.
@@ -75,12 +78,23 @@ pub struct DevArgs {
     /// name server of `dev` take precedence.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Start N broker groups (`broker-a`, `broker-b`, ...), each a SYNC_MASTER with one replica,
+    /// instead of one broker. Brokers listen on the broker port + 10 per broker (all free ports when
+    /// it is 0); data in `<data-dir>/<group>-<id>`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=26))]
+    pub cluster: Option<u8>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Append throughput and latency of the storage engine, next to what the disk itself does.
     Store(StoreBenchArgs),
+    /// Send load to any RocketMQ-compatible cluster and measure the send latency.
+    Produce(NetBenchArgs),
+    /// Consume a topic as a consumer group and measure the receive rate.
+    Consume(NetBenchArgs),
+    /// Produce and consume at once; measure send → receipt latency, lost and duplicate messages.
+    E2e(NetBenchArgs),
 }
 
 /// `ferromq bench store`: one case per (io, flush, size, writers) combination, each on a fresh store.
@@ -197,7 +211,7 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
 }
 
 /// A message body size: a byte count of at least one byte that fits in memory.
-fn parse_body_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_body_size(text: &str) -> Result<usize, String> {
     let bytes = parse_bytes(text)?;
     if bytes == 0 {
         return Err("a body size must be at least 1 byte".into());
@@ -205,7 +219,7 @@ fn parse_body_size(text: &str) -> Result<usize, String> {
     usize::try_from(bytes).map_err(|_| format!("{text:?} is too large"))
 }
 
-fn parse_seconds(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
         _ => Err(format!(

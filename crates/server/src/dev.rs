@@ -1,5 +1,6 @@
 //! `ferromq dev`: a name server and a broker in one process, every byte under one folder. A second
-//! start on the same folder recovers the store, topics and consumer offsets.
+//! start on the same folder recovers the store, topics and consumer offsets. With `--cluster N`, N
+//! replicated broker groups instead of the one broker (see `dev_cluster`).
 
 use std::io::Write as _;
 
@@ -10,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::broker_cmd;
 use crate::cli::DevArgs;
+use crate::dev_cluster;
 use crate::signals;
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -29,6 +31,20 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding the name server to {}", args.namesrv_listen))?;
         let ns = NameServer::start(ns_config, ns_listener).context("starting the name server")?;
         broker_config.namesrv_addrs = vec![ns.local_addr().to_string()];
+        if let Some(n) = args.cluster {
+            let groups = match dev_cluster::start(&args, &broker_config, &ns, n).await {
+                Ok(g) => g,
+                Err(e) => {
+                    ns.shutdown().await;
+                    return Err(e);
+                }
+            };
+            dev_cluster::print_ready(&ns, &groups, &args)?;
+            let waited = signals::shutdown_signal().await;
+            dev_cluster::shutdown(groups).await;
+            ns.shutdown().await;
+            return waited;
+        }
         let broker_listener = TcpListener::bind(args.broker_listen)
             .await
             .with_context(|| format!("binding the broker to {}", args.broker_listen))?;

@@ -10,6 +10,7 @@ mod bench;
 mod broker_cmd;
 mod cli;
 mod dev;
+mod dev_cluster;
 mod namesrv_cmd;
 mod signals;
 
@@ -21,23 +22,29 @@ use crate::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(cli.log_level.as_deref())?;
+    // Admin commands print results on stdout; only warnings belong next to them on stderr.
+    let default_level = match cli.command {
+        Command::Admin(_) => "warn",
+        _ => "info",
+    };
+    init_tracing(cli.log_level.as_deref(), default_level)?;
     match cli.command {
         Command::Namesrv(args) => namesrv_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Bench(bench) => bench::run(bench),
+        Command::Admin(args) => std::process::exit(ferromq_admin::run_blocking(args)),
     }
 }
 
 /// Logs go to stderr so that stdout carries only a command's output (a bench report, JSON, the
 /// ready line of a server).
-/// The filter is `--log-level` if given, else `RUST_LOG`, else `info`.
-fn init_tracing(log_level: Option<&str>) -> anyhow::Result<()> {
+/// The filter is `--log-level` if given, else `RUST_LOG`, else `default_level`.
+fn init_tracing(log_level: Option<&str>, default_level: &str) -> anyhow::Result<()> {
     let filter = match log_level {
         Some(directives) => EnvFilter::try_new(directives)
             .with_context(|| format!("--log-level {directives:?} is not a valid filter"))?,
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

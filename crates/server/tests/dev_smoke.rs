@@ -1,12 +1,12 @@
 //! `ferromq dev` as a user runs it: start the binary, wait for its ready line, send and pull one
 //! message over the raw protocol, stop it with SIGTERM, start it again on the same folder.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::Dev;
 use ferromq_net::{Client, ClientConfig};
 use ferromq_remoting::body::records;
 use ferromq_remoting::headers::pull::{sys_flag, PullMessageRequestHeader};
@@ -14,46 +14,6 @@ use ferromq_remoting::headers::send::{SendMessageRequestHeader, SendMessageReque
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
 const T: Duration = Duration::from_secs(10);
-
-/// Starts `ferromq dev` on free ports; returns the child and the broker address from its ready line.
-fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
-        .args([
-            "--log-level",
-            "warn",
-            "dev",
-            "--namesrv-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--broker-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn ferromq dev");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read ready line");
-    assert!(line.starts_with("ferromq dev ready: "), "got {line:?}");
-    let broker = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("broker="))
-        .expect("broker address")
-        .to_owned();
-    assert!(line.contains("namesrv=127.0.0.1:"), "{line}");
-    (child, broker)
-}
-
-fn stop(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let exit = child.wait().expect("wait");
-    assert!(exit.success(), "ferromq dev exited with {exit}");
-}
 
 fn pull(offset: i64) -> RemotingCommand {
     RemotingCommand::request(RequestCode::PULL_MESSAGE).with_header(&PullMessageRequestHeader {
@@ -72,8 +32,9 @@ fn pull(offset: i64) -> RemotingCommand {
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_serves_sends_and_pulls_and_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (child, broker) = start(dir.path());
-    let client = Client::connect(broker.clone(), ClientConfig::default())
+    let dev = Dev::start(dir.path(), &[]);
+    assert!(dev.ready.contains("namesrv=127.0.0.1:"), "{}", dev.ready);
+    let client = Client::connect(dev.field("broker"), ClientConfig::default())
         .await
         .expect("connect broker");
     let send = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
@@ -96,15 +57,15 @@ async fn dev_serves_sends_and_pulls_and_recovers() {
     let got = records::decode(&body, true).expect("records");
     assert_eq!(got[0].body, b"hello");
     client.shutdown().await;
-    stop(child);
+    dev.stop();
 
     // Same folder: the message is still there.
-    let (child, broker) = start(dir.path());
-    let client = Client::connect(broker, ClientConfig::default())
+    let dev = Dev::start(dir.path(), &[]);
+    let client = Client::connect(dev.field("broker"), ClientConfig::default())
         .await
         .expect("connect broker");
     let resp = client.request(pull(0), T).await.expect("pull");
     assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
     client.shutdown().await;
-    stop(child);
+    dev.stop();
 }

@@ -68,6 +68,9 @@ use crate::index::Index;
 use crate::io::FileLayer;
 use crate::maintenance::Maintenance;
 
+/// Called with the written offset after each append (see [`Store::add_write_listener`]).
+pub type WriteListener = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// What a put returns: where each record landed, and when it is durable.
 #[derive(Debug)]
 pub struct PutResult {
@@ -87,6 +90,7 @@ pub(crate) struct Shared {
     pub flusher: Flusher,
     pub dispatch: Arc<DispatchState>,
     pub listeners: Arc<RwLock<Vec<ArrivalListener>>>,
+    pub write_listeners: RwLock<Vec<WriteListener>>,
     pub retention_lock: Mutex<()>,
     pub closed: AtomicBool,
 }
@@ -153,6 +157,7 @@ impl StoreHandle {
             flusher,
             dispatch,
             listeners: Arc::new(RwLock::new(Vec::new())),
+            write_listeners: RwLock::new(Vec::new()),
             retention_lock: Mutex::new(()),
             closed: AtomicBool::new(false),
         });
@@ -284,6 +289,7 @@ impl Store {
         if s.config.flush_mode == FlushMode::AsyncFlush {
             s.dispatch.kick();
         }
+        self.written(outcome.end_offset);
         Ok(PutResult {
             records: outcome.records,
             durable,
@@ -311,6 +317,7 @@ impl Store {
         if s.config.flush_mode == FlushMode::AsyncFlush {
             s.dispatch.kick();
         }
+        self.written(appended.end_offset);
         Ok((appended, durable))
     }
 
@@ -322,6 +329,18 @@ impl Store {
     /// over from it); `CorruptRecord` when `offset` is not an entry boundary.
     pub fn replication_chunk(&self, offset: u64, max_len: usize) -> Result<(Bytes, u64)> {
         self.shared.log.entries_from(offset, max_len)
+    }
+
+    /// Registers a listener called with the new written offset after every append (before it is
+    /// durable), from the appending thread: it must be quick. Replication wakes on it.
+    pub fn add_write_listener(&self, listener: WriteListener) {
+        self.shared.write_listeners.write().push(listener);
+    }
+
+    fn written(&self, end_offset: u64) {
+        for l in self.shared.write_listeners.read().iter() {
+            l(end_offset);
+        }
     }
 
     /// Stored bytes of `size` at `physical_offset`.

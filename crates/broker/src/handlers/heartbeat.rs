@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ferromq_net::RequestContext;
 use ferromq_remoting::body::admin::CheckClientRequestBody;
 use ferromq_remoting::body::heartbeat::{
-    expression_type, ConsumerListByGroupResponseBody, HeartbeatData,
+    ConsumerData, ConsumerListByGroupResponseBody, HeartbeatData,
 };
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::headers::heartbeat::{
@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::{ok, Reply};
 use crate::clients::ClientChannel;
 use crate::error::BrokerError;
-use crate::filter::sql92_unsupported;
+use crate::filter::{FilterOwner, MessageFilter};
 use crate::names;
 use crate::state::State;
 
@@ -40,9 +40,21 @@ pub(crate) fn heartbeat(s: &Arc<State>, ctx: &RequestContext, req: &RemotingComm
         last_seen: Instant::now(),
     };
     let mut notify = Vec::new();
+    // A consumer whose subscription does not compile is not registered (its pulls would all fail);
+    // the others in the same heartbeat are, and the answer names the first bad expression.
+    let mut refused = None;
     for consumer in &data.consumer_data_set {
         names::validate_group(&consumer.group_name)?;
+        if !data.without_sub {
+            if let Err(e) = check_filters(s, consumer) {
+                refused.get_or_insert(e);
+                continue;
+            }
+        }
         s.topics.ensure_retry(&consumer.group_name)?;
+        if s.live.auto_create_subscription_group() {
+            s.subscriptions.ensure(&consumer.group_name)?;
+        }
         if s.clients
             .register_consumer(channel.clone(), consumer, data.without_sub)
         {
@@ -54,7 +66,18 @@ pub(crate) fn heartbeat(s: &Arc<State>, ctx: &RequestContext, req: &RemotingComm
             .register_producer(&producer.group_name, channel.clone());
     }
     s.notify_groups(notify);
-    Ok(ok(req))
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(ok(req)),
+    }
+}
+
+/// Compiles (and caches) every subscription expression of a consumer.
+fn check_filters(s: &State, consumer: &ConsumerData) -> Result<(), BrokerError> {
+    for sub in &consumer.subscription_data_set {
+        MessageFilter::from_data(sub, &consumer.group_name, &s.filters)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn unregister_client(s: &Arc<State>, req: &RemotingCommand) -> Reply {
@@ -84,15 +107,21 @@ pub(crate) fn consumer_list(s: &State, req: &RemotingCommand) -> Reply {
     ))
 }
 
-pub(crate) fn check_client_config(req: &RemotingCommand) -> Reply {
+/// Clients ask this before starting a consumer with an SQL92 subscription: SUCCESS when the
+/// expression compiles, SUBSCRIPTION_PARSE_FAILED with the position of the problem otherwise.
+pub(crate) fn check_client_config(s: &State, req: &RemotingCommand) -> Reply {
     let b = CheckClientRequestBody::from_json(body(req, "check client config")?)
         .map_err(|e| BrokerError::BadBody(e.to_string()))?;
-    match b.expression_type() {
-        expression_type::TAG | "" => Ok(ok(req)),
-        expression_type::SQL92 => Err(sql92_unsupported()),
-        other => Err(BrokerError::SubscriptionParse {
-            expression: b.subscription_data.sub_string.clone(),
-            reason: format!("unknown expression type {other}"),
-        }),
-    }
+    let sub = &b.subscription_data;
+    let owner = FilterOwner {
+        group: &b.group,
+        topic: &sub.topic,
+    };
+    MessageFilter::parse(
+        Some(&sub.sub_string),
+        Some(b.expression_type()),
+        owner,
+        &s.filters,
+    )?;
+    Ok(ok(req))
 }

@@ -2,11 +2,20 @@
 //! here and answered through [`crate::responses`], so a failing request never breaks its connection.
 
 mod admin;
+mod broker_config;
+mod end_transaction;
 mod heartbeat;
+mod lock;
 mod offsets;
+mod producer_connections;
 mod pull;
 mod query;
+mod replica_sync;
+mod reset_offset;
 mod send;
+mod send_back;
+mod subscription_group;
+pub(crate) use send::put_message;
 
 use std::sync::Arc;
 
@@ -27,6 +36,18 @@ pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, ResponseCode::SUCCESS, None)
 }
 
+/// Requests that store messages: a replica refuses them (it only writes what its master sends).
+fn writes(code: RequestCode) -> bool {
+    matches!(
+        code,
+        RequestCode::SEND_MESSAGE
+            | RequestCode::SEND_MESSAGE_V2
+            | RequestCode::SEND_BATCH_MESSAGE
+            | RequestCode::CONSUMER_SEND_MSG_BACK
+            | RequestCode::END_TRANSACTION
+    )
+}
+
 /// The broker's [`Handler`].
 #[derive(Debug)]
 pub(crate) struct BrokerHandler {
@@ -44,6 +65,11 @@ impl BrokerHandler {
         req: &RemotingCommand,
     ) -> Result<Option<RemotingCommand>, BrokerError> {
         let s = &self.state;
+        if s.config.broker_role == crate::config::BrokerRole::Slave && writes(req.request_code()) {
+            return Err(BrokerError::ReplicaRefusesWrites(
+                s.config.broker_name.clone(),
+            ));
+        }
         let reply = match req.request_code() {
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
@@ -51,10 +77,16 @@ impl BrokerHandler {
             RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => {
                 return pull::pull(s, ctx, req).await;
             }
+            RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(s, ctx.peer_addr(), req),
+            RequestCode::END_TRANSACTION => {
+                return end_transaction::end_transaction(s, ctx, req);
+            }
             RequestCode::HEART_BEAT => heartbeat::heartbeat(s, ctx, req),
             RequestCode::UNREGISTER_CLIENT => heartbeat::unregister_client(s, req),
             RequestCode::GET_CONSUMER_LIST_BY_GROUP => heartbeat::consumer_list(s, req),
-            RequestCode::CHECK_CLIENT_CONFIG => heartbeat::check_client_config(req),
+            RequestCode::CHECK_CLIENT_CONFIG => heartbeat::check_client_config(s, req),
+            RequestCode::LOCK_BATCH_MQ => lock::lock_batch(s, ctx, req),
+            RequestCode::UNLOCK_BATCH_MQ => lock::unlock_batch(s, req),
             RequestCode::QUERY_CONSUMER_OFFSET => offsets::query_consumer_offset(s, req),
             RequestCode::UPDATE_CONSUMER_OFFSET => offsets::update_consumer_offset(s, req),
             RequestCode::GET_MAX_OFFSET => offsets::max_offset(s, req),
@@ -67,11 +99,24 @@ impl BrokerHandler {
             RequestCode::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
             RequestCode::GET_TOPIC_CONFIG => admin::topic_config(s, req),
             RequestCode::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),
+            RequestCode::GET_ALL_CONSUMER_OFFSET => replica_sync::all_consumer_offsets(s, req),
             RequestCode::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
             RequestCode::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             RequestCode::GET_CONSUME_STATS => admin::consume_stats(s, req),
             RequestCode::GET_CONSUMER_CONNECTION_LIST => admin::consumer_connections(s, req),
             RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(s, req),
+            RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
+                subscription_group::create_group(s, req)
+            }
+            RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => subscription_group::all_groups(s, req),
+            RequestCode::GET_SUBSCRIPTIONGROUP_CONFIG => subscription_group::group(s, req),
+            RequestCode::DELETE_SUBSCRIPTIONGROUP => subscription_group::delete_group(s, req),
+            RequestCode::GET_BROKER_CONFIG => broker_config::get_broker_config(s, req),
+            RequestCode::UPDATE_BROKER_CONFIG => broker_config::update_broker_config(s, req),
+            RequestCode::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(s, req).await,
+            RequestCode::GET_PRODUCER_CONNECTION_LIST => {
+                producer_connections::producer_connections(s, req)
+            }
             _ => {
                 debug!(code = req.code, peer = %ctx.peer_addr(), "request code not supported");
                 Ok(not_supported(req))
@@ -94,6 +139,7 @@ impl Handler for BrokerHandler {
     }
 
     fn on_disconnect(&self, conn: &Connection) {
+        self.state.locks.release_connection(conn.id());
         let groups = self.state.clients.remove_connection(conn.id());
         self.state.notify_groups(groups);
     }

@@ -1,4 +1,8 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320).
+//!
+//! Every message a client makes the broker store (send, consumer send-back, committed transaction)
+//! goes through [`put_message`]: it applies [`crate::schedule::reroute`], so a `DELAY` level or a
+//! timer property parks the message in `SCHEDULE_TOPIC_XXXX` / `rmq_sys_wheel_timer` until due.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -17,6 +21,7 @@ use ferromq_store::config::FlushMode;
 use ferromq_store::{PutResult, StoreError};
 
 use super::Reply;
+use crate::config::BrokerRole;
 use crate::error::BrokerError;
 use crate::names;
 use crate::state::State;
@@ -24,7 +29,9 @@ use crate::uniq_key;
 
 pub(crate) async fn send(s: &Arc<State>, ctx: &RequestContext, req: &RemotingCommand) -> Reply {
     let code = req.request_code();
-    let h = SendMessageRequestHeader::decode_for(code, &req.ext_fields)?;
+    let mut h = SendMessageRequestHeader::decode_for(code, &req.ext_fields)?;
+    // Retry hook: a re-sent retry message past its maximum reconsume times goes to the DLQ.
+    super::send_back::reroute_exhausted_retry(s, &mut h)?;
     names::validate_topic(&h.topic)?;
     if names::is_not_allowed_send(&h.topic) {
         return Err(BrokerError::SendForbidden(h.topic));
@@ -111,10 +118,10 @@ fn stored_properties(s: &State, props: &str) -> (String, String) {
 }
 
 fn check_body(s: &State, body: &[u8]) -> Result<(), BrokerError> {
-    if body.len() > s.config.max_message_size {
+    let max = s.live.max_message_size();
+    if body.len() > max {
         return Err(BrokerError::MessageIllegal(format!(
-            "the message body size over max value, MAX: {}",
-            s.config.max_message_size
+            "the message body size over max value, MAX: {max}"
         )));
     }
     Ok(())
@@ -152,14 +159,18 @@ fn put_one(
 ) -> Result<Put, BrokerError> {
     check_body(s, body)?;
     let props = h.properties.as_deref().unwrap_or("");
-    if properties::get(props, keys::TRANSACTION_PREPARED) == Some("true") {
-        return Err(BrokerError::Forbidden(format!(
-            "the broker[{}] sending transaction message is forbidden",
-            s.config.broker_name
-        )));
-    }
     let (props, uniq) = stored_properties(s, props);
-    let result = s.store.put(&draft(s, ctx, h, queue_id, body, &props))?;
+    let d = draft(s, ctx, h, queue_id, body, &props);
+    // Transaction hook: a half message is parked in the half topic until END_TRANSACTION.
+    let result = if crate::transaction::half::is_half(&props, d.reconsume_times) {
+        let r = crate::transaction::half::put(s, &d, &uniq)?;
+        if let Some(at) = r.records.first() {
+            crate::trace::hooks::half_stored(s, &d, at);
+        }
+        r
+    } else {
+        put_message(s, &d)?
+    };
     let msg_ids = result
         .records
         .first()
@@ -172,6 +183,39 @@ fn put_one(
     })
 }
 
+/// Stores one message the way a client send would: the one store entry point for messages that
+/// reach a user-visible topic (sends, consumer send-backs, committed transactions), so features that
+/// reroute by property (delay levels) apply to all of them.
+///
+/// # Errors
+/// The store refuses the message.
+pub(crate) fn put_message(s: &State, draft: &RecordDraft<'_>) -> Result<PutResult, BrokerError> {
+    let parked = crate::schedule::reroute(
+        &s.schedule,
+        draft.topic,
+        draft.queue_id,
+        draft.sys_flag,
+        draft.properties,
+        crate::schedule::now_ms(),
+    )?;
+    let (result, stored_topic) = match &parked {
+        Some(to) => (
+            s.store.put(&RecordDraft {
+                topic: &to.topic,
+                queue_id: to.queue_id,
+                properties: &to.properties,
+                ..draft.clone()
+            })?,
+            to.topic.as_str(),
+        ),
+        None => (s.store.put(draft)?, draft.topic),
+    };
+    if let Some(at) = result.records.first() {
+        crate::trace::hooks::stored(s, draft, stored_topic, at);
+    }
+    Ok(result)
+}
+
 fn put_batch(
     s: &State,
     ctx: &RequestContext,
@@ -182,6 +226,15 @@ fn put_batch(
     if names::is_retry_topic(&h.topic) {
         return Err(BrokerError::MessageIllegal(
             "retry group topic not support batch".into(),
+        ));
+    }
+    // As in Java, a batch is stored as sent: a delay level on it is refused rather than ignored.
+    let wrapper = h.properties.as_deref().unwrap_or("");
+    if properties::get(wrapper, keys::DELAY_TIME_LEVEL)
+        .is_some_and(|l| l.parse::<i64>().is_ok_and(|l| l > 0))
+    {
+        return Err(BrokerError::MessageIllegal(
+            "batch message does not support delay level".into(),
         ));
     }
     let messages =
@@ -203,6 +256,9 @@ fn put_batch(
         })
         .collect();
     let result = s.store.put_batch(&drafts)?;
+    for (d, at) in drafts.iter().zip(&result.records) {
+        crate::trace::hooks::stored(s, d, d.topic, at);
+    }
     let mut msg_ids = String::new();
     for (i, r) in result.records.iter().enumerate() {
         if i > 0 {
@@ -222,7 +278,8 @@ fn put_batch(
 }
 
 /// SYNC_FLUSH: answer once the records are on disk, or FLUSH_DISK_TIMEOUT (the message is stored
-/// and the client counts it as sent). ASYNC_FLUSH: at once.
+/// and the client counts it as sent). ASYNC_FLUSH: at once. SYNC_MASTER then waits for the replicas
+/// (SLAVE_NOT_AVAILABLE, FLUSH_SLAVE_TIMEOUT: see `crate::ha`).
 async fn await_durable(
     s: &State,
     put: PutResult,
@@ -238,8 +295,22 @@ async fn await_durable(
             }),
         },
     };
-    if let Err(e) = outcome {
-        let err = BrokerError::Store(e);
+    let end = put
+        .records
+        .last()
+        .map_or(0, |r| r.physical_offset + u64::from(r.size));
+    let outcome = match outcome {
+        Ok(()) if s.config.broker_role == BrokerRole::SyncMaster => {
+            let written = s.store.written_offset();
+            s.replication
+                .acks
+                .wait_for(end, written, timeout)
+                .await
+                .map_err(BrokerError::from)
+        }
+        other => other.map_err(BrokerError::Store),
+    };
+    if let Err(err) = outcome {
         tracing::warn!(error = %err, "stored message not durable");
         response.code = crate::responses::code_of(&err).0;
         response.remark = Some(err.to_string());

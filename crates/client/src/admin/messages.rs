@@ -49,21 +49,57 @@ impl Admin {
         Ok(found.into_iter().find(|m| m.msg_id == id))
     }
 
+    /// `queryMsgById -i` without a topic: `id` must be an offset message id (what a send
+    /// returns as `offsetMsgId`); VIEW_MESSAGE_BY_ID on the broker it names.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `id` is not an offset message id; transport failures and refusals
+    /// (SYSTEM_ERROR when nothing is stored there).
+    pub async fn view_message_by_offset_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<MessageExt>, ClientError> {
+        let (host, offset) = decode_offset_msg_id(id).ok_or_else(|| {
+            ClientError::InvalidArgument(format!(
+                "{id} is not an offset message id; give the topic (-t) to look it up as a unique key"
+            ))
+        })?;
+        let addr = host.to_string();
+        let mut found = self.view_message_raw(&addr, None, offset).await?;
+        if let Some(m) = &mut found {
+            m.broker_name = self.broker_name_of(&m.topic.clone(), &addr).await;
+        }
+        Ok(found)
+    }
+
     async fn view_message(
         &self,
         addr: &str,
         topic: &str,
         offset: u64,
     ) -> Result<Option<MessageExt>, ClientError> {
+        let mut found = self.view_message_raw(addr, Some(topic), offset).await?;
+        if let Some(m) = &mut found {
+            m.broker_name = self.broker_name_of(topic, addr).await;
+        }
+        Ok(found)
+    }
+
+    async fn view_message_raw(
+        &self,
+        addr: &str,
+        topic: Option<&str>,
+        offset: u64,
+    ) -> Result<Option<MessageExt>, ClientError> {
         let cmd = RemotingCommand::request(RequestCode::VIEW_MESSAGE_BY_ID).with_header(
             &ViewMessageRequestHeader {
-                topic: Some(topic.to_owned()),
+                topic: topic.map(str::to_owned),
                 offset: i64::try_from(offset).unwrap_or(i64::MAX),
             },
         );
         let resp = self.remote.call_ok(addr, cmd, self.timeout).await?;
         let body = resp.body.clone().unwrap_or_default();
-        let broker = self.broker_name_of(topic, addr).await;
+        let broker = String::new();
         let msgs =
             MessageExt::decode_all(&body, &broker).map_err(|e| ClientError::decode(addr, e))?;
         Ok(msgs.into_iter().next())

@@ -20,7 +20,7 @@ use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::consumer::subscription::{accepts, subscription_data};
+use crate::consumer::subscription::{accepts, subscription_data, MessageSelector};
 use crate::error::ClientError;
 use crate::message::MessageQueue;
 use crate::message_ext::MessageExt;
@@ -331,8 +331,8 @@ impl PullConsumer {
             .clone())
     }
 
-    /// Reads up to `max` messages from `offset` matching a tag `expression` (`*` for all); answers
-    /// at once when nothing is there.
+    /// Reads up to `max` messages from `offset` matching a selector (a tag expression such as `*`,
+    /// or [`MessageSelector::sql`] evaluated by the broker); answers at once when nothing is there.
     ///
     /// # Errors
     /// Transport failures; broker refusals other than the pull statuses.
@@ -341,9 +341,10 @@ impl PullConsumer {
         mq: &MessageQueue,
         offset: u64,
         max: u32,
-        expression: &str,
+        selector: impl Into<MessageSelector>,
     ) -> Result<PullResult, ClientError> {
-        self.pull_inner(mq, offset, max, expression, None).await
+        self.pull_inner(mq, offset, max, selector.into(), None)
+            .await
     }
 
     /// As [`pull`](Self::pull), but the broker holds the request up to `hold` (long polling)
@@ -356,10 +357,10 @@ impl PullConsumer {
         mq: &MessageQueue,
         offset: u64,
         max: u32,
-        expression: &str,
+        selector: impl Into<MessageSelector>,
         hold: Duration,
     ) -> Result<PullResult, ClientError> {
-        self.pull_inner(mq, offset, max, expression, Some(hold))
+        self.pull_inner(mq, offset, max, selector.into(), Some(hold))
             .await
     }
 
@@ -368,10 +369,10 @@ impl PullConsumer {
         mq: &MessageQueue,
         offset: u64,
         max: u32,
-        expression: &str,
+        selector: MessageSelector,
         hold: Option<Duration>,
     ) -> Result<PullResult, ClientError> {
-        let sub = subscription_data(&mq.topic, expression, 0);
+        let sub = subscription_data(&mq.topic, selector, 0);
         let spec = PullSpec {
             group: &self.config.group,
             subscription: &sub,

@@ -9,9 +9,9 @@
 //!
 //! Concurrency model: one task per queue consumes its messages in order, a batch at a time, on the
 //! blocking pool; the queue's offset advances only after the callback succeeded. A failed batch
-//! (`ReconsumeLater`) is handed to [`Core::send_back`] (CONSUMER_SEND_MSG_BACK, the hook for retry
-//! topics); when the broker refuses it, the batch is redelivered locally after `reconsume_delay`.
-//! Orderly consumption (queue locks) is not implemented yet.
+//! (`ReconsumeLater`) is sent back for retry (`send_back`: CONSUMER_SEND_MSG_BACK, else a direct
+//! send to `%RETRY%<group>`); only when both fail is it redelivered locally after `reconsume_delay`.
+//! With `ConsumeMode::Orderly` each queue is consumed only under its broker lock (`orderly`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -36,11 +36,11 @@ use tracing::{debug, info, warn};
 
 pub use ferromq_remoting::body::heartbeat::MessageModel;
 
+use super::locks::{self, QueueLocks};
 use super::notify::ConsumerHandler;
 use super::offset_store::OffsetStore;
 use super::pull::Offsets;
 use super::queue_loop;
-use super::rebalance::allocate_averagely;
 use super::subscription::subscription_data;
 use crate::admin::retry_topic;
 use crate::error::ClientError;
@@ -59,7 +59,7 @@ pub enum ConsumeStatus {
     ReconsumeLater,
 }
 
-pub use super::push_config::{ConsumeFrom, PushConsumerConfig};
+pub use super::push_config::{ConsumeFrom, ConsumeMode, PushConsumerConfig};
 
 /// The callback type.
 pub(crate) type Listener = Arc<dyn Fn(Vec<MessageExt>) -> ConsumeStatus + Send + Sync>;
@@ -77,6 +77,10 @@ pub(crate) struct Core {
     subscriptions: Mutex<BTreeMap<String, SubscriptionData>>,
     /// Assigned queues and the token that stops each one's pull loop.
     assigned: Mutex<HashMap<MessageQueue, CancellationToken>>,
+    /// Per queue, cancelled when its latest pull loop has returned (an offset reset waits for it).
+    loops_done: Mutex<HashMap<MessageQueue, CancellationToken>>,
+    /// Orderly mode: the local view of the broker queue locks.
+    pub(crate) queue_locks: QueueLocks,
     rebalance_now: Notify,
     token: CancellationToken,
     tracker: TaskTracker,
@@ -157,6 +161,8 @@ impl PushConsumer {
             listener: Arc::new(listener),
             subscriptions: Mutex::new(subs),
             assigned: Mutex::new(HashMap::new()),
+            loops_done: Mutex::new(HashMap::new()),
+            queue_locks: QueueLocks::new(config.lock_max_live),
             rebalance_now: Notify::new(),
             token: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -260,6 +266,14 @@ impl Core {
                 core.rebalance().await;
             }
         });
+        if c.consume_mode == ConsumeMode::Orderly {
+            let core = self.clone();
+            self.tracker.spawn(async move {
+                while core.tick(core.config.lock_renew_interval).await {
+                    locks::renew_all(&core).await;
+                }
+            });
+        }
         let core = self.clone();
         self.tracker.spawn(async move {
             while core.tick(core.config.persist_interval).await {
@@ -352,11 +366,11 @@ impl Core {
                     .find_map(|b| b.master_addr())?
                     .to_owned();
                 let cids = self.consumer_ids(&addr).await?;
-                Some(allocate_averagely(
-                    &route.read_queues,
-                    &cids,
-                    &self.client_id,
-                ))
+                Some(
+                    self.config
+                        .allocation
+                        .allocate(&route.read_queues, &cids, &self.client_id),
+                )
             }
         }
     }
@@ -404,25 +418,37 @@ impl Core {
             if self.assigned.lock().contains_key(mq) {
                 continue;
             }
-            let start = match self.start_offset(mq).await {
-                Ok(o) => o,
-                Err(e) => {
-                    warn!(queue = %mq, error = %e, "cannot compute the start offset; retrying at the next rebalance");
-                    continue;
+            // An orderly queue reads its start offset only once its broker lock is granted.
+            let start = if self.config.consume_mode == ConsumeMode::Orderly {
+                0
+            } else {
+                match self.start_offset(mq).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        warn!(queue = %mq, error = %e, "cannot compute the start offset; retrying at the next rebalance");
+                        continue;
+                    }
                 }
             };
-            self.store.update(mq, start, false);
+            if self.config.consume_mode == ConsumeMode::Concurrently {
+                self.store.update(mq, start, false);
+            }
             let token = self.token.child_token();
             self.assigned.lock().insert(mq.clone(), token.clone());
-            self.tracker
-                .spawn(queue_loop::run(self.clone(), mq.clone(), start, token));
+            let done = CancellationToken::new();
+            self.loops_done.lock().insert(mq.clone(), done.clone());
+            let pull_loop = queue_loop::run(self.clone(), mq.clone(), start, token);
+            self.tracker.spawn(async move {
+                pull_loop.await;
+                done.cancel();
+            });
             changed = true;
         }
         changed
     }
 
     /// Java's `computePullFromWhere`: the stored offset, else the consume-from policy.
-    async fn start_offset(&self, mq: &MessageQueue) -> Result<u64, ClientError> {
+    pub(crate) async fn start_offset(&self, mq: &MessageQueue) -> Result<u64, ClientError> {
         if let Some(o) = self.store.read_stored(mq).await? {
             return Ok(o);
         }
@@ -436,23 +462,51 @@ impl Core {
         }
     }
 
-    /// Applies an offset reset pushed by a broker: overwrite, persist, restart the queues.
+    /// Applies an offset reset pushed by a broker: stop the queues' pull loops (dropping pulls in
+    /// flight) and wait until they have returned, so none of them commits its old position over
+    /// the new one; then overwrite, persist and restart the queues there.
     pub(crate) async fn reset_offsets(self: &Arc<Self>, offsets: Vec<(MessageQueue, u64)>) {
         let queues: Vec<MessageQueue> = offsets.iter().map(|(q, _)| q.clone()).collect();
+        let (mut stopping, mut owned) = (Vec::new(), Vec::new());
         {
             let mut assigned = self.assigned.lock();
+            let done = self.loops_done.lock();
             for mq in &queues {
                 if let Some(token) = assigned.remove(mq) {
                     token.cancel();
+                    stopping.extend(done.get(mq).cloned());
+                    owned.push(mq.clone());
                 }
             }
+        }
+        for done in stopping {
+            done.cancelled().await;
         }
         for (mq, o) in &offsets {
             self.store.update(mq, *o, false);
         }
-        if let Err(e) = self.store.persist(&queues).await {
+        // The broker has committed the new offsets already; committing again matters only for the
+        // queues this consumer pulled (its stopped loops may have committed their old position).
+        if let Err(e) = self.store.persist(&owned).await {
             warn!(error = %e, "persisting reset offsets failed");
         }
-        self.request_rebalance();
+        if self.config.consume_mode == ConsumeMode::Orderly || self.token.is_cancelled() {
+            // Orderly queues read their start offset under the broker lock, at the rebalance.
+            self.request_rebalance();
+            return;
+        }
+        // Restart right at the new offsets rather than re-reading them from the broker, where a
+        // pull that left before the reset arrived may still commit the old position.
+        for (mq, start) in offsets.into_iter().filter(|(q, _)| owned.contains(q)) {
+            let token = self.token.child_token();
+            self.assigned.lock().insert(mq.clone(), token.clone());
+            let done = CancellationToken::new();
+            self.loops_done.lock().insert(mq.clone(), done.clone());
+            let pull_loop = queue_loop::run(self.clone(), mq, start, token);
+            self.tracker.spawn(async move {
+                pull_loop.await;
+                done.cancel();
+            });
+        }
     }
 }

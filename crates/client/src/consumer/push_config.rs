@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::allocate::Allocation;
 use super::push::MessageModel;
+use super::subscription::MessageSelector;
 use crate::error::ClientError;
 use crate::heartbeat;
 
@@ -17,14 +19,33 @@ pub enum ConsumeFrom {
     Timestamp(i64),
 }
 
+/// How the messages of one queue reach the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsumeMode {
+    /// Java's `MessageListenerConcurrently`: a failed batch goes to the retry topic.
+    #[default]
+    Concurrently,
+    /// Java's `MessageListenerOrderly`: a queue is consumed only under its broker lock, strictly
+    /// in order; a failed batch is retried in place (see `docs/ordering.md`).
+    Orderly,
+}
+
 /// Push consumer settings; the defaults are the Java consumer's.
 #[derive(Debug, Clone)]
 pub struct PushConsumerConfig {
     pub namesrv_addrs: Vec<String>,
     pub group: String,
-    /// (topic, tag expression) pairs.
-    pub subscriptions: Vec<(String, String)>,
+    /// (topic, selector) pairs: tag expressions or SQL92 conditions.
+    pub subscriptions: Vec<(String, MessageSelector)>,
     pub message_model: MessageModel,
+    pub consume_mode: ConsumeMode,
+    /// How the group's members split the queues; all members must use the same.
+    pub allocation: Allocation,
+    /// Orderly: how often held queue locks are renewed (Java's `lockAll`, 20 s).
+    pub lock_renew_interval: Duration,
+    /// Orderly: how long a granted lock is trusted without renewal (Java client, 30 s); keep it
+    /// below the broker's lock lifetime (60 s).
+    pub lock_max_live: Duration,
     pub consume_from: ConsumeFrom,
     /// Messages per pull (Java `pullBatchSize`, 32).
     pub pull_batch_size: u32,
@@ -36,8 +57,12 @@ pub struct PushConsumerConfig {
     pub pull_timeout: Duration,
     /// Pause after a failed pull (Java `pullTimeDelayMillsWhenException`, 3 s).
     pub pull_delay_on_error: Duration,
-    /// Pause before redelivering a failed batch locally.
+    /// Pause before redelivering a failed batch locally (orderly: Java's
+    /// `suspendCurrentQueueTimeMillis`, 1 s).
     pub reconsume_delay: Duration,
+    /// Deliveries through the retry topic before a failed message goes to `%DLQ%<group>` (Java
+    /// `maxReconsumeTimes`, 16 for concurrent consumers); sent with every send-back.
+    pub max_reconsume_times: i32,
     pub rebalance_interval: Duration,
     pub heartbeat_interval: Duration,
     /// Java `persistConsumerOffsetInterval`, 5 s.
@@ -58,6 +83,10 @@ impl PushConsumerConfig {
             group: group.into(),
             subscriptions: Vec::new(),
             message_model: MessageModel::Clustering,
+            consume_mode: ConsumeMode::Concurrently,
+            allocation: Allocation::Averagely,
+            lock_renew_interval: Duration::from_secs(20),
+            lock_max_live: Duration::from_secs(30),
             consume_from: ConsumeFrom::LastOffset,
             pull_batch_size: 32,
             consume_batch_max: 1,
@@ -65,6 +94,7 @@ impl PushConsumerConfig {
             pull_timeout: Duration::from_secs(30),
             pull_delay_on_error: Duration::from_secs(3),
             reconsume_delay: Duration::from_secs(1),
+            max_reconsume_times: 16,
             rebalance_interval: Duration::from_secs(20),
             heartbeat_interval: heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
             persist_interval: Duration::from_secs(5),
@@ -75,16 +105,26 @@ impl PushConsumerConfig {
         }
     }
 
-    /// Adds a subscription to `topic` with a tag expression (`*` for all).
+    /// Adds a subscription to `topic`: a tag expression (`*` for all) or
+    /// [`MessageSelector::sql`].
     #[must_use]
-    pub fn subscribe(mut self, topic: impl Into<String>, expression: impl Into<String>) -> Self {
-        self.subscriptions.push((topic.into(), expression.into()));
+    pub fn subscribe(
+        mut self,
+        topic: impl Into<String>,
+        selector: impl Into<MessageSelector>,
+    ) -> Self {
+        self.subscriptions.push((topic.into(), selector.into()));
         self
     }
 
     pub(crate) fn validate(&self) -> Result<(), ClientError> {
         if self.namesrv_addrs.is_empty() {
             return Err(ClientError::NoNameServer);
+        }
+        for (topic, selector) in &self.subscriptions {
+            selector.check().map_err(|e| {
+                ClientError::InvalidArgument(format!("subscription of {topic}: {e}"))
+            })?;
         }
         if self.group.is_empty() || self.subscriptions.is_empty() {
             return Err(ClientError::InvalidArgument(
@@ -94,6 +134,14 @@ impl PushConsumerConfig {
         if self.consume_batch_max == 0 || self.pull_batch_size == 0 {
             return Err(ClientError::InvalidArgument(
                 "batch sizes must be positive".into(),
+            ));
+        }
+        if self.consume_mode == ConsumeMode::Orderly
+            && (self.lock_renew_interval.is_zero()
+                || self.lock_max_live <= self.lock_renew_interval)
+        {
+            return Err(ClientError::InvalidArgument(
+                "lock_max_live must exceed a positive lock_renew_interval".into(),
             ));
         }
         Ok(())

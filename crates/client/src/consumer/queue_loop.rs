@@ -4,18 +4,15 @@
 use std::sync::Arc;
 
 use ferromq_model::properties::keys;
-use ferromq_remoting::headers::send::ConsumerSendMsgBackRequestHeader;
-use ferromq_remoting::{RemotingCommand, RequestCode};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::pull::{pull_once, PullSpec, PullStatus};
 use super::push::{ConsumeStatus, Core, MessageModel};
+use super::push_config::ConsumeMode;
+use super::send_back::send_back;
 use crate::message::MessageQueue;
 use crate::message_ext::MessageExt;
-
-/// Java's default `maxReconsumeTimes` for concurrent consumers.
-const MAX_RECONSUME_TIMES: i32 = 16;
 
 /// Pulls `mq` from `offset` until `token` is cancelled, then persists the queue's offset.
 pub(crate) async fn run(
@@ -24,6 +21,9 @@ pub(crate) async fn run(
     mut offset: u64,
     token: CancellationToken,
 ) {
+    if core.config.consume_mode == ConsumeMode::Orderly {
+        return super::orderly::run(core, mq, token).await;
+    }
     debug!(queue = %mq, offset, "pulling");
     let clustering = core.config.message_model == MessageModel::Clustering;
     while !token.is_cancelled() {
@@ -114,44 +114,11 @@ async fn consume(core: &Arc<Core>, msgs: &[MessageExt], token: &CancellationToke
 }
 
 /// Messages redelivered through `%RETRY%<group>` carry their original topic in `RETRY_TOPIC`.
-fn restore_retry_topic(mut m: MessageExt) -> MessageExt {
+pub(super) fn restore_retry_topic(mut m: MessageExt) -> MessageExt {
     if m.topic.starts_with("%RETRY%") {
         if let Some(t) = m.property(keys::RETRY_TOPIC).map(str::to_owned) {
             m.topic = t;
         }
     }
     m
-}
-
-/// The retry hook: CONSUMER_SEND_MSG_BACK for each message of a failed batch, so the broker
-/// redelivers it later through the retry topic. True when every message was accepted; otherwise
-/// the caller redelivers the batch locally (the Java client would re-send it to the retry topic
-/// through its inner producer first; not implemented yet).
-async fn send_back(core: &Core, batch: &[MessageExt]) -> bool {
-    for m in batch {
-        let Some(addr) = core.routes.master_addr(&m.broker_name) else {
-            return false;
-        };
-        let cmd = RemotingCommand::request(RequestCode::CONSUMER_SEND_MSG_BACK).with_header(
-            &ConsumerSendMsgBackRequestHeader {
-                offset: i64::try_from(m.commit_log_offset).unwrap_or(i64::MAX),
-                group: core.config.group.clone(),
-                delay_level: 0,
-                origin_msg_id: Some(m.msg_id.clone()),
-                origin_topic: Some(m.topic.clone()),
-                unit_mode: false,
-                max_reconsume_times: Some(MAX_RECONSUME_TIMES),
-                broker_name: Some(m.broker_name.clone()),
-            },
-        );
-        if let Err(e) = core
-            .remote
-            .call_ok(&addr, cmd, core.config.request_timeout)
-            .await
-        {
-            debug!(msg_id = %m.msg_id, error = %e, "send-back refused; redelivering locally");
-            return false;
-        }
-    }
-    true
 }

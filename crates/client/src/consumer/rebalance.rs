@@ -2,7 +2,8 @@
 //!
 //! [`allocate_averagely`] is RocketMQ's default strategy (`AllocateMessageQueueAveragely`): with
 //! both lists sorted the same way by every member, each consumer computes its own contiguous share
-//! and the shares cover every queue exactly once.
+//! and the shares cover every queue exactly once. The other strategies, and the choice a push
+//! consumer makes, are in [`super::allocate`].
 
 use crate::message::{java_str_cmp, MessageQueue};
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ferromq_broker::{Broker, BrokerConfig, BrokerHandle};
 use ferromq_client::consumer::pull::{PullConsumer, PullConsumerConfig, PullStatus};
+use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
 use ferromq_client::{MessageExt, MessageQueue, ProducerConfig};
 use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
 use tokio::net::TcpListener;
@@ -94,6 +95,28 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// An admin client of `cluster`, after creating `topic` with `queues` read and write queues on
+/// every master and waiting until the name server routes it.
+pub async fn admin_with_topic(cluster: &Cluster, topic: &str, queues: u32) -> Admin {
+    let admin = Admin::start(AdminConfig {
+        namesrv_addrs: vec![cluster.namesrv()],
+        ..AdminConfig::default()
+    })
+    .await
+    .expect("admin");
+    let spec = TopicSpec {
+        read_queue_nums: queues,
+        write_queue_nums: queues,
+        ..TopicSpec::new(topic)
+    };
+    admin
+        .create_topic("DefaultCluster", &spec)
+        .await
+        .expect("create topic");
+    eventually("route", || async { admin.topic_route(topic).await.ok() }).await;
+    admin
 }
 
 /// The readable queues of `topic`, once the name server lists them.

@@ -10,5 +10,6 @@ pub mod lock;
 pub mod records;
 pub mod register;
 pub mod route;
+pub mod subscription_group;
 
 pub use json::JsonBody;

@@ -3,22 +3,82 @@
 //! - [`store`]: append cases against the storage engine, in process, no network.
 //! - [`disk_limits`]: what the disk does on its own, the yardstick for the store.
 //! - [`report`]: the text table or JSON, and the target ratios.
+//!
+//! The network benches speak the RocketMQ protocol through ferromq's own client, so they measure
+//! any compatible cluster the same way:
+//! - [`produce`], [`consume`], [`e2e`]: the three modes (senders, consumers, both at once);
+//! - [`net_args`]: their options; [`topic`]: creating the bench topic;
+//! - [`stamp`]: the run id, sequence number and due time at the start of each body;
+//! - [`meter`]: live counters, latency histograms and the progress line; [`cpu`]: the bench's own
+//!   CPU time; [`net_report`]: the summary.
 
+mod consume;
+mod cpu;
 mod disk_limits;
+mod e2e;
+mod meter;
+mod net_args;
+mod net_report;
+mod produce;
 mod report;
+mod stamp;
 mod store;
+mod topic;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serializer;
+use tokio_util::sync::CancellationToken;
 
-use crate::cli::BenchCommand;
+pub use self::net_args::NetBenchArgs;
+use self::net_report::Summary;
+use crate::cli::{BenchCommand, OutputFormat};
+use crate::signals;
 
 /// Runs one benchmark command, printing its report on stdout.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Store(args) => store::run(&args),
+        BenchCommand::Produce(args) => run_net(&args, |stop| produce::bench(&args, stop)),
+        BenchCommand::Consume(args) => run_net(&args, |stop| consume::bench(&args, stop)),
+        BenchCommand::E2e(args) => run_net(&args, |stop| e2e::bench(&args, stop)),
     }
+}
+
+/// Runs a network bench on the multi-threaded runtime and prints its summary. Ctrl-C (or SIGTERM)
+/// ends the run early: sends stop, and the summary covers what was done.
+fn run_net<F, Fut>(args: &NetBenchArgs, bench: F) -> anyhow::Result<()>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Summary>>,
+{
+    let summary = signals::runtime()?.block_on(async {
+        let interrupt = CancellationToken::new();
+        let watcher = tokio::spawn({
+            let interrupt = interrupt.clone();
+            async move {
+                if signals::shutdown_signal().await.is_ok() {
+                    interrupt.cancel();
+                }
+            }
+        });
+        let summary = bench(interrupt).await;
+        watcher.abort();
+        summary
+    })?;
+    match args.output {
+        OutputFormat::Text => print!("{}", summary.to_text()),
+        OutputFormat::Json => println!("{}", summary.to_json()?),
+    }
+    Ok(())
+}
+
+/// A random id that tells this run's messages from any other's.
+fn new_run_id() -> u64 {
+    let bytes = random_bytes(8);
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes);
+    u64::from_le_bytes(word) ^ u64::from(std::process::id())
 }
 
 /// `len` pseudo-random bytes (splitmix64, seeded from the clock), so neither a compressing file system

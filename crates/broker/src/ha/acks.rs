@@ -1,0 +1,217 @@
+//! What the master knows of its replicas: each connected replica's acknowledged offset, which of them
+//! are in sync, and waiting until enough replicas hold an append (SYNC_MASTER).
+//!
+//! A replica is in sync while it is connected, has reported within `timeout`, and is no more than
+//! `max_gap` bytes behind the master's written offset. A SYNC_MASTER send waits until
+//! `min_in_sync` in-sync replicas acknowledged its end offset.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+/// Why a SYNC_MASTER wait failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaWaitError {
+    #[error("{in_sync} replica(s) in sync, {needed} needed")]
+    NotEnoughReplicas { in_sync: usize, needed: usize },
+    #[error("no replica acknowledged offset {offset} within {millis} ms")]
+    Timeout { offset: u64, millis: u64 },
+}
+
+/// One connected replica, as the master sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaInfo {
+    pub addr: SocketAddr,
+    /// Every byte below this is on the replica.
+    pub acked: u64,
+    pub in_sync: bool,
+    /// Milliseconds since its last report.
+    pub last_report_ms: u64,
+}
+
+#[derive(Debug)]
+struct Replica {
+    addr: SocketAddr,
+    acked: u64,
+    last_report: Instant,
+}
+
+/// The replicas of one master. `Send + Sync`.
+#[derive(Debug)]
+pub struct Acks {
+    replicas: Mutex<HashMap<u64, Replica>>,
+    /// The `min_in_sync`-th highest acknowledged offset among live replicas (0 when fewer are
+    /// connected): every SYNC_MASTER waiter watches it.
+    quorum: watch::Sender<u64>,
+    min_in_sync: usize,
+    max_gap: u64,
+    timeout: Duration,
+}
+
+impl Acks {
+    #[must_use]
+    pub fn new(min_in_sync: usize, max_gap: u64, timeout: Duration) -> Acks {
+        Acks {
+            replicas: Mutex::new(HashMap::new()),
+            quorum: watch::Sender::new(0),
+            min_in_sync: min_in_sync.max(1),
+            max_gap,
+            timeout,
+        }
+    }
+
+    /// A replica connected (`id` unique per connection).
+    pub fn connected(&self, id: u64, addr: SocketAddr, acked: u64) {
+        self.replicas.lock().insert(
+            id,
+            Replica {
+                addr,
+                acked,
+                last_report: Instant::now(),
+            },
+        );
+        self.recompute();
+    }
+
+    /// A replica reported the offset it holds.
+    pub fn reported(&self, id: u64, acked: u64) {
+        if let Some(r) = self.replicas.lock().get_mut(&id) {
+            r.acked = r.acked.max(acked);
+            r.last_report = Instant::now();
+        }
+        self.recompute();
+    }
+
+    /// A replica's connection ended.
+    pub fn disconnected(&self, id: u64) {
+        self.replicas.lock().remove(&id);
+        self.recompute();
+    }
+
+    fn recompute(&self) {
+        let mut acked: Vec<u64> = self.replicas.lock().values().map(|r| r.acked).collect();
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let q = acked.get(self.min_in_sync - 1).copied().unwrap_or(0);
+        self.quorum.send_if_modified(|cur| {
+            let changed = *cur != q;
+            *cur = q;
+            changed
+        });
+    }
+
+    /// Connected replicas, with whether each is in sync against `written` (the master's written offset).
+    #[must_use]
+    pub fn replicas(&self, written: u64) -> Vec<ReplicaInfo> {
+        let now = Instant::now();
+        let mut out: Vec<ReplicaInfo> = self
+            .replicas
+            .lock()
+            .values()
+            .map(|r| {
+                let age = now.duration_since(r.last_report);
+                ReplicaInfo {
+                    addr: r.addr,
+                    acked: r.acked,
+                    in_sync: age <= self.timeout && written.saturating_sub(r.acked) <= self.max_gap,
+                    last_report_ms: u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
+                }
+            })
+            .collect();
+        out.sort_by_key(|r| r.addr);
+        out
+    }
+
+    /// Waits until `min_in_sync` replicas hold every byte below `offset`.
+    ///
+    /// # Errors
+    /// `NotEnoughReplicas` at once when fewer replicas are in sync (RocketMQ's SLAVE_NOT_AVAILABLE:
+    /// waiting would only time out); `Timeout` after `timeout`.
+    pub async fn wait_for(
+        &self,
+        offset: u64,
+        written: u64,
+        timeout: Duration,
+    ) -> Result<(), ReplicaWaitError> {
+        let in_sync = self.replicas(written).iter().filter(|r| r.in_sync).count();
+        if in_sync < self.min_in_sync {
+            return Err(ReplicaWaitError::NotEnoughReplicas {
+                in_sync,
+                needed: self.min_in_sync,
+            });
+        }
+        let mut rx = self.quorum.subscribe();
+        // The sender lives as long as `self`: the channel cannot close while we borrow it.
+        let acked = matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|q| *q >= offset)).await,
+            Ok(Ok(_))
+        );
+        if acked {
+            Ok(())
+        } else {
+            Err(ReplicaWaitError::Timeout {
+                offset,
+                millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[tokio::test]
+    async fn a_wait_ends_when_enough_replicas_acknowledge() {
+        let acks = std::sync::Arc::new(Acks::new(2, 1 << 20, Duration::from_secs(10)));
+        acks.connected(1, addr(1), 100);
+        acks.connected(2, addr(2), 100);
+        let waiter = {
+            let acks = acks.clone();
+            tokio::spawn(async move { acks.wait_for(500, 500, Duration::from_secs(10)).await })
+        };
+        acks.reported(1, 600);
+        // One replica is not enough for two.
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        acks.reported(2, 500);
+        assert_eq!(waiter.await.expect("joined"), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn too_few_replicas_fail_at_once_and_a_silent_one_times_out() {
+        let acks = Acks::new(1, 1 << 20, Duration::from_secs(10));
+        assert_eq!(
+            acks.wait_for(10, 10, Duration::from_secs(10)).await,
+            Err(ReplicaWaitError::NotEnoughReplicas {
+                in_sync: 0,
+                needed: 1
+            })
+        );
+        acks.connected(1, addr(1), 0);
+        assert!(matches!(
+            acks.wait_for(10, 10, Duration::from_millis(20)).await,
+            Err(ReplicaWaitError::Timeout { offset: 10, .. })
+        ));
+        acks.disconnected(1);
+        assert!(acks.replicas(10).is_empty());
+    }
+
+    #[test]
+    fn a_replica_too_far_behind_is_not_in_sync() {
+        let acks = Acks::new(1, 1000, Duration::from_secs(10));
+        acks.connected(1, addr(1), 0);
+        acks.connected(2, addr(2), 9_500);
+        let r = acks.replicas(10_000);
+        assert_eq!(
+            r.iter().map(|r| (r.acked, r.in_sync)).collect::<Vec<_>>(),
+            vec![(0, false), (9_500, true)]
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The master's side: accept replicas on the HA listener and stream each one the commit log from the
+//! offset it reports, then keep it current as appends arrive.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferromq_store::Store;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use super::acks::Acks;
+use super::wire::{self, Header};
+
+/// Bytes per transfer: large enough to stream at disk speed, small enough to keep heartbeats timely.
+const CHUNK: usize = 1 << 20;
+/// An idle stream sends a heartbeat this often, so a replica notices a dead master.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Serves replicas on `listener` until `token` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    acks: Arc<Acks>,
+    written: Arc<Notify>,
+    token: CancellationToken,
+) {
+    let tasks = TaskTracker::new();
+    let ids = AtomicU64::new(0);
+    loop {
+        let accepted = tokio::select! {
+            () = token.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let id = ids.fetch_add(1, Ordering::Relaxed);
+                let conn = Stream {
+                    id,
+                    peer,
+                    store: store.clone(),
+                    acks: acks.clone(),
+                    written: written.clone(),
+                    token: token.clone(),
+                };
+                tasks.spawn(async move {
+                    if let Err(e) = conn.run(stream).await {
+                        debug!(%peer, error = %e, "replica connection ended");
+                    }
+                    conn.acks.disconnected(id);
+                    info!(%peer, "replica disconnected");
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "accepting a replica failed");
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// One replica's connection.
+struct Stream {
+    id: u64,
+    peer: SocketAddr,
+    store: Store,
+    acks: Arc<Acks>,
+    written: Arc<Notify>,
+    token: CancellationToken,
+}
+
+impl Stream {
+    async fn run(&self, stream: TcpStream) -> std::io::Result<()> {
+        stream.set_nodelay(true)?;
+        let (mut rd, mut wr) = stream.into_split();
+        let reported = wire::read_report(&mut rd).await?;
+        let mut next = self.start_offset(reported)?;
+        info!(peer = %self.peer, reported, from = next, "replica connected");
+        self.acks.connected(self.id, self.peer, reported);
+
+        // Reports arrive independently of what we send.
+        let reader = {
+            let acks = self.acks.clone();
+            let id = self.id;
+            async move {
+                loop {
+                    let offset = wire::read_report(&mut rd).await?;
+                    acks.reported(id, offset);
+                }
+            }
+        };
+        let writer = async {
+            loop {
+                // Registered before reading the offset, so an append in between still wakes us.
+                let appended = self.written.notified();
+                // A read of recent pages, from the page cache in the common case, as pulls do.
+                let (bytes, after) = self
+                    .store
+                    .replication_chunk(next, CHUNK)
+                    .map_err(std::io::Error::other)?;
+                if bytes.is_empty() {
+                    tokio::select! {
+                        () = appended => {}
+                        () = tokio::time::sleep(HEARTBEAT) => {
+                            wr.write_all(&Header { offset: next, len: 0 }.encode()).await?;
+                        }
+                    }
+                    continue;
+                }
+                #[allow(clippy::cast_possible_truncation)] // About CHUNK, or one record.
+                let header = Header {
+                    offset: next,
+                    len: bytes.len() as u32,
+                };
+                wr.write_all(&header.encode()).await?;
+                wr.write_all(&bytes).await?;
+                next = after;
+            }
+        };
+        tokio::select! {
+            () = self.token.cancelled() => Ok(()),
+            r = reader => r,
+            r = writer => r,
+        }
+    }
+
+    /// Where to start for a replica that holds everything below `reported`.
+    fn start_offset(&self, reported: u64) -> std::io::Result<u64> {
+        let min = self.store.min_physical_offset();
+        let written = self.store.written_offset();
+        if reported > written {
+            // The replica holds bytes we never wrote: it followed another master. It must be cut back
+            // before it can follow us.
+            return Err(std::io::Error::other(format!(
+                "replica reports offset {reported} past our written offset {written}"
+            )));
+        }
+        if reported < min {
+            if reported == 0 {
+                // An empty replica starts at our oldest segment.
+                return Ok(min);
+            }
+            return Err(std::io::Error::other(format!(
+                "replica at {reported} is behind our oldest segment {min}; empty its store to resync"
+            )));
+        }
+        Ok(reported)
+    }
+}

@@ -1,0 +1,145 @@
+//! `ferromq dev --cluster 2` as a user tries it: two replicated broker groups behind one name
+//! server. A topic created on the cluster spreads over both groups, a producer uses every queue, a
+//! consumer reads back exactly what was sent, and each group's replica holds its master's messages.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::Dev;
+use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
+use ferromq_client::consumer::{PullConsumer, PullConsumerConfig, PullStatus};
+use ferromq_client::{Message, Producer, ProducerConfig};
+use ferromq_model::msg_id::decode_offset_msg_id;
+use ferromq_net::{Client, ClientConfig};
+use ferromq_remoting::headers::query::ViewMessageRequestHeader;
+use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+
+const T: Duration = Duration::from_secs(10);
+const TOPIC: &str = "Spread";
+
+/// `ferromq dev --cluster 2` and its groups from the ready line: (group, master, replica).
+fn start(data: &std::path::Path) -> (Dev, Vec<(String, String, String)>) {
+    let dev = Dev::start(data, &["--cluster", "2"]);
+    let groups: Vec<(String, String, String)> = ["broker-a", "broker-b"]
+        .into_iter()
+        .map(|g| {
+            let addrs = dev.field(g);
+            let (m, r) = addrs.split_once('/').expect("master/replica");
+            (g.to_owned(), m.to_owned(), r.to_owned())
+        })
+        .collect();
+    (dev, groups)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicated_groups_share_a_topic_and_replicas_hold_every_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dev, groups) = start(dir.path());
+    let namesrv_addrs = vec![dev.field("namesrv")];
+
+    let admin = Admin::start(AdminConfig {
+        namesrv_addrs: namesrv_addrs.clone(),
+        ..AdminConfig::default()
+    })
+    .await
+    .expect("admin");
+    let mut spec = TopicSpec::new(TOPIC);
+    spec.read_queue_nums = 4;
+    spec.write_queue_nums = 4;
+    let written = admin
+        .create_topic("DefaultCluster", &spec)
+        .await
+        .expect("create topic");
+    assert_eq!(written.len(), 2, "one master per group: {written:?}");
+    admin.shutdown().await;
+
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: namesrv_addrs.clone(),
+        group: "spread_producer".into(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    let mut sent = BTreeSet::new();
+    let mut ids = Vec::new();
+    let mut brokers = BTreeSet::new();
+    for i in 0..200 {
+        let body = format!("m{i:03}");
+        let r = producer
+            .send(Message::new(TOPIC, body.clone()))
+            .await
+            .expect("send");
+        brokers.insert(r.queue.broker_name.clone());
+        ids.push((
+            r.queue.broker_name.clone(),
+            r.offset_msg_id.clone(),
+            body.clone(),
+        ));
+        sent.insert(body);
+    }
+    producer.shutdown().await;
+    assert_eq!(brokers.len(), 2, "sends used both groups: {brokers:?}");
+
+    let consumer = PullConsumer::start(PullConsumerConfig {
+        namesrv_addrs,
+        group: "spread_reader".into(),
+        ..PullConsumerConfig::default()
+    })
+    .await
+    .expect("consumer");
+    let queues = consumer.fetch_queues(TOPIC).await.expect("queues");
+    assert_eq!(queues.len(), 8, "{queues:?}");
+    let mut received = Vec::new();
+    for mq in &queues {
+        let mut offset = 0;
+        loop {
+            let r = consumer.pull(mq, offset, 32, "*").await.expect("pull");
+            received.extend(
+                r.messages
+                    .iter()
+                    .map(|m| String::from_utf8(m.body.to_vec()).expect("utf8")),
+            );
+            offset = r.next_offset;
+            if matches!(r.status, PullStatus::NoNewMsg) {
+                break;
+            }
+        }
+    }
+    consumer.shutdown().await;
+    received.sort();
+    assert_eq!(received, sent.into_iter().collect::<Vec<_>>());
+
+    // SYNC_MASTER answered each send after the group's replica held it: read each one back from
+    // the replica by its commit-log offset.
+    for (group, _master, replica) in &groups {
+        let client = Client::connect(replica.clone(), ClientConfig::default())
+            .await
+            .expect("connect replica");
+        for (_, id, body) in ids.iter().filter(|(g, _, _)| g == group) {
+            let (_, offset) = decode_offset_msg_id(id).expect("offset id");
+            let resp = client
+                .request(
+                    RemotingCommand::request(RequestCode::VIEW_MESSAGE_BY_ID).with_header(
+                        &ViewMessageRequestHeader {
+                            topic: None,
+                            offset: i64::try_from(offset).expect("offset"),
+                        },
+                    ),
+                    T,
+                )
+                .await
+                .expect("view");
+            assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+            let record = resp.body.expect("record");
+            let ferromq_model::record::Entry::Message(v) =
+                ferromq_model::record::read(&record, true).expect("valid record")
+            else {
+                panic!("not a message");
+            };
+            assert_eq!(v.body, body.as_bytes());
+        }
+    }
+    dev.stop();
+}
