@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferromq_broker::{Broker, BrokerConfig, BrokerHandle};
-use ferromq_client::consumer::pull::{PullConsumer, PullConsumerConfig, PullStatus};
 use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
+use ferromq_client::consumer::pull::{PullConsumer, PullConsumerConfig, PullStatus};
 use ferromq_client::{MessageExt, MessageQueue, ProducerConfig};
 use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
 use tokio::net::TcpListener;
