@@ -22,7 +22,7 @@ struct Args {
 fn decide(i: usize) -> LocalTransactionState {
     if i % 3 == 2 {
         LocalTransactionState::Unknown
-    } else if i % 2 == 0 {
+    } else if i.is_multiple_of(2) {
         LocalTransactionState::Commit
     } else {
         LocalTransactionState::Rollback

@@ -34,6 +34,8 @@ pub enum Command {
     Bench(BenchCommand),
     /// Administer a cluster: mqadmin's commands (`updateTopic`, `consumerProgress`, ...).
     Admin(ferromq_admin::AdminArgs),
+    /// Run a failover controller (one member of the controller Raft group).
+    Controller(crate::controller_cmd::ControllerArgs),
 }
 
 /// `ferromq namesrv`.

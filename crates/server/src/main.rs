@@ -2,6 +2,7 @@
 //!
 //! - [`cli`]: the command-line shape (clap derive).
 //! - [`namesrv_cmd`], [`broker_cmd`], [`dev`]: the servers, alone or together.
+//! - [`controller_cmd`]: one failover controller.
 //! - [`signals`]: the runtime and the SIGINT/SIGTERM wait they share.
 //! - [`bench`]: `ferromq bench ...`, measurements run by hand on a machine one cares about.
 #![forbid(unsafe_code)]
@@ -9,6 +10,7 @@
 mod bench;
 mod broker_cmd;
 mod cli;
+mod controller_cmd;
 mod dev;
 mod dev_cluster;
 mod namesrv_cmd;
@@ -25,6 +27,8 @@ fn main() -> anyhow::Result<()> {
     // Admin commands print results on stdout; only warnings belong next to them on stderr.
     let default_level = match cli.command {
         Command::Admin(_) => "warn",
+        // openraft narrates every vote and heartbeat at info.
+        Command::Controller(_) => "info,openraft=warn",
         _ => "info",
     };
     init_tracing(cli.log_level.as_deref(), default_level)?;
@@ -34,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(args),
         Command::Bench(bench) => bench::run(bench),
         Command::Admin(args) => std::process::exit(ferromq_admin::run_blocking(args)),
+        Command::Controller(args) => controller_cmd::run(args),
     }
 }
 
