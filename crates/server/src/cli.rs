@@ -143,6 +143,17 @@ pub struct StoreBenchArgs {
     /// Report format on stdout (logs and progress go to stderr).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// What a writer is: a thread blocking on each append's durability, or a task on a tokio
+    /// runtime (one worker per core) awaiting it, as the broker's send handlers do.
+    #[arg(long, value_enum, default_value_t = WriterDriver::Threads)]
+    pub driver: WriterDriver,
+}
+
+/// `bench store --driver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WriterDriver {
+    Threads,
+    Tasks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

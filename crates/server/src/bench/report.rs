@@ -74,6 +74,8 @@ pub struct Ratio {
 /// The whole report; its JSON form is the `--output json` schema.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// What a writer was: `threads` or `tasks` (`--driver`).
+    pub driver: &'static str,
     pub limits: DiskLimits,
     pub cases: Vec<CaseResult>,
     /// I/O mode → ratio name → ratio; a ratio whose cases were not run is absent.
@@ -102,7 +104,7 @@ const TARGETS: [(&str, &str, f64); 3] = [
 ];
 
 impl Report {
-    pub fn new(limits: DiskLimits, cases: Vec<CaseResult>) -> Report {
+    pub fn new(limits: DiskLimits, cases: Vec<CaseResult>, driver: &'static str) -> Report {
         let mut ratios = BTreeMap::new();
         let mut missing = Vec::new();
         for io in io_modes(&cases) {
@@ -127,6 +129,7 @@ impl Report {
             ratios.insert(io, per_io);
         }
         Report {
+            driver,
             limits,
             cases,
             ratios,
@@ -141,7 +144,11 @@ impl Report {
     /// The human report: limits, a table of cases, then the ratio lines with PASS/MISS markers.
     pub fn to_text(&self, dir: &Path) -> String {
         let mut lines = vec![
-            format!("ferromq bench store in {}", dir.display()),
+            format!(
+                "ferromq bench store in {} (writers: {})",
+                dir.display(),
+                self.driver
+            ),
             format!(
                 "disk limits: sequential write {:.1} MB/s (1 MiB blocks, then fdatasync), \
                  4 KiB write + fdatasync {:.0}/s",
@@ -322,7 +329,7 @@ mod tests {
             case("sync", 1024, 1, 900.0),
             case("sync", 1024, 64, 15_000.0),
         ];
-        let report = Report::new(limits(), cases);
+        let report = Report::new(limits(), cases, "threads");
         let r = &report.ratios["pwrite"];
         let async_ratio = &r["async_1k_mb_s_over_disk_seq_write"];
         assert!((async_ratio.value - 409.6 / 500.0).abs() < 1e-9);
@@ -341,7 +348,7 @@ mod tests {
 
     #[test]
     fn ratios_without_their_cases_are_absent_and_explained() {
-        let report = Report::new(limits(), vec![case("async", 128, 1, 1000.0)]);
+        let report = Report::new(limits(), vec![case("async", 128, 1, 1000.0)], "threads");
         assert!(report.ratios["pwrite"].is_empty());
         let text = report.to_text(Path::new("bench"));
         assert_eq!(text.matches("n/a").count(), 3, "{text}");
@@ -353,7 +360,7 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_fields() {
-        let report = Report::new(limits(), vec![case("sync", 1024, 1, 1234.56789)]);
+        let report = Report::new(limits(), vec![case("sync", 1024, 1, 1234.56789)], "threads");
         let json: serde_json::Value =
             serde_json::from_str(&report.to_json().expect("serializes")).expect("valid JSON");
         assert_eq!(json["limits"]["disk_seq_write_mb_s"], 500.0);

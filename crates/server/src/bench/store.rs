@@ -1,6 +1,8 @@
-//! `ferromq bench store`: appends from N threads into a fresh store per case, each append waited on
+//! `ferromq bench store`: appends from N writers into a fresh store per case, each append waited on
 //! until the store calls it durable (immediately under ASYNC_FLUSH, after the covering fdatasync under
-//! SYNC_FLUSH), the way a broker handles a send before it answers the producer.
+//! SYNC_FLUSH), the way a broker handles a send before it answers the producer. A writer is a thread
+//! blocking on the wait (`--driver threads`) or a task awaiting it on a tokio runtime with one worker
+//! per core (`--driver tasks`), which is how the broker's send handlers wait.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use tracing::{info, warn};
 
 use super::disk_limits;
 use super::report::{self, CaseResult, Report};
-use crate::cli::{OutputFormat, StoreBenchArgs};
+use crate::cli::{OutputFormat, StoreBenchArgs, WriterDriver};
 
 const TOPIC: &str = "BenchTopic";
 /// Writers spread over this many queues of the topic (writer index modulo it).
@@ -74,8 +76,15 @@ pub fn run(args: &StoreBenchArgs) -> Result<()> {
     let mut results = Vec::with_capacity(cases.len());
     for case in &cases {
         let dir = scratch.path.join(format!("case-{}", case.label()));
-        let result = run_case(case, &dir, &body[..case.size], run_for, args.segment_bytes)
-            .with_context(|| format!("case {}", case.label()))?;
+        let result = run_case(
+            case,
+            &dir,
+            &body[..case.size],
+            run_for,
+            args.segment_bytes,
+            args.driver,
+        )
+        .with_context(|| format!("case {}", case.label()))?;
         info!(
             case = %case.label(),
             msgs_per_s = format_args!("{:.0}", result.msgs_per_s),
@@ -91,7 +100,7 @@ pub fn run(args: &StoreBenchArgs) -> Result<()> {
         }
     }
 
-    let report = Report::new(limits, results);
+    let report = Report::new(limits, results, driver_name(args.driver));
     match args.output {
         OutputFormat::Text => print!("{}", report.to_text(&scratch.path)),
         OutputFormat::Json => println!("{}", report.to_json()?),
@@ -133,13 +142,21 @@ fn first_occurrences<T: PartialEq + Copy>(items: &[T]) -> Vec<T> {
     out
 }
 
-/// Opens a fresh store in `dir`, appends from `case.writers` threads for `run_for`, shuts it down.
+fn driver_name(driver: WriterDriver) -> &'static str {
+    match driver {
+        WriterDriver::Threads => "threads",
+        WriterDriver::Tasks => "tasks",
+    }
+}
+
+/// Opens a fresh store in `dir`, appends from `case.writers` writers for `run_for`, shuts it down.
 fn run_case(
     case: &Case,
     dir: &Path,
     body: &[u8],
     run_for: Duration,
     segment_bytes: u64,
+    driver: WriterDriver,
 ) -> Result<CaseResult> {
     if dir.exists() {
         bail!(
@@ -157,9 +174,72 @@ fn run_case(
     let handle = StoreHandle::open(config)
         .with_context(|| format!("cannot open a store in {}", dir.display()))?;
     let store = handle.store().clone();
-    let gate = StartGate::default();
+    let outcomes = match driver {
+        WriterDriver::Threads => run_threads(case, &store, body, run_for)?,
+        WriterDriver::Tasks => run_tasks(case, &store, body, run_for)?,
+    };
+    handle
+        .shutdown()
+        .with_context(|| format!("store shutdown in {}", dir.display()))?;
+    merge(case, body.len(), &outcomes)
+}
 
-    let outcomes = thread::scope(|scope| -> Result<Vec<WriterOutcome>> {
+/// `case.writers` tasks on a runtime with one worker thread per core, each awaiting its appends.
+fn run_tasks(
+    case: &Case,
+    store: &Store,
+    body: &[u8],
+    run_for: Duration,
+) -> Result<Vec<WriterOutcome>> {
+    let workers = thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_time()
+        .build()
+        .context("cannot start the writers' runtime")?;
+    let body: std::sync::Arc<[u8]> = body.into();
+    runtime.block_on(async {
+        let start = Instant::now();
+        let deadline = start + run_for;
+        let tasks: Vec<_> = (0..case.writers)
+            .map(|index| {
+                let (store, body) = (store.clone(), body.clone());
+                tokio::spawn(async move {
+                    let mut w = Writer::new(index);
+                    let mut now = Instant::now();
+                    while now < deadline {
+                        let draft_props = w.next_properties();
+                        let began = Instant::now();
+                        let outcome = match store.put(&w.draft(&body, &draft_props)) {
+                            Ok(put) => put.durable.await,
+                            Err(e) => Err(e),
+                        };
+                        now = Instant::now();
+                        if !w.record(outcome, began, now) {
+                            break;
+                        }
+                    }
+                    w.finish(start, now)
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            outcomes.push(t.await.map_err(|e| anyhow!("a writer task failed: {e}"))?);
+        }
+        Ok(outcomes)
+    })
+}
+
+/// `case.writers` threads, released together, each blocking on its appends.
+fn run_threads(
+    case: &Case,
+    store: &Store,
+    body: &[u8],
+    run_for: Duration,
+) -> Result<Vec<WriterOutcome>> {
+    let gate = StartGate::default();
+    thread::scope(|scope| -> Result<Vec<WriterOutcome>> {
         let mut threads = Vec::new();
         for index in 0..case.writers {
             let store = store.clone();
@@ -181,12 +261,7 @@ fn run_case(
             .into_iter()
             .map(|t| t.join().map_err(|_| anyhow!("a writer thread panicked")))
             .collect()
-    })?;
-
-    handle
-        .shutdown()
-        .with_context(|| format!("store shutdown in {}", dir.display()))?;
-    merge(case, body.len(), &outcomes)
+    })
 }
 
 /// What one writer thread measured.
@@ -238,71 +313,108 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3).expect("constant bounds are valid")
 }
 
-/// One writer: single puts in a loop until the deadline, each timed from before `put` to after the
-/// durable wait. The first failed append is logged and ends this writer, because a store that refuses
-/// one append (poisoned, shut down, full) refuses the next ones too.
-fn append_loop(store: &Store, index: u32, body: &[u8], gate: &StartGate) -> WriterOutcome {
-    let mut latencies_ns = new_histogram();
-    let (mut appended, mut errors) = (0, 0);
-    let born_host = SocketAddr::from(([127, 0, 0, 1], 40_000 + (index % 20_000) as u16));
-    let store_host = SocketAddr::from(([127, 0, 0, 1], 10_911));
-    // Unique keys shaped like a client's: 32 hex digits, host and process first, then a counter.
-    let key_prefix = format!(
-        "7F000001{:04X}{:04X}",
-        std::process::id() & 0xFFFF,
-        index & 0xFFFF
-    );
+/// One writer's state, whichever driver runs it: its keys, counters and latency histogram.
+struct Writer {
+    index: u32,
+    born_host: SocketAddr,
+    store_host: SocketAddr,
+    /// Unique keys shaped like a client's: 32 hex digits, host and process first, then a counter.
+    key_prefix: String,
+    latencies_ns: Histogram<u64>,
+    appended: u64,
+    errors: u64,
+}
 
-    let Some((start, deadline)) = gate.wait() else {
-        let now = Instant::now();
-        return WriterOutcome {
-            latencies_ns,
-            appended,
-            errors,
-            start: now,
-            end: now,
-        };
-    };
-    let mut now = start;
-    while now < deadline {
-        let uniq_key = format!("{key_prefix}{appended:016X}");
-        let props = properties::encode([(keys::UNIQ_KEY, uniq_key.as_str())]);
-        let draft = RecordDraft {
+impl Writer {
+    fn new(index: u32) -> Writer {
+        Writer {
+            index,
+            born_host: SocketAddr::from(([127, 0, 0, 1], 40_000 + (index % 20_000) as u16)),
+            store_host: SocketAddr::from(([127, 0, 0, 1], 10_911)),
+            key_prefix: format!(
+                "7F000001{:04X}{:04X}",
+                std::process::id() & 0xFFFF,
+                index & 0xFFFF
+            ),
+            latencies_ns: new_histogram(),
+            appended: 0,
+            errors: 0,
+        }
+    }
+
+    /// The properties of the next message: its unique key.
+    fn next_properties(&self) -> String {
+        let uniq_key = format!("{}{:016X}", self.key_prefix, self.appended);
+        properties::encode([(keys::UNIQ_KEY, uniq_key.as_str())])
+    }
+
+    fn draft<'a>(&self, body: &'a [u8], props: &'a str) -> RecordDraft<'a> {
+        RecordDraft {
             topic: TOPIC,
-            queue_id: index % QUEUES,
+            queue_id: self.index % QUEUES,
             flag: 0,
             sys_flag: 0,
             born_timestamp: unix_millis(),
-            born_host,
-            store_host,
+            born_host: self.born_host,
+            store_host: self.store_host,
             reconsume_times: 0,
             prepared_transaction_offset: 0,
             body,
-            properties: &props,
-        };
-        let began = Instant::now();
-        let outcome = store.put(&draft).and_then(|put| put.durable.wait());
-        now = Instant::now();
+            properties: props,
+        }
+    }
+
+    /// Records one append timed from `began` to `now`; false when it failed. The first failure is
+    /// logged and ends this writer, because a store that refuses one append (poisoned, shut down,
+    /// full) refuses the next ones too.
+    fn record(&mut self, outcome: ferromq_store::Result<()>, began: Instant, now: Instant) -> bool {
         match outcome {
             Ok(()) => {
                 let nanos = u64::try_from(now.duration_since(began).as_nanos()).unwrap_or(u64::MAX);
-                latencies_ns.saturating_record(nanos.max(1));
-                appended += 1;
+                self.latencies_ns.saturating_record(nanos.max(1));
+                self.appended += 1;
+                true
             }
             Err(error) => {
-                errors += 1;
-                warn!(writer = index, %error, "append failed; this writer stops");
-                break;
+                self.errors += 1;
+                warn!(writer = self.index, %error, "append failed; this writer stops");
+                false
             }
         }
     }
-    WriterOutcome {
-        latencies_ns,
-        appended,
-        errors,
-        start,
-        end: now,
+
+    fn finish(self, start: Instant, end: Instant) -> WriterOutcome {
+        WriterOutcome {
+            latencies_ns: self.latencies_ns,
+            appended: self.appended,
+            errors: self.errors,
+            start,
+            end,
+        }
     }
+}
+
+/// One writer thread: single puts in a loop until the deadline, each timed from before `put` to
+/// after the durable wait.
+fn append_loop(store: &Store, index: u32, body: &[u8], gate: &StartGate) -> WriterOutcome {
+    let mut w = Writer::new(index);
+    let Some((start, deadline)) = gate.wait() else {
+        let now = Instant::now();
+        return w.finish(now, now);
+    };
+    let mut now = start;
+    while now < deadline {
+        let props = w.next_properties();
+        let began = Instant::now();
+        let outcome = store
+            .put(&w.draft(body, &props))
+            .and_then(|put| put.durable.wait());
+        now = Instant::now();
+        if !w.record(outcome, began, now) {
+            break;
+        }
+    }
+    w.finish(start, now)
 }
 
 fn unix_millis() -> i64 {
@@ -433,25 +545,32 @@ mod tests {
     }
 
     #[test]
-    fn a_short_case_appends_into_a_real_store_in_both_flush_modes() {
+    fn a_short_case_appends_into_a_real_store_in_both_flush_modes_and_drivers() {
         let root = tempfile::tempdir().expect("temp dir");
         let body = crate::bench::random_bytes(128);
-        for flush in [FlushMode::AsyncFlush, FlushMode::SyncFlush] {
+        for (flush, driver) in [
+            (FlushMode::AsyncFlush, WriterDriver::Threads),
+            (FlushMode::SyncFlush, WriterDriver::Threads),
+            (FlushMode::AsyncFlush, WriterDriver::Tasks),
+            (FlushMode::SyncFlush, WriterDriver::Tasks),
+        ] {
             let case = Case {
                 io: IoMode::Pwrite,
                 flush,
                 size: body.len(),
                 writers: 3,
             };
-            let dir = root.path().join(case.label());
-            let result = run_case(&case, &dir, &body, Duration::from_millis(100), 8 << 20)
-                .expect("case runs");
+            let dir = root
+                .path()
+                .join(format!("{}-{}", case.label(), driver_name(driver)));
+            let run_for = Duration::from_millis(100);
+            let result = run_case(&case, &dir, &body, run_for, 8 << 20, driver).expect("case runs");
             assert_eq!(result.errors, 0, "{result:?}");
             assert!(result.appended > 0, "{result:?}");
             assert!(result.msgs_per_s > 0.0 && result.p50_us > 0.0, "{result:?}");
             assert!(result.p50_us <= result.p99_us && result.p99_us <= result.p999_us);
             assert!(
-                run_case(&case, &dir, &body, Duration::ZERO, 8 << 20).is_err(),
+                run_case(&case, &dir, &body, Duration::ZERO, 8 << 20, driver).is_err(),
                 "reused folder"
             );
         }
