@@ -80,11 +80,22 @@ pub struct DevArgs {
     /// name server of `dev` take precedence.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Start N broker groups (`broker-a`, `broker-b`, ...), each a SYNC_MASTER with one replica,
+    /// Start N broker groups (`broker-a`, `broker-b`, ...), each a master with one replica,
     /// instead of one broker. Brokers listen on the broker port + 10 per broker (all free ports when
     /// it is 0); data in `<data-dir>/<group>-<id>`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=26))]
     pub cluster: Option<u8>,
+    /// With `--cluster`: `sync` answers a send once the replica holds it (SYNC_MASTER), `async`
+    /// once the master stored it (ASYNC_MASTER).
+    #[arg(long, value_enum, default_value_t = MasterRole::Sync, requires = "cluster")]
+    pub master_role: MasterRole,
+}
+
+/// `dev --master-role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MasterRole {
+    Sync,
+    Async,
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +327,15 @@ mod tests {
         assert_eq!(dev.namesrv_listen.port(), 9876);
         assert_eq!(dev.broker_listen.port(), 10911);
         assert_eq!(dev.data_dir, PathBuf::from("./ferromq-data"));
+        assert_eq!((dev.cluster, dev.master_role), (None, MasterRole::Sync));
+        let cli =
+            Cli::try_parse_from(["ferromq", "dev", "--cluster", "2", "--master-role", "async"])
+                .expect("cluster");
+        let Command::Dev(dev) = cli.command else {
+            panic!("dev expected");
+        };
+        assert_eq!((dev.cluster, dev.master_role), (Some(2), MasterRole::Async));
+        assert!(Cli::try_parse_from(["ferromq", "dev", "--master-role", "async"]).is_err());
         let cli = Cli::try_parse_from([
             "ferromq",
             "broker",

@@ -1,6 +1,6 @@
-//! `ferromq dev --cluster N`: one name server and N broker groups, each a SYNC_MASTER with one
-//! replica, in one process on loopback, for trying replication and scale-out. The ready line lists
-//! every broker once every replica follows its master.
+//! `ferromq dev --cluster N`: one name server and N broker groups, each a master (SYNC_MASTER, or
+//! ASYNC_MASTER with `--master-role async`) with one replica, in one process on loopback, for trying
+//! replication and scale-out. The ready line lists every broker once every replica follows its master.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use ferromq_broker::{Broker, BrokerConfig, BrokerHandle, BrokerRole};
 use ferromq_namesrv::NameServerHandle;
 use tokio::net::TcpListener;
 
-use crate::cli::DevArgs;
+use crate::cli::{DevArgs, MasterRole};
 
 /// How long the replicas get to connect before the start is called failed.
 const REPLICAS_READY: Duration = Duration::from_secs(30);
@@ -52,7 +52,10 @@ pub async fn start(
             c.namesrv_addrs = vec![ns.local_addr().to_string()];
             c.store_root_dir = args.data_dir.join(format!("{name}-{id}"));
             if id == 0 {
-                c.broker_role = BrokerRole::SyncMaster;
+                c.broker_role = match args.master_role {
+                    MasterRole::Sync => BrokerRole::SyncMaster,
+                    MasterRole::Async => BrokerRole::AsyncMaster,
+                };
                 c.ha_listen_port = Some(0);
             } else {
                 c.broker_role = BrokerRole::Slave;
