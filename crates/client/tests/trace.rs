@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Cluster;
+use common::{admin_with_topic, Cluster};
 use ferromq_client::admin::{Admin, AdminConfig};
 use ferromq_client::consumer::{
     ConsumeFrom, ConsumeStatus, PullStatus, PushConsumer, PushConsumerConfig,
@@ -17,7 +17,8 @@ use ferromq_client::Message;
 use ferromq_client::Producer;
 use ferromq_model::trace::{Event, Kind};
 
-const T: Duration = Duration::from_secs(10);
+/// Generous: the whole suite runs at once on two cores in CI.
+const T: Duration = Duration::from_secs(30);
 
 async fn trace_until(admin: &Admin, msg_id: &str, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
     let deadline = tokio::time::Instant::now() + T;
@@ -124,6 +125,8 @@ async fn a_failing_message_is_traced_through_retry_to_the_dead_letter_queue() {
         c.message_delay_level = ["50ms"; 18].join(" ");
     })
     .await;
+    // The topic exists and is routed before anyone sends or subscribes.
+    let admin = admin_with_topic(&cluster, "TracedRetry", 2).await;
     let producer = Producer::start(cluster.producer_config())
         .await
         .expect("producer");
@@ -140,6 +143,7 @@ async fn a_failing_message_is_traced_through_retry_to_the_dead_letter_queue() {
     config.consume_from = ConsumeFrom::FirstOffset;
     config.max_reconsume_times = 1;
     config.rebalance_interval = Duration::from_millis(200);
+    config.route_refresh_interval = Duration::from_millis(200);
     config.suspend_timeout = Duration::from_millis(500);
     let consumer = PushConsumer::start(config, move |msgs| {
         counter.fetch_add(msgs.len(), Ordering::SeqCst);
@@ -148,12 +152,6 @@ async fn a_failing_message_is_traced_through_retry_to_the_dead_letter_queue() {
     .await
     .expect("consumer");
 
-    let admin = Admin::start(AdminConfig {
-        namesrv_addrs: vec![cluster.namesrv()],
-        ..AdminConfig::default()
-    })
-    .await
-    .expect("admin");
     let events = trace_until(&admin, &sent.msg_id, |e| {
         e.iter().any(|e| e.kind == Kind::DeadLettered)
     })
