@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use md5::{Digest, Md5};
 
-use super::rebalance::allocate_averagely;
-use crate::message::{java_str_cmp, MessageQueue};
+use super::rebalance::{averagely_share, normalized};
+use crate::message::MessageQueue;
 
 /// Java's default number of virtual nodes per consumer on the consistent-hash ring.
 pub const DEFAULT_VIRTUAL_NODES: usize = 10;
@@ -47,20 +47,14 @@ impl Allocation {
         consumer_ids: &[String],
         me: &str,
     ) -> Vec<MessageQueue> {
-        let mut all = queues.to_vec();
-        all.sort();
-        all.dedup();
-        let mut cids = consumer_ids.to_vec();
-        cids.sort_by(|a, b| java_str_cmp(a, b));
-        cids.dedup();
-        let Some(index) = cids.iter().position(|c| c == me) else {
+        let Some((all, cids, index)) = normalized(queues, consumer_ids, me) else {
             return Vec::new();
         };
         if all.is_empty() {
             return Vec::new();
         }
         match self {
-            Allocation::Averagely => allocate_averagely(&all, &cids, me),
+            Allocation::Averagely => averagely_share(all, cids.len(), index),
             Allocation::AveragelyByCircle => all
                 .into_iter()
                 .enumerate()

@@ -15,16 +15,36 @@ pub fn allocate_averagely(
     consumer_ids: &[String],
     me: &str,
 ) -> Vec<MessageQueue> {
+    match normalized(queues, consumer_ids, me) {
+        Some((all, cids, index)) => averagely_share(all, cids.len(), index),
+        None => Vec::new(),
+    }
+}
+
+/// Both lists sorted and without duplicates, the way every member of the group sorts them, and
+/// `me`'s position among the consumers; `None` when `me` is not one of them.
+pub(crate) fn normalized(
+    queues: &[MessageQueue],
+    consumer_ids: &[String],
+    me: &str,
+) -> Option<(Vec<MessageQueue>, Vec<String>, usize)> {
     let mut all = queues.to_vec();
     all.sort();
     all.dedup();
     let mut cids = consumer_ids.to_vec();
     cids.sort_by(|a, b| java_str_cmp(a, b));
     cids.dedup();
-    let Some(index) = cids.iter().position(|c| c == me) else {
-        return Vec::new();
-    };
-    let (n, m) = (all.len(), cids.len());
+    let index = cids.iter().position(|c| c == me)?;
+    Some((all, cids, index))
+}
+
+/// Consumer `index` of `consumers`' contiguous share of the sorted queues `all`.
+pub(crate) fn averagely_share(
+    all: Vec<MessageQueue>,
+    consumers: usize,
+    index: usize,
+) -> Vec<MessageQueue> {
+    let (n, m) = (all.len(), consumers);
     if n == 0 {
         return Vec::new();
     }
