@@ -307,6 +307,8 @@ fn a_cut_store_reopens_with_exactly_the_records_before_the_cut() {
     let store = StoreHandle::open(cfg.clone()).expect("open");
     put_many(store.store(), 0, 200);
     let cut = store.store().written_offset();
+    // Consume queues follow the log asynchronously; read them once they cover the cut.
+    wait_dispatched(store.store());
     let before: Vec<_> = TOPICS
         .iter()
         .flat_map(|t| (0..QUEUES).map(move |q| (*t, q)))
