@@ -54,6 +54,21 @@ pub struct BrokerConfig {
     pub ha_max_gap_not_in_sync: u64,
     /// `haHousekeepingInterval`: a replica silent for this long is out of sync.
     pub ha_housekeeping_interval_ms: u64,
+    /// `enableControllerMode`: the controllers (`controller_addrs`) decide which broker of the group
+    /// is master, and roles change at run time (see `crate::ha::agent`). `broker_role` then only
+    /// says which kind of master this broker is when elected (SYNC_MASTER or ASYNC_MASTER), and
+    /// `broker_id` (at least 1) is its identity towards the controllers; towards name servers the
+    /// master registers as id 0.
+    pub enable_controller_mode: bool,
+    /// `controllerAddr` (`;`-separated in broker.conf): every controller of the group.
+    pub controller_addrs: Vec<String>,
+    /// `brokerHeartbeatInterval`: heartbeats to the controllers, in controller mode.
+    pub broker_heartbeat_interval_ms: u64,
+    /// `controllerLeaseMs`: in controller mode a master stops accepting writes when no controller
+    /// confirmed it for this long (counted from the sending of the last confirmed heartbeat). Must
+    /// stay below the controllers' master timeout, so that an isolated master has stopped before a
+    /// new one can be elected.
+    pub controller_lease_ms: u64,
     /// `deleteWhen`: hours of the day expired files are deleted, "04" or "01;02".
     pub delete_when: String,
     /// `fileReservedTime`, in hours.
@@ -113,6 +128,12 @@ pub struct BrokerConfig {
     pub region_id: String,
     /// `traceOn`, echoed in send responses.
     pub trace_on: bool,
+    /// `slaveReadEnable`: suggest that consumers far behind read from a replica (pull responses'
+    /// `suggestWhichBrokerId`), and let a replica keep such consumers (see docs/replication.md).
+    pub slave_read_enable: bool,
+    /// `accessMessageInMemoryMaxRatio`, in percent of the machine's physical memory: a consumer
+    /// whose pulls lag the commit log's end by more is reading from disk, not from memory.
+    pub access_message_in_memory_max_ratio: u8,
 }
 
 impl Default for BrokerConfig {
@@ -133,6 +154,10 @@ impl Default for BrokerConfig {
             min_in_sync_replicas: 1,
             ha_max_gap_not_in_sync: 256 << 20,
             ha_housekeeping_interval_ms: 20_000,
+            enable_controller_mode: false,
+            controller_addrs: Vec::new(),
+            broker_heartbeat_interval_ms: 500,
+            controller_lease_ms: 2_500,
             delete_when: "04".into(),
             file_reserved_time_hours: 72,
             disk_max_used_space_ratio: 75,
@@ -161,6 +186,8 @@ impl Default for BrokerConfig {
             mapped_file_size_timer_log: 100 << 20,
             region_id: "DefaultRegion".into(),
             trace_on: true,
+            slave_read_enable: false,
+            access_message_in_memory_max_ratio: 40,
         }
     }
 }
@@ -196,6 +223,47 @@ pub enum ConfigError {
 }
 
 impl BrokerConfig {
+    fn validate_controller_mode(&self) -> Result<(), ConfigError> {
+        let why = if self.controller_addrs.is_empty() {
+            Some((
+                "controllerAddr",
+                "controller mode needs at least one controller address",
+            ))
+        } else if self.broker_id < 1 {
+            Some((
+                "brokerId",
+                "in controller mode a broker's id is its identity, 1 or more",
+            ))
+        } else if self.broker_role == BrokerRole::Slave {
+            Some((
+                "brokerRole",
+                "in controller mode it names the kind of master: SYNC_MASTER or ASYNC_MASTER",
+            ))
+        } else if self.ha_listen_port.is_none() {
+            Some((
+                "haListenPort",
+                "every broker of a controlled group may become master and serve replicas",
+            ))
+        } else if self.broker_heartbeat_interval_ms == 0
+            || self.controller_lease_ms <= self.broker_heartbeat_interval_ms
+        {
+            Some((
+                "controllerLeaseMs",
+                "must be longer than brokerHeartbeatInterval (and both above 0)",
+            ))
+        } else {
+            None
+        };
+        match why {
+            Some((key, why)) => Err(ConfigError::OutOfRange {
+                key,
+                value: String::new(),
+                why,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Checks the settings that cannot work.
     ///
     /// # Errors
@@ -207,7 +275,11 @@ impl BrokerConfig {
         if self.broker_name.is_empty() {
             return Err(ConfigError::Empty("brokerName"));
         }
-        if (self.broker_role == BrokerRole::Slave) != (self.broker_id > 0) || self.broker_id < 0 {
+        if self.enable_controller_mode {
+            self.validate_controller_mode()?;
+        } else if (self.broker_role == BrokerRole::Slave) != (self.broker_id > 0)
+            || self.broker_id < 0
+        {
             return Err(ConfigError::RoleMismatch {
                 role: self.broker_role,
                 id: self.broker_id,
@@ -232,6 +304,13 @@ impl BrokerConfig {
             return Err(ConfigError::Zero("transactionCheckInterval"));
         }
         self.validate_schedule()?;
+        if self.access_message_in_memory_max_ratio > 100 {
+            return Err(ConfigError::OutOfRange {
+                key: "accessMessageInMemoryMaxRatio",
+                value: self.access_message_in_memory_max_ratio.to_string(),
+                why: "a percentage, 0-100",
+            });
+        }
         if self.disk_max_used_space_ratio > 100 {
             return Err(ConfigError::OutOfRange {
                 key: "diskMaxUsedSpaceRatio",

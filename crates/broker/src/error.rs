@@ -63,6 +63,11 @@ pub enum BrokerError {
     /// A write request reached a replica (brokerRole SLAVE).
     #[error("the broker[{0}] is a slave: sending is forbidden, send to its master")]
     ReplicaRefusesWrites(String),
+    /// Controller mode: a master no controller confirmed within its lease (it may have been replaced).
+    #[error(
+        "the broker[{0}] is not confirmed as master by the controllers: sending is refused for now"
+    )]
+    LeaseExpired(String),
     /// SYNC_MASTER: the message is stored on the master but not (yet) on enough replicas.
     #[error("{0}")]
     Replication(#[from] crate::ha::ReplicaWaitError),

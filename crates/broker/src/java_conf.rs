@@ -22,7 +22,6 @@ const IGNORED: &[&str] = &[
     "osPageCacheBusyTimeOutMills",
     "transientStorePoolEnable",
     "warmMapedFileEnable",
-    "slaveReadEnable",
     "enablePropertyFilter",
     "aclEnable",
 ];
@@ -98,6 +97,23 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
         "minInSyncReplicas" | "inSyncReplicas" => {
             c.min_in_sync_replicas = num(value).map_err(|()| bad("a count"))?;
         }
+        "enableControllerMode" => {
+            c.enable_controller_mode = flag(value).ok_or_else(|| bad("true or false"))?;
+        }
+        "controllerAddr" => {
+            c.controller_addrs = value
+                .split(';')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        "brokerHeartbeatInterval" => {
+            c.broker_heartbeat_interval_ms = num(value).map_err(|()| bad("milliseconds"))?;
+        }
+        "controllerLeaseMs" => {
+            c.controller_lease_ms = num(value).map_err(|()| bad("milliseconds"))?;
+        }
         "haMaxGapNotInSync" => c.ha_max_gap_not_in_sync = num(value).map_err(|()| bad("bytes"))?,
         "haHousekeepingInterval" => {
             c.ha_housekeeping_interval_ms = num(value).map_err(|()| bad("milliseconds"))?;
@@ -160,6 +176,12 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
         }
         "regionId" => c.region_id = value.into(),
         "traceOn" => c.trace_on = flag(value).ok_or_else(|| bad("true or false"))?,
+        "slaveReadEnable" => {
+            c.slave_read_enable = flag(value).ok_or_else(|| bad("true or false"))?;
+        }
+        "accessMessageInMemoryMaxRatio" => {
+            c.access_message_in_memory_max_ratio = num(value).map_err(|()| bad("a percentage"))?;
+        }
         k if IGNORED.contains(&k) => {
             tracing::warn!(
                 key = k,

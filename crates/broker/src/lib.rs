@@ -39,6 +39,7 @@ pub mod offsets;
 mod persist;
 mod registrar;
 pub mod responses;
+pub mod role;
 pub mod schedule;
 mod state;
 mod stats;
@@ -116,6 +117,9 @@ impl Broker {
         let offsets = ConsumerOffsets::open(dir.join("consumerOffset.json"))?;
         let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
         let schedule = Arc::new(schedule::Schedule::new(&config)?);
+        let epochs = ha::epochs::EpochTable::open(dir.join("epochs.json"))?;
+        let role = role::Role::new(&config, store.store().clone(), epochs.last_epoch());
+        let controlled = config.enable_controller_mode;
         let state = Arc::new(State {
             advertised,
             store: store.store().clone(),
@@ -131,7 +135,12 @@ impl Broker {
             long_poll: Arc::default(),
             filters: filter::FilterCache::default(),
             replication,
-            trace: (config.broker_trace_enable && config.broker_role != BrokerRole::Slave)
+            role,
+            epochs,
+            restart: tokio::sync::watch::Sender::new(None),
+            // A static replica never writes; under a controller any broker may become master.
+            trace: (config.broker_trace_enable
+                && (controlled || config.broker_role != BrokerRole::Slave))
                 .then(Arc::default),
             schedule: schedule.clone(),
             stats: stats::Stats::default(),
@@ -148,7 +157,7 @@ impl Broker {
 
         // A replica writes only what its master sends: delayed deliveries and transaction checks run
         // on the master, and their results reach the replica through the log.
-        let is_replica = state.config.broker_role == BrokerRole::Slave;
+        let is_replica = !controlled && state.config.broker_role == BrokerRole::Slave;
         if let Some(recorder) = &state.trace {
             let _ = state.schedule.trace.set(recorder.clone());
         }
@@ -180,14 +189,21 @@ impl Broker {
                 service.token().clone(),
             ));
         }
-        if is_replica {
+        if is_replica || controlled {
+            // Mirrors whichever master `replication.master_broker` names (none while master).
             service.spawn(ha::metadata::mirror(state.clone(), service.token().clone()));
+        }
+        if is_replica {
             service.spawn(ha::replica::follow(
                 state.replication.master.clone(),
                 state.store.clone(),
                 state.replication.master_offset.clone(),
+                None,
                 service.token().clone(),
             ));
+        }
+        if controlled {
+            service.spawn(ha::agent::run(state.clone(), service.token().clone()));
         }
         service.spawn(registrar::run(state.clone(), pool, service.token().clone()));
         service.spawn(housekeeping::persist_offsets(
@@ -229,6 +245,59 @@ impl Broker {
             state,
             store,
         })
+    }
+}
+
+impl Broker {
+    /// Cuts the (closed) store of `config` back to commit-log offset `offset`, and the epoch table
+    /// with it: what a former master does before following a new one (see `ha::agent`).
+    ///
+    /// # Errors
+    /// The store's or the epoch table's I/O errors.
+    pub fn cut_log(config: &BrokerConfig, offset: u64) -> Result<u64, BrokerError> {
+        let removed = StoreHandle::truncate_log(&config.store_config(), offset)?;
+        ha::epochs::EpochTable::open(config.config_dir().join("epochs.json"))?.truncate(offset)?;
+        Ok(removed)
+    }
+
+    /// Runs a broker on `listener` until `shutdown` resolves, restarting it in place (same address)
+    /// with its log cut whenever the controllers' new master asks for it. `ready` is called after
+    /// every start.
+    ///
+    /// # Errors
+    /// A start that fails (the first or a restart), a listener that cannot be bound again.
+    pub async fn run(
+        config: BrokerConfig,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+        mut ready: impl FnMut(&BrokerHandle),
+    ) -> Result<(), BrokerError> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut listener = listener;
+        loop {
+            let broker = Broker::start(config.clone(), listener).await?;
+            ready(&broker);
+            let addr = broker.local_addr();
+            let cut = tokio::select! {
+                () = &mut shutdown => None,
+                cut = broker.restart_requested() => Some(cut),
+            };
+            broker.shutdown().await;
+            let Some(cut) = cut else {
+                return Ok(());
+            };
+            let c = config.clone();
+            let removed = tokio::task::spawn_blocking(move || Broker::cut_log(&c, cut))
+                .await
+                .map_err(|e| BrokerError::Missing(format!("log cut task failed: {e}")))??;
+            warn!(
+                cut_to = cut,
+                removed, "commit log cut back; starting again as a replica"
+            );
+            listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| BrokerError::io("listener", e))?;
+        }
     }
 }
 
@@ -277,6 +346,31 @@ impl BrokerHandle {
     #[must_use]
     pub fn commit_log_end(&self) -> u64 {
         self.state.store.written_offset()
+    }
+
+    /// The role now (controller mode: as the controllers decided it).
+    #[must_use]
+    pub fn role(&self) -> BrokerRole {
+        self.state.role.current()
+    }
+
+    /// The master epoch this broker is in (0 without a controller).
+    #[must_use]
+    pub fn master_epoch(&self) -> u64 {
+        self.state.role.epoch()
+    }
+
+    /// Resolves (controller mode) when this broker holds records its group's new master never had
+    /// and must restart with its log cut back to the returned offset: shut it down, call
+    /// [`Broker::cut_log`], start it again. [`Broker::run`] does all of it.
+    pub async fn restart_requested(&self) -> u64 {
+        let mut rx = self.state.restart.subscribe();
+        let cut = rx.wait_for(Option::is_some).await.map(|v| *v);
+        match cut {
+            Ok(v) => v.unwrap_or_default(),
+            // The sender lives in `state`, which we hold: never closed while we wait.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Number of pulls currently parked by long polling.

@@ -39,9 +39,15 @@ pub(crate) async fn run(state: Arc<State>, pool: ClientPool, token: Cancellation
 }
 
 fn register_request(state: &State) -> RemotingCommand {
+    let mut topics = state.topics.wrapper();
+    if state.role.is_controlled() {
+        // As RocketMQ 5: the state version is the master epoch, so that a name server keeps the
+        // newest master's registration when an old master's is still alive.
+        topics.data_version.state_version = i64::try_from(state.role.epoch()).unwrap_or(i64::MAX);
+    }
     let body = RegisterBrokerBody {
         filter_server_list: Vec::new(),
-        topic_config_serialize_wrapper: state.topics.wrapper(),
+        topic_config_serialize_wrapper: topics,
     }
     .to_json();
     let crc = crc32_java(&body);
@@ -56,7 +62,7 @@ fn register_request(state: &State) -> RemotingCommand {
                 || format!("{}:{}", addr.ip(), addr.port().wrapping_add(1)),
                 |a| a.to_string(),
             ),
-            broker_id: state.config.broker_id,
+            broker_id: state.role.namesrv_id(),
             heartbeat_timeout_millis: None,
             enable_acting_master: Some(false),
             compressed: false,
@@ -91,7 +97,8 @@ pub(crate) async fn register_all(state: &State, pool: &ClientPool) {
 /// A SLAVE learns its master's broker address (for mirroring topics and offsets) from the name
 /// server's answer, and, without `haMasterAddress`, the HA address to follow too.
 fn learn_master(state: &State, resp: &RemotingCommand) {
-    if state.config.broker_role != BrokerRole::Slave {
+    // Under a controller the master comes from the controllers (`crate::ha::agent`).
+    if state.role.is_controlled() || state.config.broker_role != BrokerRole::Slave {
         return;
     }
     let Ok(h) = RegisterBrokerResponseHeader::from_ext_fields(&resp.ext_fields) else {
@@ -120,7 +127,7 @@ async fn unregister_all(state: &State, pool: &ClientPool) {
                 broker_name: state.config.broker_name.clone(),
                 broker_addr: state.advertised.to_string(),
                 cluster_name: state.config.cluster_name.clone(),
-                broker_id: state.config.broker_id,
+                broker_id: state.role.namesrv_id(),
             },
         );
         if let Err(e) = pool.request(addr, req, REQUEST_TIMEOUT).await {

@@ -25,7 +25,9 @@ pub fn code_of(err: &BrokerError) -> ResponseCode {
         BrokerError::ConsumerNotOnline(_) => ResponseCode::CONSUMER_NOT_ONLINE,
         BrokerError::NotFound(_) => ResponseCode::QUERY_NOT_FOUND,
         BrokerError::Store(e) => store_code(e),
-        BrokerError::ReplicaRefusesWrites(_) => ResponseCode::SERVICE_NOT_AVAILABLE,
+        BrokerError::ReplicaRefusesWrites(_) | BrokerError::LeaseExpired(_) => {
+            ResponseCode::SERVICE_NOT_AVAILABLE
+        }
         BrokerError::Replication(ReplicaWaitError::NotEnoughReplicas { .. }) => {
             ResponseCode::SLAVE_NOT_AVAILABLE
         }
@@ -44,9 +46,10 @@ pub fn code_of(err: &BrokerError) -> ResponseCode {
 fn store_code(e: &StoreError) -> ResponseCode {
     match e {
         StoreError::BadMessage(_) => ResponseCode::MESSAGE_ILLEGAL,
-        StoreError::DiskFull { .. } | StoreError::ShutDown | StoreError::Poisoned(_) => {
-            ResponseCode::SERVICE_NOT_AVAILABLE
-        }
+        StoreError::DiskFull { .. }
+        | StoreError::ShutDown
+        | StoreError::ReadOnly
+        | StoreError::Poisoned(_) => ResponseCode::SERVICE_NOT_AVAILABLE,
         StoreError::FlushTimeout { .. } => ResponseCode::FLUSH_DISK_TIMEOUT,
         _ => ResponseCode::SYSTEM_ERROR,
     }

@@ -42,6 +42,12 @@ pub struct State {
     pub filters: crate::filter::FilterCache,
     /// Master/replica replication (see `crate::ha`).
     pub replication: crate::ha::Replication,
+    /// Master or replica, now (see `crate::role`).
+    pub role: crate::role::Role,
+    /// Where each master epoch began in the log (controller mode).
+    pub epochs: crate::ha::epochs::EpochTable,
+    /// Set (controller mode) when this broker must restart with its log cut back to the offset.
+    pub restart: tokio::sync::watch::Sender<Option<u64>>,
     /// Server-side message trace; `None` when `brokerTraceEnable` is off or on a replica.
     pub trace: Option<Arc<crate::trace::Recorder>>,
     /// Delay levels and timer settings used by the send path.

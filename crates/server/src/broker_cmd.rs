@@ -39,16 +39,26 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        let broker = Broker::start(config, listener)
-            .await
-            .context("starting the broker")?;
-        println!(
-            "ferromq broker ready: listen={} advertised={}",
-            broker.local_addr(),
-            broker.advertised_addr()
-        );
-        signals::shutdown_signal().await?;
-        broker.shutdown().await;
+        // Under a controller a former master may restart in place, log cut; each start prints
+        // its ready line.
+        Broker::run(
+            config,
+            listener,
+            async {
+                if let Err(e) = signals::shutdown_signal().await {
+                    tracing::warn!(error = %e, "waiting for a signal failed; stopping");
+                }
+            },
+            |broker| {
+                println!(
+                    "ferromq broker ready: listen={} advertised={}",
+                    broker.local_addr(),
+                    broker.advertised_addr()
+                );
+            },
+        )
+        .await
+        .context("running the broker")?;
         Ok(())
     })
 }

@@ -40,6 +40,8 @@ pub enum StoreError {
     Config(String),
     #[error("the store is shut down")]
     ShutDown,
+    #[error("the store takes no new messages: this broker is not the master of its group")]
+    ReadOnly,
     #[error("flush failed earlier and the store refuses writes: {0}")]
     Poisoned(String),
     #[error("timed out after {millis} ms waiting for the flush")]

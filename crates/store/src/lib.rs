@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     pub write_listeners: RwLock<Vec<WriteListener>>,
     pub retention_lock: Mutex<()>,
     pub closed: AtomicBool,
+    /// Refuses `put`/`put_batch` while replicated appends go on (a replica, a fenced master).
+    pub read_only: AtomicBool,
 }
 
 /// Reads and writes; clone freely.
@@ -160,6 +162,7 @@ impl StoreHandle {
             write_listeners: RwLock::new(Vec::new()),
             retention_lock: Mutex::new(()),
             closed: AtomicBool::new(false),
+            read_only: AtomicBool::new(false),
         });
         let log = shared.log.clone();
         let visible: Box<dyn Fn() -> u64 + Send> = if sync {
@@ -281,6 +284,9 @@ impl Store {
         if s.closed.load(Ordering::Acquire) {
             return Err(StoreError::ShutDown);
         }
+        if s.read_only.load(Ordering::Acquire) {
+            return Err(StoreError::ReadOnly);
+        }
         if let Some(why) = s.flusher.poisoned() {
             return Err(StoreError::Poisoned(why));
         }
@@ -294,6 +300,20 @@ impl Store {
             records: outcome.records,
             durable,
         })
+    }
+
+    /// Refuses (`true`) or accepts again new messages through [`Store::put`] and
+    /// [`Store::put_batch`] (they fail with `ReadOnly`); [`Store::append_replicated`] is not affected.
+    /// A broker that is not its group's master sets it, so nothing it runs (sends, delayed
+    /// deliveries, transaction checks, trace records) can write a record its master does not have.
+    pub fn set_read_only(&self, read_only: bool) {
+        self.shared.read_only.store(read_only, Ordering::Release);
+    }
+
+    /// Whether [`Store::set_read_only`] refuses new messages now.
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.shared.read_only.load(Ordering::Acquire)
     }
 
     /// Writes bytes copied from another store's commit log at the same offsets (a replica following

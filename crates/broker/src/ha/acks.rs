@@ -2,10 +2,13 @@
 //! are in sync, and waiting until enough replicas hold an append (SYNC_MASTER).
 //!
 //! A replica is in sync while it is connected, has reported within `timeout`, and is no more than
-//! `max_gap` bytes behind the master's written offset. A SYNC_MASTER send waits until
-//! `min_in_sync` in-sync replicas acknowledged its end offset.
+//! `max_gap` bytes behind the master's written offset. Without a controller a SYNC_MASTER send waits
+//! until `min_in_sync` in-sync replicas acknowledged its end offset. In controller mode it waits for
+//! every replica of the controllers' sync-state set ([`Acks::require`]), the replicas a new master
+//! may be elected from, and `min_in_sync` then counts the master too (RocketMQ 5's
+//! `minInSyncReplicas`): with the set reduced to the master alone, the master's own write is enough.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -25,6 +28,8 @@ pub enum ReplicaWaitError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaInfo {
     pub addr: SocketAddr,
+    /// The replica's `brokerId`, when it said (controller mode).
+    pub broker_id: Option<i64>,
     /// Every byte below this is on the replica.
     pub acked: u64,
     pub in_sync: bool,
@@ -35,6 +40,7 @@ pub struct ReplicaInfo {
 #[derive(Debug)]
 struct Replica {
     addr: SocketAddr,
+    broker_id: Option<i64>,
     acked: u64,
     last_report: Instant,
 }
@@ -49,6 +55,9 @@ pub struct Acks {
     min_in_sync: usize,
     max_gap: u64,
     timeout: Duration,
+    /// Controller mode: the broker ids that must acknowledge every send (the sync-state set without
+    /// this master). `None` without a controller.
+    required: Mutex<Option<BTreeSet<i64>>>,
 }
 
 impl Acks {
@@ -60,15 +69,23 @@ impl Acks {
             min_in_sync: min_in_sync.max(1),
             max_gap,
             timeout,
+            required: Mutex::new(None),
         }
     }
 
+    /// Controller mode: every send waits for these replicas (by broker id).
+    pub fn require(&self, broker_ids: BTreeSet<i64>) {
+        *self.required.lock() = Some(broker_ids);
+        self.recompute();
+    }
+
     /// A replica connected (`id` unique per connection).
-    pub fn connected(&self, id: u64, addr: SocketAddr, acked: u64) {
+    pub fn connected(&self, id: u64, addr: SocketAddr, broker_id: Option<i64>, acked: u64) {
         self.replicas.lock().insert(
             id,
             Replica {
                 addr,
+                broker_id,
                 acked,
                 last_report: Instant::now(),
             },
@@ -92,9 +109,36 @@ impl Acks {
     }
 
     fn recompute(&self) {
-        let mut acked: Vec<u64> = self.replicas.lock().values().map(|r| r.acked).collect();
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let q = acked.get(self.min_in_sync - 1).copied().unwrap_or(0);
+        let q = {
+            let replicas = self.replicas.lock();
+            match &*self.required.lock() {
+                None => {
+                    let mut acked: Vec<u64> = replicas.values().map(|r| r.acked).collect();
+                    acked.sort_unstable_by(|a, b| b.cmp(a));
+                    acked.get(self.min_in_sync - 1).copied().unwrap_or(0)
+                }
+                Some(required) => {
+                    // Every required replica (0 when one is not connected), and enough replicas
+                    // besides the master for `min_in_sync`.
+                    let of = |id: i64| {
+                        replicas
+                            .values()
+                            .filter(|r| r.broker_id == Some(id))
+                            .map(|r| r.acked)
+                            .max()
+                            .unwrap_or(0)
+                    };
+                    let all = required.iter().map(|&id| of(id)).min().unwrap_or(u64::MAX);
+                    let mut acked: Vec<u64> = replicas.values().map(|r| r.acked).collect();
+                    acked.sort_unstable_by(|a, b| b.cmp(a));
+                    let count = match self.min_in_sync - 1 {
+                        0 => u64::MAX,
+                        k => acked.get(k - 1).copied().unwrap_or(0),
+                    };
+                    all.min(count)
+                }
+            }
+        };
         self.quorum.send_if_modified(|cur| {
             let changed = *cur != q;
             *cur = q;
@@ -114,6 +158,7 @@ impl Acks {
                 let age = now.duration_since(r.last_report);
                 ReplicaInfo {
                     addr: r.addr,
+                    broker_id: r.broker_id,
                     acked: r.acked,
                     in_sync: age <= self.timeout && written.saturating_sub(r.acked) <= self.max_gap,
                     last_report_ms: u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
@@ -124,7 +169,8 @@ impl Acks {
         out
     }
 
-    /// Waits until `min_in_sync` replicas hold every byte below `offset`.
+    /// Waits until `min_in_sync` replicas hold every byte below `offset` (controller mode: every
+    /// required replica, and `min_in_sync` brokers counting the master).
     ///
     /// # Errors
     /// `NotEnoughReplicas` at once when fewer replicas are in sync (RocketMQ's SLAVE_NOT_AVAILABLE:
@@ -135,8 +181,28 @@ impl Acks {
         written: u64,
         timeout: Duration,
     ) -> Result<(), ReplicaWaitError> {
-        let in_sync = self.replicas(written).iter().filter(|r| r.in_sync).count();
-        if in_sync < self.min_in_sync {
+        let replicas = self.replicas(written);
+        let in_sync = replicas.iter().filter(|r| r.in_sync).count();
+        let required = self.required.lock().clone();
+        if let Some(required) = required {
+            let missing = required
+                .iter()
+                .filter(|&&id| {
+                    !replicas
+                        .iter()
+                        .any(|r| r.in_sync && r.broker_id == Some(id))
+                })
+                .count();
+            if missing > 0 || in_sync + 1 < self.min_in_sync {
+                return Err(ReplicaWaitError::NotEnoughReplicas {
+                    in_sync,
+                    needed: required.len().max(self.min_in_sync - 1),
+                });
+            }
+            if required.is_empty() && self.min_in_sync <= 1 {
+                return Ok(());
+            }
+        } else if in_sync < self.min_in_sync {
             return Err(ReplicaWaitError::NotEnoughReplicas {
                 in_sync,
                 needed: self.min_in_sync,
@@ -170,8 +236,8 @@ mod tests {
     #[tokio::test]
     async fn a_wait_ends_when_enough_replicas_acknowledge() {
         let acks = std::sync::Arc::new(Acks::new(2, 1 << 20, Duration::from_secs(10)));
-        acks.connected(1, addr(1), 100);
-        acks.connected(2, addr(2), 100);
+        acks.connected(1, addr(1), None, 100);
+        acks.connected(2, addr(2), None, 100);
         let waiter = {
             let acks = acks.clone();
             tokio::spawn(async move { acks.wait_for(500, 500, Duration::from_secs(10)).await })
@@ -194,7 +260,7 @@ mod tests {
                 needed: 1
             })
         );
-        acks.connected(1, addr(1), 0);
+        acks.connected(1, addr(1), None, 0);
         assert!(matches!(
             acks.wait_for(10, 10, Duration::from_millis(20)).await,
             Err(ReplicaWaitError::Timeout { offset: 10, .. })
@@ -206,12 +272,39 @@ mod tests {
     #[test]
     fn a_replica_too_far_behind_is_not_in_sync() {
         let acks = Acks::new(1, 1000, Duration::from_secs(10));
-        acks.connected(1, addr(1), 0);
-        acks.connected(2, addr(2), 9_500);
+        acks.connected(1, addr(1), None, 0);
+        acks.connected(2, addr(2), None, 9_500);
         let r = acks.replicas(10_000);
         assert_eq!(
             r.iter().map(|r| (r.acked, r.in_sync)).collect::<Vec<_>>(),
             vec![(0, false), (9_500, true)]
         );
+    }
+
+    #[tokio::test]
+    async fn in_controller_mode_every_required_replica_acknowledges() {
+        let acks = std::sync::Arc::new(Acks::new(1, 1 << 20, Duration::from_secs(10)));
+        // The master alone in the sync-state set: its own write is enough.
+        acks.require(BTreeSet::new());
+        assert_eq!(acks.wait_for(10, 10, Duration::from_secs(10)).await, Ok(()));
+        // Replica 2 joins the set; replica 3 is connected but not in it.
+        acks.connected(1, addr(1), Some(2), 0);
+        acks.connected(2, addr(2), Some(3), 0);
+        acks.require([2].into_iter().collect());
+        let waiter = {
+            let acks = acks.clone();
+            tokio::spawn(async move { acks.wait_for(50, 50, Duration::from_secs(10)).await })
+        };
+        acks.reported(2, 80);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "replica 3 is not the one required");
+        acks.reported(1, 50);
+        assert_eq!(waiter.await.expect("joined"), Ok(()));
+        // A required replica that is gone fails a send at once.
+        acks.disconnected(1);
+        assert!(matches!(
+            acks.wait_for(60, 60, Duration::from_secs(10)).await,
+            Err(ReplicaWaitError::NotEnoughReplicas { .. })
+        ));
     }
 }

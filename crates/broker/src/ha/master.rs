@@ -83,10 +83,10 @@ impl Stream {
     async fn run(&self, stream: TcpStream) -> std::io::Result<()> {
         stream.set_nodelay(true)?;
         let (mut rd, mut wr) = stream.into_split();
-        let reported = wire::read_report(&mut rd).await?;
+        let (broker_id, reported) = wire::read_opening(&mut rd).await?;
         let mut next = self.start_offset(reported)?;
-        info!(peer = %self.peer, reported, from = next, "replica connected");
-        self.acks.connected(self.id, self.peer, reported);
+        info!(peer = %self.peer, ?broker_id, reported, from = next, "replica connected");
+        self.acks.connected(self.id, self.peer, broker_id, reported);
 
         // Reports arrive independently of what we send.
         let reader = {

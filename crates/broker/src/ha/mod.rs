@@ -11,8 +11,12 @@
 //! - [`wire`]: the stream's framing. [`master`]: serving replicas. [`replica`]: following a master.
 //! - [`acks`]: replicas' acknowledged offsets, the in-sync set, waiting for a quorum.
 //! - `metadata`: a replica mirrors its master's topic table and consumer offsets.
+//! - `agent` (controller mode): follows the controllers' choice of master; [`epochs`]: where each
+//!   master epoch began in the log, to cut a former master back to what the new one has.
 
 pub mod acks;
+pub(crate) mod agent;
+pub mod epochs;
 pub mod master;
 pub(crate) mod metadata;
 pub mod replica;
@@ -42,6 +46,8 @@ pub struct Replication {
     pub master_offset: Arc<watch::Sender<u64>>,
     /// Master side: the HA address published to the name servers.
     pub advertised: Option<SocketAddr>,
+    /// Controller mode: a controller announced a role change; heartbeat now.
+    pub wake: Arc<Notify>,
 }
 
 impl Replication {
@@ -60,6 +66,7 @@ impl Replication {
             master: Arc::new(RwLock::new(master)),
             master_broker: Arc::new(RwLock::new(None)),
             master_offset: Arc::new(watch::Sender::new(0)),
+            wake: Arc::new(Notify::new()),
         }
     }
 }

@@ -34,11 +34,13 @@ enum FollowError {
 }
 
 /// Follows the master at `master` (a `host:port` of its HA listener) until `token` is cancelled.
-/// `master_ack` publishes the master's offset as last seen, for lag reporting.
+/// `seen` publishes the master's offset as last seen, for lag reporting. With `hello` (controller
+/// mode) the replica tells the master its broker id.
 pub async fn follow(
     master: Arc<parking_lot::RwLock<Option<String>>>,
     store: Store,
     seen: Arc<watch::Sender<u64>>,
+    hello: Option<i64>,
     token: CancellationToken,
 ) {
     loop {
@@ -46,7 +48,7 @@ pub async fn follow(
         if let Some(addr) = addr {
             tokio::select! {
                 () = token.cancelled() => return,
-                r = follow_once(&addr, &store, &seen) => match r {
+                r = follow_once(&addr, &store, &seen, hello) => match r {
                     Ok(()) => {}
                     Err(e) => warn!(master = %addr, error = %e, "replication from the master stopped; reconnecting"),
                 },
@@ -63,10 +65,14 @@ async fn follow_once(
     addr: &str,
     store: &Store,
     seen: &watch::Sender<u64>,
+    hello: Option<i64>,
 ) -> Result<(), FollowError> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut rd, mut wr) = stream.into_split();
+    if let Some(id) = hello {
+        wire::write_hello(&mut wr, id).await?;
+    }
     let mut at = store.written_offset();
     wire::write_report(&mut wr, at).await?;
     info!(master = %addr, from = at, "following the master");

@@ -4,6 +4,9 @@
 //!   connection opens (where to start), after each transfer is written, and while idle (liveness).
 //! - master → replica: a 12-byte header, the 8-byte offset the bytes belong at and a 4-byte length,
 //!   then that many bytes of whole commit-log entries. A length of 0 is a heartbeat.
+//! - controller mode adds one thing: a replica opens with [`HELLO`] and its 8-byte `brokerId` before
+//!   its first report, so the master can tell the controllers which replicas are in sync. `HELLO`
+//!   is far above any offset, so a classic replica's first report can never be taken for it.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -11,6 +14,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const HEADER_LEN: usize = 12;
 /// Largest transfer a replica accepts; a master sends far less (see `master::CHUNK`).
 pub const MAX_TRANSFER: u32 = 32 << 20;
+
+/// First 8 bytes of a replica that says who it is ("\xfeMQHELLO" is above 2^63: never an offset).
+pub const HELLO: u64 = 0xFE4D_5148_454C_4C4F;
 
 /// A master → replica header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +61,25 @@ pub async fn read_report<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<u64
     Ok(u64::from_be_bytes(b))
 }
 
+/// Reads a replica's opening: its broker id when it says hello, and its first offset report.
+pub async fn read_opening<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<(Option<i64>, u64)> {
+    let first = read_report(r).await?;
+    if first != HELLO {
+        return Ok((None, first));
+    }
+    let mut id = [0u8; 8];
+    r.read_exact(&mut id).await?;
+    Ok((Some(i64::from_be_bytes(id)), read_report(r).await?))
+}
+
+/// Writes a replica's hello (controller mode), before its first report.
+pub async fn write_hello<W: AsyncWrite + Unpin>(w: &mut W, broker_id: i64) -> std::io::Result<()> {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&HELLO.to_be_bytes());
+    b[8..].copy_from_slice(&broker_id.to_be_bytes());
+    w.write_all(&b).await
+}
+
 /// Writes one replica → master offset report.
 pub async fn write_report<W: AsyncWrite + Unpin>(w: &mut W, offset: u64) -> std::io::Result<()> {
     w.write_all(&offset.to_be_bytes()).await?;
@@ -74,5 +99,22 @@ mod tests {
         let b = h.encode();
         assert_eq!(b, [1, 2, 3, 4, 5, 6, 7, 8, 0x0A, 0x0B, 0x0C, 0x0D]);
         assert_eq!(Header::decode(&b), h);
+    }
+
+    #[tokio::test]
+    async fn an_opening_with_or_without_hello_is_read() {
+        let mut with = Vec::new();
+        write_hello(&mut with, 7).await.expect("hello");
+        write_report(&mut with, 1234).await.expect("report");
+        assert_eq!(
+            read_opening(&mut with.as_slice()).await.expect("read"),
+            (Some(7), 1234)
+        );
+        let mut classic = Vec::new();
+        write_report(&mut classic, 99).await.expect("report");
+        assert_eq!(
+            read_opening(&mut classic.as_slice()).await.expect("read"),
+            (None, 99)
+        );
     }
 }

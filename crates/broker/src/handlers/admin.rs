@@ -119,6 +119,14 @@ pub(crate) fn runtime_info(s: &Arc<State>, req: &RemotingCommand) -> Reply {
     put("pullThreadPoolQueueSize", s.long_poll.parked().to_string());
     put("topicCount", s.topics.len().to_string());
     put("flushDiskType", format!("{:?}", s.config.flush_disk_type));
+    let role = match s.role.current() {
+        crate::config::BrokerRole::AsyncMaster => "ASYNC_MASTER",
+        crate::config::BrokerRole::SyncMaster => "SYNC_MASTER",
+        crate::config::BrokerRole::Slave => "SLAVE",
+    };
+    put("brokerRole", role.into());
+    put("brokerId", s.role.namesrv_id().to_string());
+    put("masterEpoch", s.role.epoch().to_string());
     Ok(ok(req).with_body(KvTable { table }.to_json()))
 }
 

@@ -4,11 +4,13 @@
 mod admin;
 mod broker_config;
 mod end_transaction;
+mod epochs;
 mod heartbeat;
 mod lock;
 mod offsets;
 mod producer_connections;
 mod pull;
+mod pull_source;
 mod query;
 mod replica_sync;
 mod reset_offset;
@@ -65,10 +67,18 @@ impl BrokerHandler {
         req: &RemotingCommand,
     ) -> Result<Option<RemotingCommand>, BrokerError> {
         let s = &self.state;
-        if s.config.broker_role == crate::config::BrokerRole::Slave && writes(req.request_code()) {
-            return Err(BrokerError::ReplicaRefusesWrites(
-                s.config.broker_name.clone(),
-            ));
+        if writes(req.request_code()) {
+            match s.role.check_writable() {
+                Ok(()) => {}
+                Err(crate::role::WriteRefusal::Replica) => {
+                    return Err(BrokerError::ReplicaRefusesWrites(
+                        s.config.broker_name.clone(),
+                    ));
+                }
+                Err(crate::role::WriteRefusal::LeaseExpired) => {
+                    return Err(BrokerError::LeaseExpired(s.config.broker_name.clone()));
+                }
+            }
         }
         let reply = match req.request_code() {
             RequestCode::SEND_MESSAGE
@@ -114,6 +124,11 @@ impl BrokerHandler {
             RequestCode::GET_BROKER_CONFIG => broker_config::get_broker_config(s, req),
             RequestCode::UPDATE_BROKER_CONFIG => broker_config::update_broker_config(s, req),
             RequestCode::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(s, req).await,
+            RequestCode::GET_BROKER_EPOCH_CACHE => epochs::epoch_cache(s, req),
+            RequestCode::NOTIFY_BROKER_ROLE_CHANGED => {
+                epochs::role_changed(s);
+                return Ok(None);
+            }
             RequestCode::GET_PRODUCER_CONNECTION_LIST => {
                 producer_connections::producer_connections(s, req)
             }

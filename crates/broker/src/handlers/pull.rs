@@ -13,6 +13,7 @@ use ferromq_remoting::{RemotingCommand, ResponseCode};
 use ferromq_store::{GetResult, GetStatus, QueueRead};
 use tokio::time::Instant;
 
+use super::pull_source;
 use crate::error::BrokerError;
 use crate::filter::{FilterOwner, MessageFilter};
 use crate::names;
@@ -35,6 +36,8 @@ struct Outcome {
     header: PullMessageResponseHeader,
     body: Option<Bytes>,
     remark: &'static str,
+    /// Commit-log position of the last record read, for the read-from-replica suggestion.
+    pulled: Option<u64>,
 }
 
 pub(crate) async fn pull(
@@ -144,8 +147,35 @@ fn wire(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Reads the queue once and maps the store status to the pull response (reference §7.3).
+/// Reads the queue once and answers with the member of the group to pull from next.
 fn read(s: &State, plan: &PullPlan) -> Result<Outcome, BrokerError> {
+    let mut outcome = read_queue(s, plan)?;
+    if pull_source::is_replica(s) {
+        keep_position_on_replica(&mut outcome, plan);
+    }
+    outcome.header.suggest_which_broker_id =
+        pull_source::suggestion_for(s, &plan.header.consumer_group, outcome.pulled);
+    Ok(outcome)
+}
+
+/// A replica never moves a consumer's offset: its log may just lag the master's (or retention
+/// removed what the master still has), and the consumer came here only for a while. An offset past
+/// the end waits for the replication to bring it, as one at the end does; one before the start is
+/// answered at once and sent to the master (RocketMQ's `offsetCheckInSlave` off).
+fn keep_position_on_replica(o: &mut Outcome, plan: &PullPlan) {
+    if o.code != ResponseCode::PULL_OFFSET_MOVED {
+        return;
+    }
+    o.header.next_begin_offset = plan.header.queue_offset.max(0);
+    o.code = if o.remark == "OFFSET_TOO_SMALL" {
+        ResponseCode::PULL_RETRY_IMMEDIATELY
+    } else {
+        ResponseCode::PULL_NOT_FOUND
+    };
+}
+
+/// Reads the queue once and maps the store status to the pull response (reference §7.3).
+fn read_queue(s: &State, plan: &PullPlan) -> Result<Outcome, BrokerError> {
     let h = &plan.header;
     let from = u64::try_from(h.queue_offset).unwrap_or(0);
     let filter = plan.subscription.store_filter();
@@ -173,6 +203,10 @@ fn read(s: &State, plan: &PullPlan) -> Result<Outcome, BrokerError> {
         ..PullMessageResponseHeader::default()
     };
     if got.status == GetStatus::Found {
+        let pulled = got
+            .messages
+            .last()
+            .and_then(|m| pull_source::record_position(m));
         let (kept, next) = matching(s, plan, got, max_msgs, max_bytes)?;
         header.next_begin_offset = wire(next);
         if kept.is_empty() {
@@ -181,6 +215,7 @@ fn read(s: &State, plan: &PullPlan) -> Result<Outcome, BrokerError> {
                 header,
                 body: None,
                 remark: "NO_MATCHED_MESSAGE",
+                pulled,
             });
         }
         let mut body = BytesMut::with_capacity(kept.iter().map(Bytes::len).sum());
@@ -193,6 +228,7 @@ fn read(s: &State, plan: &PullPlan) -> Result<Outcome, BrokerError> {
             header,
             body: Some(body.freeze()),
             remark: "FOUND",
+            pulled,
         });
     }
     let outcome = |code, body, remark| Outcome {
@@ -200,6 +236,7 @@ fn read(s: &State, plan: &PullPlan) -> Result<Outcome, BrokerError> {
         header: header.clone(),
         body,
         remark,
+        pulled: None,
     };
     Ok(match got.status {
         // Found is answered above.
@@ -231,6 +268,7 @@ fn read(s: &State, plan: &PullPlan) -> Result<Outcome, BrokerError> {
                 header,
                 body: None,
                 remark: "NO_MESSAGE_IN_QUEUE",
+                pulled: None,
             }
         }
     })

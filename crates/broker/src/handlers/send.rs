@@ -21,7 +21,6 @@ use ferromq_store::config::FlushMode;
 use ferromq_store::{PutResult, StoreError};
 
 use super::Reply;
-use crate::config::BrokerRole;
 use crate::error::BrokerError;
 use crate::names;
 use crate::state::State;
@@ -300,7 +299,7 @@ async fn await_durable(
         .last()
         .map_or(0, |r| r.physical_offset + u64::from(r.size));
     let outcome = match outcome {
-        Ok(()) if s.config.broker_role == BrokerRole::SyncMaster => {
+        Ok(()) if s.role.is_sync_master() => {
             let written = s.store.written_offset();
             s.replication
                 .acks

@@ -117,6 +117,10 @@ impl LevelDelivery {
     }
 
     fn deliver_level(&mut self, level: u32, delay: Duration) -> Head {
+        if self.store.is_read_only() {
+            // Not the master (controller mode): the master delivers; look again later.
+            return Head::Failed;
+        }
         let queue_id = level - 1;
         let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         loop {

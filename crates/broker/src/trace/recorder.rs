@@ -66,6 +66,10 @@ impl Recorder {
     /// Writes pending events now (also at shutdown).
     pub fn flush(&self, store: &Store, host: std::net::SocketAddr) {
         let events = std::mem::take(&mut *self.pending.lock());
+        if store.is_read_only() {
+            // Not the master (controller mode): this broker's events are not kept.
+            return;
+        }
         let mut rest = events.as_slice();
         while !rest.is_empty() {
             let n = write_batch(store, host, rest);

@@ -49,6 +49,10 @@ pub(crate) async fn run(state: Arc<State>, token: CancellationToken) {
             () = token.cancelled() => return,
             () = tokio::time::sleep(period) => {}
         }
+        if !state.role.is_master() {
+            // Controller mode, not the master now: the master checks.
+            continue;
+        }
         let s = state.clone();
         let checks = match tokio::task::spawn_blocking(move || scan(&s, now_ms())).await {
             Ok(Ok(checks)) => checks,

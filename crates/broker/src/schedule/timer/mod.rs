@@ -278,6 +278,10 @@ impl Timer {
 
     /// Delivers every due timer; returns how long until the next may be due.
     fn deliver_due(&mut self) -> Result<Duration, BrokerError> {
+        if self.store.is_read_only() {
+            // Not the master (controller mode): the master delivers; look again later.
+            return Ok(RETRY_PAUSE);
+        }
         loop {
             let now = now_ms();
             if self.loaded.is_none() {

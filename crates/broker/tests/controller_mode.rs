@@ -1,0 +1,371 @@
+//! Controller mode, in process over real TCP: a controller picks the master of a two-broker group;
+//! the replica joins the sync-state set and holds every acknowledged send; when the master stops,
+//! the replica is elected and takes sends; the old master comes back as a replica; a master the
+//! controllers stop confirming refuses sends; a former master with records the new master never had
+//! cuts them and then holds exactly the new master's log.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{broker_config, call, pull_all, send_v2};
+use ferromq_broker::{Broker, BrokerConfig, BrokerHandle, BrokerRole};
+use ferromq_controller::{Controller, ControllerConfig, ControllerHandle};
+use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
+use ferromq_net::{Client, ClientConfig};
+use ferromq_remoting::body::lists::KvTable;
+use ferromq_remoting::body::JsonBody;
+use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use tokio::net::TcpListener;
+
+const TOPIC: &str = "Controlled";
+const GROUP: &str = "broker-a";
+const T: Duration = Duration::from_secs(20);
+
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + T;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn start_controller(dir: &Path, listener: TcpListener, unclean: bool) -> ControllerHandle {
+    let config = ControllerConfig {
+        node_id: 1,
+        data_dir: dir.to_owned(),
+        master_timeout: Duration::from_millis(1500),
+        check_interval: Duration::from_millis(100),
+        enable_elect_unclean_master: unclean,
+        raft_heartbeat_interval: Duration::from_millis(50),
+        raft_election_timeout: Duration::from_millis(300),
+        write_timeout: Duration::from_millis(1500),
+        ..ControllerConfig::default()
+    };
+    Controller::start(config, listener)
+        .await
+        .expect("controller starts")
+}
+
+struct Env {
+    ns: NameServerHandle,
+    controller: Option<ControllerHandle>,
+    controller_addr: std::net::SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(unclean: bool) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ns = NameServer::start(
+            NameServerConfig::default(),
+            TcpListener::bind("127.0.0.1:0").await.expect("bind ns"),
+        )
+        .expect("ns starts");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let controller_addr = listener.local_addr().expect("addr");
+        let controller = start_controller(&dir.path().join("controller"), listener, unclean).await;
+        Env {
+            ns,
+            controller: Some(controller),
+            controller_addr,
+            dir,
+        }
+    }
+
+    fn config(&self, id: i64) -> BrokerConfig {
+        let mut c = broker_config(
+            &self.dir.path().join(format!("b{id}")),
+            &self.ns.local_addr().to_string(),
+        );
+        c.broker_name = GROUP.into();
+        c.broker_id = id;
+        c.broker_role = BrokerRole::SyncMaster;
+        c.enable_controller_mode = true;
+        c.controller_addrs = vec![self.controller_addr.to_string()];
+        c.ha_listen_port = Some(0);
+        c.broker_heartbeat_interval_ms = 200;
+        c.controller_lease_ms = 1000;
+        c.sync_flush_timeout_ms = 3000;
+        c
+    }
+
+    async fn broker(&self, id: i64) -> BrokerHandle {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Broker::start(self.config(id), listener)
+            .await
+            .expect("broker starts")
+    }
+
+    fn sync_set(&self) -> Vec<u64> {
+        self.controller
+            .as_ref()
+            .and_then(|c| c.replica_info(GROUP))
+            .map(|i| i.sync_state_set.into_iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A broker under [`Broker::run`], which restarts it in place when it must cut its log.
+struct Supervised {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    runner: tokio::task::JoinHandle<Result<(), ferromq_broker::BrokerError>>,
+    starts: tokio::sync::mpsc::UnboundedReceiver<std::net::SocketAddr>,
+}
+
+impl Supervised {
+    async fn start(config: BrokerConfig) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (starts_tx, mut starts) = tokio::sync::mpsc::unbounded_channel();
+        let runner = tokio::spawn(Broker::run(
+            config,
+            listener,
+            async {
+                let _ = stop_rx.await;
+            },
+            move |h| {
+                let _ = starts_tx.send(h.local_addr());
+            },
+        ));
+        assert_eq!(starts.recv().await, Some(addr));
+        Supervised {
+            addr,
+            stop,
+            runner,
+            starts,
+        }
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(self.addr.to_string(), ClientConfig::default())
+            .await
+            .expect("connect")
+    }
+
+    async fn runtime(&self, key: &str) -> String {
+        let resp = call(
+            &self.client().await,
+            RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO),
+        )
+        .await;
+        let kv = KvTable::from_json(resp.body.as_deref().expect("body")).expect("table");
+        kv.table.get(key).cloned().unwrap_or_default()
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).expect("runner waits");
+        self.runner.await.expect("joined").expect("clean stop");
+    }
+}
+
+async fn client(b: &BrokerHandle) -> Client {
+    Client::connect(b.local_addr().to_string(), ClientConfig::default())
+        .await
+        .expect("connect")
+}
+
+/// Sends `bodies` to queue 0 and returns each answer's code.
+async fn send_all(c: &Client, bodies: impl IntoIterator<Item = String>) -> Vec<ResponseCode> {
+    let mut codes = Vec::new();
+    for b in bodies {
+        let resp: RemotingCommand = send_v2(c, TOPIC, 0, None, b.as_bytes()).await;
+        codes.push(resp.response_code());
+    }
+    codes
+}
+
+async fn bodies_of(b: &BrokerHandle, count: usize) -> Vec<String> {
+    let c = client(b).await;
+    pull_all(&c, TOPIC, 0, "*", count)
+        .await
+        .into_iter()
+        .map(|(_, body, _, _)| String::from_utf8(body).expect("utf8"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replica_takes_over_and_the_old_master_rejoins_as_its_replica() {
+    let env = Env::start(false).await;
+    let a = env.broker(1).await;
+    eventually("broker 1 is master", || a.role() == BrokerRole::SyncMaster).await;
+    let b = env.broker(2).await;
+    eventually("broker 2 joins the sync-state set", || {
+        env.sync_set() == vec![1, 2]
+    })
+    .await;
+    assert_eq!(b.role(), BrokerRole::Slave);
+
+    let ca = client(&a).await;
+    let first: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    let codes = send_all(&ca, first.clone()).await;
+    assert!(
+        codes.iter().all(|c| *c == ResponseCode::SUCCESS),
+        "{codes:?}"
+    );
+    // Every acknowledged send is on the replica already (it is in the sync-state set).
+    assert!(b.commit_log_end() >= a.commit_log_end());
+
+    // A replica refuses sends.
+    let cb = client(&b).await;
+    let refused = send_all(&cb, ["no".to_owned()]).await;
+    assert_eq!(refused, vec![ResponseCode::SERVICE_NOT_AVAILABLE]);
+
+    let a_dir_config = env.config(1);
+    let stopped = Instant::now();
+    a.shutdown().await;
+    eventually("broker 2 is elected", || b.role() == BrokerRole::SyncMaster).await;
+    eprintln!(
+        "failover: broker 2 master {:?} after broker 1 stopped",
+        stopped.elapsed()
+    );
+    assert_eq!(b.master_epoch(), 2);
+    // Alone in the sync-state set, the new master acknowledges on its own write.
+    let second: Vec<String> = (40..60).map(|i| format!("m{i}")).collect();
+    let codes = send_all(&cb, second.clone()).await;
+    assert!(
+        codes.iter().all(|c| *c == ResponseCode::SUCCESS),
+        "{codes:?}"
+    );
+
+    // The old master returns on its folder (it may restart once to cut records written while it
+    // stopped, such as its last trace events): a replica of broker 2, holding the same log.
+    let a = Supervised::start(a_dir_config).await;
+    eventually("broker 1 rejoins the sync-state set", || {
+        env.sync_set() == vec![1, 2]
+    })
+    .await;
+    assert_eq!(a.runtime("brokerRole").await, "SLAVE");
+    assert_eq!(a.runtime("masterEpoch").await, "2");
+    let b_end = b.commit_log_end().to_string();
+    let deadline = Instant::now() + T;
+    while a.runtime("commitLogMaxOffset").await != b_end {
+        assert!(Instant::now() < deadline, "broker 1 never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    assert_eq!(bodies_of(&b, all.len()).await, all);
+    let got: Vec<String> = pull_all(&a.client().await, TOPIC, 0, "*", all.len())
+        .await
+        .into_iter()
+        .map(|(_, body, _, _)| String::from_utf8(body).expect("utf8"))
+        .collect();
+    assert_eq!(got, all);
+
+    a.stop().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_no_controller_confirms_stops_taking_sends_until_confirmed_again() {
+    let mut env = Env::start(false).await;
+    let a = env.broker(1).await;
+    eventually("broker 1 is master", || a.role() == BrokerRole::SyncMaster).await;
+    let c = client(&a).await;
+    assert_eq!(
+        send_all(&c, ["before".to_owned()]).await,
+        vec![ResponseCode::SUCCESS]
+    );
+
+    env.controller.take().expect("running").shutdown().await;
+    let deadline = Instant::now() + T;
+    loop {
+        let codes = send_all(&c, ["probe".to_owned()]).await;
+        if codes[0] == ResponseCode::SERVICE_NOT_AVAILABLE {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the master kept taking sends");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The controller comes back on its address and folder: the master is confirmed again.
+    let listener = TcpListener::bind(env.controller_addr)
+        .await
+        .expect("rebind");
+    env.controller =
+        Some(start_controller(&env.dir.path().join("controller"), listener, false).await);
+    let deadline = Instant::now() + T;
+    loop {
+        let codes = send_all(&c, ["after".to_owned()]).await;
+        if codes[0] == ResponseCode::SUCCESS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the master never took sends again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_former_master_cuts_what_the_new_master_never_had() {
+    // Unclean elections let an empty broker lead, so the old master's records are not in its log.
+    let env = Env::start(true).await;
+    let a = env.broker(1).await;
+    eventually("broker 1 is master", || a.role() == BrokerRole::SyncMaster).await;
+    let ca = client(&a).await;
+    let lost: Vec<String> = (0..30).map(|i| format!("old{i}")).collect();
+    // Stored on broker 1; no replica, so SYNC_MASTER answers SUCCESS (alone in the set).
+    assert!(send_all(&ca, lost)
+        .await
+        .iter()
+        .all(|c| *c == ResponseCode::SUCCESS));
+    let a_config = env.config(1);
+    a.shutdown().await;
+
+    let b = env.broker(2).await;
+    eventually("broker 2 is elected though out of sync", || {
+        b.role() == BrokerRole::SyncMaster
+    })
+    .await;
+    let cb = client(&b).await;
+    let kept: Vec<String> = (0..10).map(|i| format!("new{i}")).collect();
+    assert!(send_all(&cb, kept.clone())
+        .await
+        .iter()
+        .all(|c| *c == ResponseCode::SUCCESS));
+
+    // Broker 1 returns under the supervisor, which restarts it with its log cut, on its address.
+    let mut a = Supervised::start(a_config).await;
+    let again = tokio::time::timeout(T, a.starts.recv())
+        .await
+        .expect("restarted in time");
+    assert_eq!(again, Some(a.addr));
+    eventually("broker 1 catches up after the cut", || {
+        env.sync_set() == vec![1, 2]
+    })
+    .await;
+    // Broker 1 now holds exactly broker 2's messages: the old ones are gone.
+    let c1 = a.client().await;
+    let got: Vec<String> = pull_all(&c1, TOPIC, 0, "*", kept.len())
+        .await
+        .into_iter()
+        .map(|(_, body, _, _)| String::from_utf8(body).expect("utf8"))
+        .collect();
+    assert_eq!(got, kept);
+    let resp = call(
+        &c1,
+        common::pull_request(
+            "cg",
+            TOPIC,
+            0,
+            i64::try_from(kept.len()).expect("small"),
+            "*",
+            None,
+        ),
+    )
+    .await;
+    assert_ne!(
+        resp.response_code(),
+        ResponseCode::SUCCESS,
+        "nothing past the new master's log"
+    );
+
+    a.stop().await;
+    b.shutdown().await;
+}
