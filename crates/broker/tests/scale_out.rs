@@ -1,0 +1,167 @@
+//! Scale-out without downtime: a producer sends continuously to a one-group cluster; a second broker
+//! group joins and the topic is created on it; the producer starts using the new group's queues at its
+//! next route refresh without a failed send, and a consumer reads every message exactly once from
+//! both groups.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::broker_config;
+use ferromq_broker::{Broker, BrokerHandle};
+use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
+use ferromq_client::consumer::{PullConsumer, PullConsumerConfig, PullStatus};
+use ferromq_client::{Message, Producer, ProducerConfig};
+use ferromq_namesrv::{NameServer, NameServerConfig};
+use tokio::net::TcpListener;
+
+const TOPIC: &str = "Growing";
+
+async fn group(dir: &std::path::Path, name: &str, ns: &str) -> BrokerHandle {
+    let mut c = broker_config(&dir.join(name), ns);
+    c.broker_name = name.into();
+    Broker::start(c, TcpListener::bind("127.0.0.1:0").await.expect("bind"))
+        .await
+        .expect("broker starts")
+}
+
+async fn create_topic(ns: &str) -> usize {
+    let admin = Admin::start(AdminConfig {
+        namesrv_addrs: vec![ns.to_owned()],
+        ..AdminConfig::default()
+    })
+    .await
+    .expect("admin");
+    let mut spec = TopicSpec::new(TOPIC);
+    spec.read_queue_nums = 4;
+    spec.write_queue_nums = 4;
+    let written = admin
+        .create_topic("DefaultCluster", &spec)
+        .await
+        .expect("create topic");
+    admin.shutdown().await;
+    written.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_broker_group_takes_sends_without_a_failed_send() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ns = NameServer::start(
+        NameServerConfig::default(),
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .expect("ns");
+    let ns_addr = ns.local_addr().to_string();
+    let a = group(dir.path(), "broker-a", &ns_addr).await;
+    assert_eq!(create_topic(&ns_addr).await, 1);
+
+    let producer = Arc::new(
+        Producer::start(ProducerConfig {
+            namesrv_addrs: vec![ns_addr.clone()],
+            group: "growing_producer".into(),
+            route_refresh_interval: Duration::from_millis(200),
+            ..ProducerConfig::default()
+        })
+        .await
+        .expect("producer"),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (producer, stop) = (producer.clone(), stop.clone());
+        tokio::spawn(async move {
+            // body → the group that stored it; every send must succeed.
+            let mut sent: BTreeMap<String, String> = BTreeMap::new();
+            let mut i = 0u32;
+            while !stop.load(Ordering::Acquire) {
+                let body = format!("g{i:05}");
+                let r = producer
+                    .send(Message::new(TOPIC, body.clone()))
+                    .await
+                    .unwrap_or_else(|e| panic!("send {i} failed while the cluster grew: {e}"));
+                sent.insert(body, r.queue.broker_name);
+                i += 1;
+            }
+            sent
+        })
+    };
+
+    // Wait for some traffic, then add the second group and its share of the topic.
+    let started = Instant::now();
+    while a.commit_log_end() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no traffic");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let b = group(dir.path(), "broker-b", &ns_addr).await;
+    assert_eq!(create_topic(&ns_addr).await, 2, "the topic on both groups");
+    let added = Instant::now();
+    while b.commit_log_end() == 0 {
+        assert!(
+            added.elapsed() < Duration::from_secs(10),
+            "the new group never took a send"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let first_send = added.elapsed();
+    // Let both groups take sends for a while.
+    let b_first = b.commit_log_end();
+    while b.commit_log_end() < b_first + 20_000 {
+        assert!(
+            added.elapsed() < Duration::from_secs(20),
+            "too few sends to the new group"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Release);
+    let sent = sender.await.expect("sender");
+    let per_group = sent.values().fold(BTreeMap::new(), |mut m, g| {
+        *m.entry(g.clone()).or_insert(0usize) += 1;
+        m
+    });
+    assert_eq!(per_group.len(), 2, "{per_group:?}");
+    eprintln!(
+        "scale-out: {} sends, per group {per_group:?}, new group's first send {:?} after it joined",
+        sent.len(),
+        first_send
+    );
+    match Arc::try_unwrap(producer) {
+        Ok(p) => p.shutdown().await,
+        Err(_) => panic!("producer still shared"),
+    }
+
+    let consumer = PullConsumer::start(PullConsumerConfig {
+        namesrv_addrs: vec![ns_addr.clone()],
+        group: "growing_reader".into(),
+        ..PullConsumerConfig::default()
+    })
+    .await
+    .expect("consumer");
+    let queues = consumer.fetch_queues(TOPIC).await.expect("queues");
+    assert_eq!(queues.len(), 8, "{queues:?}");
+    let mut received: BTreeMap<String, String> = BTreeMap::new();
+    for mq in &queues {
+        let mut offset = 0;
+        loop {
+            let r = consumer.pull(mq, offset, 64, "*").await.expect("pull");
+            for m in &r.messages {
+                let body = String::from_utf8(m.body.to_vec()).expect("utf8");
+                let before = received.insert(body.clone(), mq.broker_name.clone());
+                assert!(before.is_none(), "{body} read twice");
+            }
+            offset = r.next_offset;
+            if matches!(r.status, PullStatus::NoNewMsg) {
+                break;
+            }
+        }
+    }
+    consumer.shutdown().await;
+    assert_eq!(
+        received, sent,
+        "every message once, on the group that acknowledged it"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    ns.shutdown().await;
+}
