@@ -6,9 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::broker_config;
+use common::{broker_config, read_topic};
 use ferromq_broker::Broker;
-use ferromq_client::consumer::{PullConsumer, PullConsumerConfig, PullStatus};
 use ferromq_client::{Message, Producer, ProducerConfig};
 use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
 use ferromq_net::{Client, ClientConfig};
@@ -62,30 +61,11 @@ async fn produce(addrs: &[String], bodies: &[String]) {
 }
 
 async fn consume_all(addrs: &[String]) -> Vec<String> {
-    let consumer = PullConsumer::start(PullConsumerConfig {
-        namesrv_addrs: addrs.to_vec(),
-        group: "every_ns_reader".into(),
-        ..PullConsumerConfig::default()
-    })
-    .await
-    .expect("consumer");
-    let mut got = Vec::new();
-    for mq in consumer.fetch_queues(TOPIC).await.expect("queues") {
-        let mut offset = 0;
-        loop {
-            let r = consumer.pull(&mq, offset, 64, "*").await.expect("pull");
-            got.extend(
-                r.messages
-                    .iter()
-                    .map(|m| String::from_utf8(m.body.to_vec()).expect("utf8")),
-            );
-            offset = r.next_offset;
-            if matches!(r.status, PullStatus::NoNewMsg) {
-                break;
-            }
-        }
-    }
-    consumer.shutdown().await;
+    let mut got: Vec<String> = read_topic(addrs, TOPIC)
+        .await
+        .into_iter()
+        .map(|(_, body)| body)
+        .collect();
     got.sort();
     got
 }

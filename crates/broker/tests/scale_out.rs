@@ -10,10 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::broker_config;
+use common::{broker_config, create_topic_on_cluster, read_topic};
 use ferromq_broker::{Broker, BrokerHandle};
-use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
-use ferromq_client::consumer::{PullConsumer, PullConsumerConfig, PullStatus};
 use ferromq_client::{Message, Producer, ProducerConfig};
 use ferromq_namesrv::{NameServer, NameServerConfig};
 use tokio::net::TcpListener;
@@ -28,24 +26,6 @@ async fn group(dir: &std::path::Path, name: &str, ns: &str) -> BrokerHandle {
         .expect("broker starts")
 }
 
-async fn create_topic(ns: &str) -> usize {
-    let admin = Admin::start(AdminConfig {
-        namesrv_addrs: vec![ns.to_owned()],
-        ..AdminConfig::default()
-    })
-    .await
-    .expect("admin");
-    let mut spec = TopicSpec::new(TOPIC);
-    spec.read_queue_nums = 4;
-    spec.write_queue_nums = 4;
-    let written = admin
-        .create_topic("DefaultCluster", &spec)
-        .await
-        .expect("create topic");
-    admin.shutdown().await;
-    written.len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_broker_group_takes_sends_without_a_failed_send() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -56,7 +36,7 @@ async fn a_new_broker_group_takes_sends_without_a_failed_send() {
     .expect("ns");
     let ns_addr = ns.local_addr().to_string();
     let a = group(dir.path(), "broker-a", &ns_addr).await;
-    assert_eq!(create_topic(&ns_addr).await, 1);
+    assert_eq!(create_topic_on_cluster(&ns_addr, TOPIC, 4).await, 1);
 
     let producer = Arc::new(
         Producer::start(ProducerConfig {
@@ -95,7 +75,11 @@ async fn a_new_broker_group_takes_sends_without_a_failed_send() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let b = group(dir.path(), "broker-b", &ns_addr).await;
-    assert_eq!(create_topic(&ns_addr).await, 2, "the topic on both groups");
+    assert_eq!(
+        create_topic_on_cluster(&ns_addr, TOPIC, 4).await,
+        2,
+        "the topic on both groups"
+    );
     let added = Instant::now();
     while b.commit_log_end() == 0 {
         assert!(
@@ -131,32 +115,14 @@ async fn a_new_broker_group_takes_sends_without_a_failed_send() {
         Err(_) => panic!("producer still shared"),
     }
 
-    let consumer = PullConsumer::start(PullConsumerConfig {
-        namesrv_addrs: vec![ns_addr.clone()],
-        group: "growing_reader".into(),
-        ..PullConsumerConfig::default()
-    })
-    .await
-    .expect("consumer");
-    let queues = consumer.fetch_queues(TOPIC).await.expect("queues");
-    assert_eq!(queues.len(), 8, "{queues:?}");
     let mut received: BTreeMap<String, String> = BTreeMap::new();
-    for mq in &queues {
-        let mut offset = 0;
-        loop {
-            let r = consumer.pull(mq, offset, 64, "*").await.expect("pull");
-            for m in &r.messages {
-                let body = String::from_utf8(m.body.to_vec()).expect("utf8");
-                let before = received.insert(body.clone(), mq.broker_name.clone());
-                assert!(before.is_none(), "{body} read twice");
-            }
-            offset = r.next_offset;
-            if matches!(r.status, PullStatus::NoNewMsg) {
-                break;
-            }
-        }
+    let read = read_topic(std::slice::from_ref(&ns_addr), TOPIC).await;
+    for (group, body) in read {
+        assert!(
+            received.insert(body.clone(), group).is_none(),
+            "{body} read twice"
+        );
     }
-    consumer.shutdown().await;
     assert_eq!(
         received, sent,
         "every message once, on the group that acknowledged it"

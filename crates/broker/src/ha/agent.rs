@@ -206,14 +206,8 @@ impl Agent {
             warn!(error = %e, "recording the new epoch failed; not taking the master role");
             return;
         }
-        let others: BTreeSet<i64> = info
-            .sync_state_set
-            .iter()
-            .filter(|&&id| id != self.own)
-            .filter_map(|&id| i64::try_from(id).ok())
-            .collect();
-        self.state.replication.acks.require(others);
         self.sync = SyncSet::default();
+        self.wait_for_members(&info.sync_state_set);
         *self.state.replication.master_broker.write() = None;
         self.state
             .role
@@ -326,6 +320,17 @@ impl Agent {
         }
     }
 
+    /// Sends wait for every replica of `set` and every joining one.
+    fn wait_for_members(&self, set: &BTreeSet<u64>) {
+        self.state.replication.acks.require(
+            set.iter()
+                .chain(self.sync.joining.keys())
+                .filter(|&&id| id != self.own)
+                .filter_map(|&id| i64::try_from(id).ok())
+                .collect(),
+        );
+    }
+
     /// Master: the controllers' sync-state set follows which replicas hold everything acknowledged.
     /// A replica joins in two steps: sends start waiting for it, then once it holds everything written
     /// before that, the controllers are told. A replica that is gone or out of sync leaves: the
@@ -365,13 +370,7 @@ impl Agent {
             }
         }
         // Members leave only after the controllers agreed (below); joining ones are waited for now.
-        let waited: BTreeSet<u64> = info
-            .sync_state_set
-            .iter()
-            .chain(self.sync.joining.keys())
-            .copied()
-            .collect();
-        require(acks, &waited, self.own);
+        self.wait_for_members(&info.sync_state_set);
         for (&id, &from) in &self.sync.joining {
             if held(id).is_some_and(|acked| acked >= from) {
                 next.insert(id);
@@ -393,25 +392,10 @@ impl Agent {
                 for id in &new.sync_state_set {
                     self.sync.joining.remove(id);
                 }
-                let waited: BTreeSet<u64> = new
-                    .sync_state_set
-                    .iter()
-                    .chain(self.sync.joining.keys())
-                    .copied()
-                    .collect();
-                require(acks, &waited, self.own);
+                self.wait_for_members(&new.sync_state_set);
                 self.info = Some(new);
             }
             Err(e) => warn!(error = %e, wanted = ?next, "changing the sync-state set failed"),
         }
     }
-}
-
-fn require(acks: &super::Acks, ids: &BTreeSet<u64>, own: u64) {
-    acks.require(
-        ids.iter()
-            .filter(|&&id| id != own)
-            .filter_map(|&id| i64::try_from(id).ok())
-            .collect(),
-    );
 }

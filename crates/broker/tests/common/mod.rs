@@ -256,3 +256,56 @@ pub async fn pull_all(
     }
     out
 }
+
+/// Creates `topic` with `queues` read and write queues on every master of `DefaultCluster`, through
+/// our admin client; returns how many brokers took it.
+pub async fn create_topic_on_cluster(namesrv: &str, topic: &str, queues: u32) -> usize {
+    use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
+    let admin = Admin::start(AdminConfig {
+        namesrv_addrs: vec![namesrv.to_owned()],
+        ..AdminConfig::default()
+    })
+    .await
+    .expect("admin");
+    let mut spec = TopicSpec::new(topic);
+    spec.read_queue_nums = queues;
+    spec.write_queue_nums = queues;
+    let written = admin
+        .create_topic("DefaultCluster", &spec)
+        .await
+        .expect("create topic");
+    admin.shutdown().await;
+    written.len()
+}
+
+/// Every message of every queue of `topic`, read from offset 0 with our pull consumer:
+/// (broker name, body) in queue order.
+pub async fn read_topic(namesrv_addrs: &[String], topic: &str) -> Vec<(String, String)> {
+    use ferromq_client::consumer::{PullConsumer, PullConsumerConfig, PullStatus};
+    let consumer = PullConsumer::start(PullConsumerConfig {
+        namesrv_addrs: namesrv_addrs.to_vec(),
+        group: format!("{topic}_reader"),
+        ..PullConsumerConfig::default()
+    })
+    .await
+    .expect("consumer");
+    let mut got = Vec::new();
+    for mq in consumer.fetch_queues(topic).await.expect("queues") {
+        let mut offset = 0;
+        loop {
+            let r = consumer.pull(&mq, offset, 64, "*").await.expect("pull");
+            got.extend(r.messages.iter().map(|m| {
+                (
+                    mq.broker_name.clone(),
+                    String::from_utf8(m.body.to_vec()).expect("utf8"),
+                )
+            }));
+            offset = r.next_offset;
+            if matches!(r.status, PullStatus::NoNewMsg) {
+                break;
+            }
+        }
+    }
+    consumer.shutdown().await;
+    got
+}
