@@ -13,6 +13,7 @@
 //! - [`ids`]: client ids and the `UNIQ_KEY` generator.
 //! - [`error`]: the error type, [`ClientError`].
 //! - `remote` (one connection pool per client, response checks) and `heartbeat` (registration).
+//! - `read_from`: which member of a broker group (master or replica) a consumer reads from.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod ids;
 pub mod message;
 pub mod message_ext;
 pub mod producer;
+mod read_from;
 mod remote;
 pub mod routes;
 

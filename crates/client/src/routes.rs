@@ -20,6 +20,7 @@ use tracing::{debug, warn};
 
 use crate::error::ClientError;
 use crate::message::MessageQueue;
+use crate::read_from::{Member, ReadFrom};
 use crate::remote::{self, Remote};
 
 /// The template topic brokers auto-create topics from.
@@ -104,6 +105,8 @@ struct Inner {
     topics: Mutex<HashMap<String, Arc<TopicRoute>>>,
     /// Broker name → its addresses, merged from every route fetched.
     brokers: Mutex<BTreeMap<String, BrokerData>>,
+    /// Consumers: which member of each broker group to read from.
+    read_from: ReadFrom,
 }
 
 impl Routes {
@@ -117,6 +120,7 @@ impl Routes {
                 timeout,
                 topics: Mutex::new(HashMap::new()),
                 brokers: Mutex::new(BTreeMap::new()),
+                read_from: ReadFrom::default(),
             }),
         }
     }
@@ -335,6 +339,78 @@ impl Routes {
             .ok_or_else(|| ClientError::BrokerNotFound {
                 broker_name: broker_name.to_owned(),
             })
+    }
+
+    pub(crate) fn read_from(&self) -> &ReadFrom {
+        &self.inner.read_from
+    }
+
+    /// The member of group `broker_name` to talk to when `wanted` is preferred (see
+    /// [`crate::read_from`]); with `only_wanted`, no other member.
+    pub(crate) fn member(
+        &self,
+        broker_name: &str,
+        wanted: i64,
+        only_wanted: bool,
+    ) -> Option<Member> {
+        let brokers = self.inner.brokers.lock();
+        let group = brokers.get(broker_name)?;
+        self.inner
+            .read_from
+            .choose(&group.broker_addrs, wanted, only_wanted)
+    }
+
+    /// As [`member`](Self::member) with fallbacks allowed, refreshing `topic`'s route once when
+    /// the group has no address.
+    pub(crate) async fn find_member(
+        &self,
+        broker_name: &str,
+        topic: &str,
+        wanted: i64,
+    ) -> Result<Member, ClientError> {
+        if let Some(m) = self.member(broker_name, wanted, false) {
+            return Ok(m);
+        }
+        if let Err(e) = self.refresh(topic).await {
+            warn!(%topic, error = %e, "route refresh failed");
+        }
+        self.member(broker_name, wanted, false)
+            .ok_or_else(|| ClientError::BrokerNotFound {
+                broker_name: broker_name.to_owned(),
+            })
+    }
+
+    /// Runs `call` against the member of group `broker_name` chosen for `wanted` (see
+    /// [`find_member`](Self::find_member)); when that member cannot be reached, marks it so and
+    /// runs `call` once more against another member of the group, if one is listed. Returns the
+    /// member that answered with its answer.
+    pub(crate) async fn call_member<T, F, Fut>(
+        &self,
+        broker_name: &str,
+        topic: &str,
+        wanted: i64,
+        mut call: F,
+    ) -> Result<(Member, T), ClientError>
+    where
+        F: FnMut(Member) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let first = self.find_member(broker_name, topic, wanted).await?;
+        match call(first.clone()).await {
+            Err(e) if crate::read_from::is_unreachable(&e) => {
+                self.inner.read_from.mark_unreachable(&first.addr);
+                let Some(other) = self
+                    .member(broker_name, wanted, false)
+                    .filter(|m| m.addr != first.addr)
+                else {
+                    return Err(e);
+                };
+                debug!(broker = %broker_name, from = %first.addr, to = %other.addr, error = %e, "broker unreachable; trying another member of its group");
+                let answer = call(other.clone()).await?;
+                Ok((other, answer))
+            }
+            result => result.map(|answer| (first, answer)),
+        }
     }
 
     /// Every known broker address (masters only when `masters_only`), deduplicated.

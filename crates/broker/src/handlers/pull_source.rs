@@ -13,16 +13,15 @@ use std::sync::OnceLock;
 
 use ferromq_remoting::body::route::MASTER_ID;
 
-use crate::config::BrokerRole;
 use crate::state::State;
 
 /// Memory assumed when `/proc/meminfo` cannot be read (RocketMQ's own fallback, 24 GiB).
 const FALLBACK_MEMORY_BYTES: u64 = 24 << 30;
 
-/// Whether this broker currently serves as a replica of its group. Every role check of the pull
-/// path goes through here, so a role that changes at run time needs changing in one place only.
+/// Whether this broker serves as a replica of its group right now (in controller mode the role
+/// changes at run time). Every role check of the pull path goes through here.
 pub(crate) fn is_replica(s: &State) -> bool {
-    s.config.broker_role == BrokerRole::Slave
+    !s.role.is_master()
 }
 
 /// The machine's physical memory in bytes, read once.

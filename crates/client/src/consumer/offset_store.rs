@@ -113,15 +113,7 @@ impl OffsetStore {
             Backend::Broker(offsets) => {
                 for mq in mqs {
                     let Some(offset) = self.get(mq) else { continue };
-                    let addr = match offsets.routes.find_master(&mq.broker_name, &mq.topic).await {
-                        Ok(a) => a,
-                        Err(e) => {
-                            debug!(queue = %mq, error = %e, "cannot persist offset");
-                            continue;
-                        }
-                    };
-                    let cmd = Offsets::commit_request(&self.group, mq, offset);
-                    if let Err(e) = offsets.remote.oneway(&addr, cmd).await {
+                    if let Err(e) = offsets.commit_oneway(&self.group, mq, offset).await {
                         debug!(queue = %mq, error = %e, "offset commit failed");
                     }
                 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ferromq_net::ClientConfig;
 use ferromq_remoting::body::heartbeat::SubscriptionData;
+use ferromq_remoting::body::route::MASTER_ID;
 use ferromq_remoting::headers::offset::{
     BoundaryType, GetMaxOffsetRequestHeader, OffsetResponseHeader,
     QueryConsumerOffsetRequestHeader, QueueRequestHeader, SearchOffsetRequestHeader,
@@ -24,6 +25,7 @@ use crate::consumer::subscription::{accepts, subscription_data, MessageSelector}
 use crate::error::ClientError;
 use crate::message::MessageQueue;
 use crate::message_ext::MessageExt;
+use crate::read_from::Member;
 use crate::remote::{self, Remote};
 use crate::routes::Routes;
 
@@ -88,7 +90,10 @@ pub(crate) struct PullSpec<'a> {
     pub timeout: Duration,
 }
 
-/// Sends one PULL_MESSAGE to the queue's master and reads the answer (shared with the push consumer).
+/// Sends one PULL_MESSAGE and reads the answer (shared with the push consumer and admin).
+///
+/// The queue is read from the member of its broker group the last response suggested (the master
+/// at first); when that member cannot be reached, once more from another member of the group.
 pub(crate) async fn pull_once(
     routes: &Routes,
     remote: &Remote,
@@ -96,46 +101,26 @@ pub(crate) async fn pull_once(
     offset: u64,
     spec: &PullSpec<'_>,
 ) -> Result<PullResult, ClientError> {
-    let addr = routes.find_master(&mq.broker_name, &mq.topic).await?;
-    let mut flags = sys_flag::SUBSCRIPTION;
-    if spec.suspend.is_some() {
-        flags |= sys_flag::SUSPEND;
-    }
-    if spec.commit_offset.is_some() {
-        flags |= sys_flag::COMMIT_OFFSET;
-    }
-    let header = PullMessageRequestHeader {
-        consumer_group: spec.group.to_owned(),
-        topic: mq.topic.clone(),
-        queue_id: wire_queue_id(mq),
-        queue_offset: wire_offset(offset),
-        max_msg_nums: i32::try_from(spec.max_messages).unwrap_or(i32::MAX),
-        sys_flag: flags,
-        commit_offset: wire_offset(spec.commit_offset.unwrap_or(0)),
-        suspend_timeout_millis: spec
-            .suspend
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        subscription: Some(spec.subscription.sub_string.clone()),
-        sub_version: spec.subscription.sub_version,
-        expression_type: Some(spec.subscription.expression_type.clone()),
-        max_msg_bytes: None,
-        ..PullMessageRequestHeader::default()
-    };
-    let cmd = RemotingCommand::request(RequestCode::PULL_MESSAGE)
-        .with_header(&header)
-        .with_ext("bname", mq.broker_name.clone());
-    let resp = remote.call(&addr, cmd, spec.timeout).await?;
+    let wanted = routes.read_from().wanted(mq);
+    let (member, resp) = routes
+        .call_member(&mq.broker_name, &mq.topic, wanted, |member| {
+            let cmd = pull_request(mq, offset, spec, &member);
+            async move { remote.call(&member.addr, cmd, spec.timeout).await }
+        })
+        .await?;
+    let addr = &member.addr;
     let status = match resp.response_code() {
         ResponseCode::SUCCESS => PullStatus::Found,
         ResponseCode::PULL_NOT_FOUND => PullStatus::NoNewMsg,
         ResponseCode::PULL_RETRY_IMMEDIATELY => PullStatus::NoMatchedMsg,
         ResponseCode::PULL_OFFSET_MOVED => PullStatus::OffsetIllegal,
-        _ => return Err(remote::refusal(&addr, &resp)),
+        _ => return Err(remote::refusal(addr, &resp)),
     };
-    let h: PullMessageResponseHeader = remote::header(&addr, &resp)?;
+    let h: PullMessageResponseHeader = remote::header(addr, &resp)?;
+    routes.read_from().suggest(mq, h.suggest_which_broker_id);
     let messages = match (status, &resp.body) {
         (PullStatus::Found, Some(body)) => MessageExt::decode_all(body, &mq.broker_name)
-            .map_err(|e| ClientError::decode(&addr, e))?
+            .map_err(|e| ClientError::decode(addr, e))?
             .into_iter()
             .filter(|m| accepts(spec.subscription, m))
             .collect(),
@@ -150,6 +135,44 @@ pub(crate) async fn pull_once(
     })
 }
 
+/// The PULL_MESSAGE for `member`: offsets are committed with pulls to the master only (a
+/// replica's offsets are the master's copy, RocketMQ's client clears the flag too).
+fn pull_request(
+    mq: &MessageQueue,
+    offset: u64,
+    spec: &PullSpec<'_>,
+    member: &Member,
+) -> RemotingCommand {
+    let mut flags = sys_flag::SUBSCRIPTION;
+    if spec.suspend.is_some() {
+        flags |= sys_flag::SUSPEND;
+    }
+    let commit = spec.commit_offset.filter(|_| !member.is_replica());
+    if commit.is_some() {
+        flags |= sys_flag::COMMIT_OFFSET;
+    }
+    let header = PullMessageRequestHeader {
+        consumer_group: spec.group.to_owned(),
+        topic: mq.topic.clone(),
+        queue_id: wire_queue_id(mq),
+        queue_offset: wire_offset(offset),
+        max_msg_nums: i32::try_from(spec.max_messages).unwrap_or(i32::MAX),
+        sys_flag: flags,
+        commit_offset: wire_offset(commit.unwrap_or(0)),
+        suspend_timeout_millis: spec
+            .suspend
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        subscription: Some(spec.subscription.sub_string.clone()),
+        sub_version: spec.subscription.sub_version,
+        expression_type: Some(spec.subscription.expression_type.clone()),
+        max_msg_bytes: None,
+        ..PullMessageRequestHeader::default()
+    };
+    RemotingCommand::request(RequestCode::PULL_MESSAGE)
+        .with_header(&header)
+        .with_ext("bname", mq.broker_name.clone())
+}
+
 fn clamp(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -162,7 +185,8 @@ pub(crate) fn wire_queue_id(mq: &MessageQueue) -> i32 {
     i32::try_from(mq.queue_id).unwrap_or(i32::MAX)
 }
 
-/// Offset queries and commits against a queue's master (shared with the push consumer and admin).
+/// Offset queries and commits against a queue's master, or another member of its group when the
+/// master is not in the route or cannot be reached (shared with the push consumer and admin).
 #[derive(Debug, Clone)]
 pub(crate) struct Offsets {
     pub routes: Routes,
@@ -176,10 +200,26 @@ impl Offsets {
         mq: &MessageQueue,
         cmd: RemotingCommand,
     ) -> Result<u64, ClientError> {
-        let addr = self.routes.find_master(&mq.broker_name, &mq.topic).await?;
-        let resp = self.remote.call_ok(&addr, cmd, self.timeout).await?;
+        let (addr, resp) = self.call_ok(mq, cmd).await?;
         let h: OffsetResponseHeader = remote::header(&addr, &resp)?;
         Ok(clamp(h.offset))
+    }
+
+    /// Sends `cmd` to `mq`'s master, or to another member of the group when the master is not
+    /// listed or cannot be reached; returns the address that answered and its answer.
+    async fn call_ok(
+        &self,
+        mq: &MessageQueue,
+        cmd: RemotingCommand,
+    ) -> Result<(String, RemotingCommand), ClientError> {
+        let (member, resp) = self
+            .routes
+            .call_member(&mq.broker_name, &mq.topic, MASTER_ID, |member| {
+                let cmd = cmd.clone();
+                async move { self.remote.call_ok(&member.addr, cmd, self.timeout).await }
+            })
+            .await?;
+        Ok((member.addr, resp))
     }
 
     /// The committed offset, `None` when the broker has none (QUERY_NOT_FOUND).
@@ -220,9 +260,25 @@ impl Offsets {
         mq: &MessageQueue,
         offset: u64,
     ) -> Result<(), ClientError> {
-        let addr = self.routes.find_master(&mq.broker_name, &mq.topic).await?;
-        self.remote
-            .call_ok(&addr, Self::commit_request(group, mq, offset), self.timeout)
+        self.call_ok(mq, Self::commit_request(group, mq, offset))
+            .await
+            .map(drop)
+    }
+
+    /// Commits without waiting for the answer (the push consumer's periodic commits, oneway as in
+    /// RocketMQ): to the master, or to a replica while the master is not listed or unreachable.
+    pub(crate) async fn commit_oneway(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        offset: u64,
+    ) -> Result<(), ClientError> {
+        let cmd = Self::commit_request(group, mq, offset);
+        self.routes
+            .call_member(&mq.broker_name, &mq.topic, MASTER_ID, |member| {
+                let cmd = cmd.clone();
+                async move { self.remote.oneway(&member.addr, cmd).await }
+            })
             .await
             .map(drop)
     }

@@ -23,6 +23,7 @@ use ferromq_remoting::body::heartbeat::ConsumerListByGroupResponseBody;
 use ferromq_remoting::body::heartbeat::{
     ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, SubscriptionData,
 };
+use ferromq_remoting::body::route::MASTER_ID;
 use ferromq_remoting::headers::heartbeat::{
     GetConsumerListByGroupRequestHeader, UnregisterClientRequestHeader,
 };
@@ -48,6 +49,7 @@ use crate::heartbeat;
 use crate::ids::{new_client_id, now_ms};
 use crate::message::MessageQueue;
 use crate::message_ext::MessageExt;
+use crate::read_from::Member;
 use crate::remote::{self, Remote};
 use crate::routes::Routes;
 
@@ -359,12 +361,19 @@ impl Core {
         match self.config.message_model {
             MessageModel::Broadcasting => Some(route.read_queues.clone()),
             MessageModel::Clustering => {
-                let addr = route
+                // Any broker knows the group's members: a master if one is up, else a replica.
+                let members: Vec<Member> = route
                     .data
                     .broker_datas
                     .iter()
-                    .find_map(|b| b.master_addr())?
-                    .to_owned();
+                    .filter_map(|b| self.routes.member(&b.broker_name, MASTER_ID, false))
+                    .collect();
+                let addr = members
+                    .iter()
+                    .find(|m| !m.is_replica())
+                    .or(members.first())?
+                    .addr
+                    .clone();
                 let cids = self.consumer_ids(&addr).await?;
                 Some(
                     self.config
