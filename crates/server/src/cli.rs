@@ -80,15 +80,19 @@ pub struct DevArgs {
     /// name server of `dev` take precedence.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Start N broker groups (`broker-a`, `broker-b`, ...), each a master with one replica,
-    /// instead of one broker. Brokers listen on the broker port + 10 per broker (all free ports when
-    /// it is 0); data in `<data-dir>/<group>-<id>`.
+    /// Start N broker groups (`broker-a`, `broker-b`, ...) of two brokers each (ids 1 and 2) in
+    /// controller mode, plus a failover controller, instead of one broker. Brokers listen on the
+    /// broker port + 10 per broker (all free ports when it is 0); data in `<data-dir>/<group>-<id>`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=26))]
     pub cluster: Option<u8>,
     /// With `--cluster`: `sync` answers a send once the replica holds it (SYNC_MASTER), `async`
     /// once the master stored it (ASYNC_MASTER).
     #[arg(long, value_enum, default_value_t = MasterRole::Sync, requires = "cluster")]
     pub master_role: MasterRole,
+    /// With `--cluster`: the controller's address [default: port 9878 on the name server's IP,
+    /// or a free port when the broker port is 0].
+    #[arg(long, value_name = "ADDR", requires = "cluster")]
+    pub controller_listen: Option<SocketAddr>,
 }
 
 /// `dev --master-role`.
@@ -154,9 +158,9 @@ pub struct StoreBenchArgs {
     /// Report format on stdout (logs and progress go to stderr).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// What a writer is: a thread blocking on each append's durability, or a task on a tokio
-    /// runtime (one worker per core) awaiting it, as the broker's send handlers do.
-    #[arg(long, value_enum, default_value_t = WriterDriver::Threads)]
+    /// What a writer is: a task on a tokio runtime (one worker per core) awaiting each append's
+    /// durability, as the broker's send handlers do (the default), or a thread blocking on it.
+    #[arg(long, value_enum, default_value_t = WriterDriver::Tasks)]
     pub driver: WriterDriver,
 }
 
@@ -328,6 +332,7 @@ mod tests {
         assert_eq!(dev.broker_listen.port(), 10911);
         assert_eq!(dev.data_dir, PathBuf::from("./ferromq-data"));
         assert_eq!((dev.cluster, dev.master_role), (None, MasterRole::Sync));
+        assert!(dev.controller_listen.is_none());
         let cli =
             Cli::try_parse_from(["ferromq", "dev", "--cluster", "2", "--master-role", "async"])
                 .expect("cluster");
@@ -336,6 +341,23 @@ mod tests {
         };
         assert_eq!((dev.cluster, dev.master_role), (Some(2), MasterRole::Async));
         assert!(Cli::try_parse_from(["ferromq", "dev", "--master-role", "async"]).is_err());
+        let cli = Cli::try_parse_from([
+            "ferromq",
+            "dev",
+            "--cluster",
+            "1",
+            "--controller-listen",
+            "127.0.0.1:0",
+        ])
+        .expect("controller address");
+        let Command::Dev(dev) = cli.command else {
+            panic!("dev expected");
+        };
+        assert_eq!(dev.controller_listen.map(|a| a.port()), Some(0));
+        assert!(
+            Cli::try_parse_from(["ferromq", "dev", "--controller-listen", "127.0.0.1:0"]).is_err(),
+            "a controller only comes with --cluster"
+        );
         let cli = Cli::try_parse_from([
             "ferromq",
             "broker",

@@ -1,26 +1,88 @@
-//! `ferromq dev --cluster N`: one name server and N broker groups, each a master (SYNC_MASTER, or
-//! ASYNC_MASTER with `--master-role async`) with one replica, in one process on loopback, for trying
-//! replication and scale-out. The ready line lists every broker once every replica follows its master.
+//! `ferromq dev --cluster N`: one name server, one failover controller and N broker groups of two
+//! brokers each (ids 1 and 2, SYNC_MASTER or with `--master-role async` ASYNC_MASTER) in controller
+//! mode, in one process on loopback, for trying replication, failover decisions and scale-out.
+//!
+//! Broker 1 of each group starts first, so the controller makes it master (epoch 1); broker 2
+//! follows it. The ready line lists every broker once every group's replica is in its sync-state
+//! set. Each broker runs under [`Broker::run`], which starts it again in place (log cut) when the
+//! controller turns a former master into a replica.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use ferromq_broker::{Broker, BrokerConfig, BrokerHandle, BrokerRole};
+use ferromq_broker::{Broker, BrokerConfig, BrokerError, BrokerRole};
+use ferromq_controller::{Controller, ControllerConfig, ControllerHandle};
 use ferromq_namesrv::NameServerHandle;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DevArgs, MasterRole};
 
-/// How long the replicas get to connect before the start is called failed.
-const REPLICAS_READY: Duration = Duration::from_secs(30);
+/// How long the groups get to elect a master and bring their replica in sync.
+const GROUPS_READY: Duration = Duration::from_secs(30);
+/// RocketMQ's controller port.
+const CONTROLLER_PORT: u16 = 9878;
 
-/// One broker group: its master and its replica.
-pub struct Group {
-    pub name: String,
-    pub master: BrokerHandle,
-    pub replica: BrokerHandle,
+/// The controller and the broker groups.
+pub struct Cluster {
+    controller: ControllerHandle,
+    groups: Vec<Group>,
+}
+
+/// One broker group: broker 1 (master at start) and broker 2.
+struct Group {
+    name: String,
+    brokers: [RunningBroker; 2],
+}
+
+/// A broker under [`Broker::run`], owned by its task and stopped through its token.
+struct RunningBroker {
+    addr: SocketAddr,
+    token: CancellationToken,
+    task: JoinHandle<Result<(), BrokerError>>,
+}
+
+impl RunningBroker {
+    /// Binds `addr`, starts the broker and waits for its first start to complete.
+    async fn start(config: BrokerConfig, addr: SocketAddr) -> anyhow::Result<RunningBroker> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding a broker to {addr}"))?;
+        let addr = listener.local_addr().context("broker address")?;
+        let token = CancellationToken::new();
+        let (started, mut first) = mpsc::unbounded_channel();
+        let mut task = tokio::spawn(Broker::run(
+            config,
+            listener,
+            token.clone().cancelled_owned(),
+            move |_| {
+                let _ = started.send(());
+            },
+        ));
+        tokio::select! {
+            Some(()) = first.recv() => Ok(RunningBroker { addr, token, task }),
+            ended = &mut task => match ended {
+                Ok(Ok(())) => bail!("the broker on {addr} stopped at once"),
+                Ok(Err(e)) => Err(e).context("starting a broker"),
+                Err(e) => Err(e).context("the broker task failed"),
+            },
+        }
+    }
+
+    async fn shutdown(self) {
+        self.token.cancel();
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(addr = %self.addr, error = %e, "broker stopped with an error")
+            }
+            Err(e) => tracing::warn!(addr = %self.addr, error = %e, "broker task failed"),
+        }
+    }
 }
 
 /// The address of broker `index` (0, 1, 2...): the base port plus 10 per broker, or a free port.
@@ -35,97 +97,152 @@ fn broker_addr(base: SocketAddr, index: u16) -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::new(base.ip(), port))
 }
 
-/// Starts the groups against the running name server `ns`.
+/// `--controller-listen`, else 9878 next to the name server, else (broker port 0) a free port.
+fn controller_addr(args: &DevArgs) -> SocketAddr {
+    args.controller_listen.unwrap_or_else(|| {
+        let port = if args.broker_listen.port() == 0 {
+            0
+        } else {
+            CONTROLLER_PORT
+        };
+        SocketAddr::new(args.namesrv_listen.ip(), port)
+    })
+}
+
+/// Starts the controller and the groups against the running name server `ns`.
 pub async fn start(
     args: &DevArgs,
     template: &BrokerConfig,
     ns: &NameServerHandle,
     groups: u8,
-) -> anyhow::Result<Vec<Group>> {
-    let mut out: Vec<Group> = Vec::new();
-    for g in 0..groups {
-        let name = format!("broker-{}", char::from(b'a' + g));
-        let start_one = |id: i64, ha: Option<String>| {
-            let mut c = template.clone();
-            c.broker_name.clone_from(&name);
-            c.broker_id = id;
-            c.namesrv_addrs = vec![ns.local_addr().to_string()];
-            c.store_root_dir = args.data_dir.join(format!("{name}-{id}"));
-            if id == 0 {
-                c.broker_role = match args.master_role {
-                    MasterRole::Sync => BrokerRole::SyncMaster,
-                    MasterRole::Async => BrokerRole::AsyncMaster,
-                };
-                c.ha_listen_port = Some(0);
-            } else {
-                c.broker_role = BrokerRole::Slave;
-                c.ha_master_address = ha;
-            }
-            c
-        };
-        let index = u16::from(g) * 2;
-        let master = start_broker(start_one(0, None), broker_addr(args.broker_listen, index)?)
-            .await
-            .with_context(|| format!("starting the master of {name}"))?;
-        let ha = master.ha_addr().map(|a| a.to_string());
-        let replica = match start_broker(
-            start_one(1, ha),
-            broker_addr(args.broker_listen, index + 1)?,
-        )
+) -> anyhow::Result<Cluster> {
+    let addr = controller_addr(args);
+    let listener = TcpListener::bind(addr)
         .await
-        {
-            Ok(r) => r,
+        .with_context(|| format!("binding the controller to {addr}"))?;
+    let controller = Controller::start(
+        ControllerConfig {
+            data_dir: args.data_dir.join("controller"),
+            ..ControllerConfig::default()
+        },
+        listener,
+    )
+    .await
+    .context("starting the controller")?;
+    let mut cluster = Cluster {
+        controller,
+        groups: Vec::new(),
+    };
+    for g in 0..groups {
+        match start_group(args, template, ns, &cluster.controller, g).await {
+            Ok(group) => cluster.groups.push(group),
             Err(e) => {
-                master.shutdown().await;
-                shutdown(out).await;
-                return Err(e).with_context(|| format!("starting the replica of {name}"));
+                shutdown(cluster).await;
+                return Err(e);
             }
-        };
-        out.push(Group {
-            name,
-            master,
-            replica,
-        });
+        }
     }
-    let deadline = Instant::now() + REPLICAS_READY;
-    while out.iter().any(|g| g.master.replicas().is_empty()) {
+    let deadline = Instant::now() + GROUPS_READY;
+    while !cluster.groups.iter().all(|g| {
+        cluster
+            .controller
+            .replica_info(&g.name)
+            .is_some_and(|i| i.master == Some(1) && i.sync_state_set.contains(&2))
+    }) {
         if Instant::now() > deadline {
-            shutdown(out).await;
-            bail!("replicas did not connect to their masters within {REPLICAS_READY:?}");
+            shutdown(cluster).await;
+            bail!("the replicas did not catch up with their masters within {GROUPS_READY:?}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Ok(out)
+    Ok(cluster)
 }
 
-async fn start_broker(config: BrokerConfig, addr: SocketAddr) -> anyhow::Result<BrokerHandle> {
-    let listener = TcpListener::bind(addr)
+/// Starts group `g`: broker 1, and broker 2 once the controller made broker 1 master.
+async fn start_group(
+    args: &DevArgs,
+    template: &BrokerConfig,
+    ns: &NameServerHandle,
+    controller: &ControllerHandle,
+    g: u8,
+) -> anyhow::Result<Group> {
+    let name = format!("broker-{}", char::from(b'a' + g));
+    let config = |id: i64| {
+        let mut c = template.clone();
+        c.broker_name.clone_from(&name);
+        c.broker_id = id;
+        c.namesrv_addrs = vec![ns.local_addr().to_string()];
+        c.store_root_dir = args.data_dir.join(format!("{name}-{id}"));
+        c.enable_controller_mode = true;
+        c.controller_addrs = vec![controller.local_addr().to_string()];
+        c.broker_role = match args.master_role {
+            MasterRole::Sync => BrokerRole::SyncMaster,
+            MasterRole::Async => BrokerRole::AsyncMaster,
+        };
+        c.ha_listen_port = Some(0);
+        c
+    };
+    let index = u16::from(g) * 2;
+    let first = RunningBroker::start(config(1), broker_addr(args.broker_listen, index)?)
         .await
-        .with_context(|| format!("binding a broker to {addr}"))?;
-    Ok(Broker::start(config, listener).await?)
+        .with_context(|| format!("starting broker 1 of {name}"))?;
+    let deadline = Instant::now() + GROUPS_READY;
+    while controller.replica_info(&name).and_then(|i| i.master) != Some(1) {
+        if Instant::now() > deadline {
+            first.shutdown().await;
+            bail!("the controller did not make broker 1 of {name} master within {GROUPS_READY:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second =
+        match RunningBroker::start(config(2), broker_addr(args.broker_listen, index + 1)?).await {
+            Ok(b) => b,
+            Err(e) => {
+                first.shutdown().await;
+                return Err(e).with_context(|| format!("starting broker 2 of {name}"));
+            }
+        };
+    Ok(Group {
+        name,
+        brokers: [first, second],
+    })
 }
 
-/// Prints the ready line: `ferromq dev ready: namesrv=... broker-a=MASTER/REPLICA ... data=...`.
-pub fn print_ready(ns: &NameServerHandle, groups: &[Group], args: &DevArgs) -> std::io::Result<()> {
+/// Prints the ready line:
+/// `ferromq dev ready: namesrv=... controller=... broker-a=MASTER/REPLICA ... data=...`
+/// (the roles as at start; the controller may change them later).
+pub fn print_ready(
+    ns: &NameServerHandle,
+    cluster: &Cluster,
+    args: &DevArgs,
+) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    write!(out, "ferromq dev ready: namesrv={}", ns.local_addr())?;
-    for g in groups {
-        write!(
-            out,
-            " {}={}/{}",
-            g.name,
-            g.master.local_addr(),
-            g.replica.local_addr()
-        )?;
+    write!(
+        out,
+        "ferromq dev ready: namesrv={} controller={}",
+        ns.local_addr(),
+        cluster.controller.local_addr()
+    )?;
+    for g in &cluster.groups {
+        let [first, second] = &g.brokers;
+        write!(out, " {}={}/{}", g.name, first.addr, second.addr)?;
     }
     writeln!(out, " data={}", args.data_dir.display())?;
     out.flush()
 }
 
-/// Replicas first, so none reconnects to a master that is going away.
-pub async fn shutdown(groups: Vec<Group>) {
-    for g in groups {
-        g.replica.shutdown().await;
-        g.master.shutdown().await;
+/// Broker 2 of each group first (the replica, unless the controller moved the master), so no
+/// replica follows a master that is going away; then broker 1; the controller last, since brokers
+/// that lose it stop taking writes once their lease runs out.
+pub async fn shutdown(cluster: Cluster) {
+    let mut firsts = Vec::new();
+    for g in cluster.groups {
+        let [first, second] = g.brokers;
+        second.shutdown().await;
+        firsts.push(first);
     }
+    for b in firsts {
+        b.shutdown().await;
+    }
+    cluster.controller.shutdown().await;
 }
