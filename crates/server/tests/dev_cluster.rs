@@ -53,6 +53,20 @@ async fn two_replicated_groups_share_a_topic_and_replicas_hold_every_message() {
         .await
         .expect("create topic");
     assert_eq!(written.len(), 2, "one master per group: {written:?}");
+    // Each broker tells the name server about the new topic on its own schedule: wait until the
+    // route lists both groups' queues, as a producer starting later would see it.
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let route = admin.topic_route(TOPIC).await;
+        if route.is_ok_and(|r| r.queue_datas.len() == 2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "route never listed both groups"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     admin.shutdown().await;
 
     let producer = Producer::start(ProducerConfig {
