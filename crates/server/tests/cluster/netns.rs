@@ -32,8 +32,9 @@ fn ip(args: &[&str]) {
 
 impl Netns {
     /// Creates the namespace and both pairs, with addresses from 10.x.y.0/29 picked from the pid.
-    /// Needs root (CAP_NET_ADMIN); fails with a message saying so otherwise.
-    pub fn create() -> Netns {
+    /// Needs root (CAP_NET_ADMIN) and iproute2. Without them: `None` (the caller says it did not
+    /// run), unless `FERROMQ_REQUIRE_NETNS` is set, as CI sets it, where that is a failure.
+    pub fn create() -> Option<Netns> {
         let probe = Command::new("ip").args(["netns", "list"]).output();
         let usable = matches!(&probe, Ok(o) if o.status.success());
         let root = Command::new("id")
@@ -41,11 +42,16 @@ impl Netns {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
             .unwrap_or(false);
-        assert!(
-            usable && root,
-            "the partition test needs `ip netns` from iproute2 and root (CAP_NET_ADMIN) to create \
-             network namespaces and veth pairs; run it as root"
-        );
+        if !(usable && root) {
+            let why = "the partition test needs `ip netns` from iproute2 and root (CAP_NET_ADMIN) \
+                       to create network namespaces and veth pairs";
+            assert!(
+                std::env::var_os("FERROMQ_REQUIRE_NETNS").is_none(),
+                "{why}; FERROMQ_REQUIRE_NETNS is set"
+            );
+            eprintln!("NOT RUN: {why}; run the tests as root (CI does) to include it");
+            return None;
+        }
         let pid = std::process::id();
         let name = format!("fmq{pid}");
         let octet = |v: u32| u8::try_from(v % 250).expect("below 250");
@@ -75,7 +81,7 @@ impl Netns {
             ns.exec_ip(&["link", "set", &ns_end, "up"]);
         }
         ns.exec_ip(&["link", "set", "lo", "up"]);
-        ns
+        Some(ns)
     }
 
     fn exec_ip(&self, args: &[&str]) {
