@@ -40,15 +40,24 @@ pub(crate) fn dispatch_record(
     rec: &RecordView<'_>,
 ) -> Result<()> {
     if rec.is_queue_visible() {
-        let tag = properties::get(rec.properties, keys::TAGS);
-        let entry = CqEntry {
-            physical_offset: offset,
-            size: rec.total_size,
-            tag_code: tag_code(tag),
-        };
         cqs.get_or_create(rec.topic, rec.queue_id)?
-            .put(rec.queue_offset, entry)?;
+            .put(rec.queue_offset, cq_entry(offset, rec))?;
     }
+    index_record(index, offset, rec)
+}
+
+/// The consume-queue entry of a queue-visible record stored at `offset`.
+fn cq_entry(offset: u64, rec: &RecordView<'_>) -> CqEntry {
+    let tag = properties::get(rec.properties, keys::TAGS);
+    CqEntry {
+        physical_offset: offset,
+        size: rec.total_size,
+        tag_code: tag_code(tag),
+    }
+}
+
+/// Writes the index keys of the record stored at `offset`.
+fn index_record(index: &Index, offset: u64, rec: &RecordView<'_>) -> Result<()> {
     // A rolled-back half message must not be found by key.
     if rec.sys_flag & SYSFLAG_TRANSACTION_MASK != SYSFLAG_TRANSACTION_ROLLBACK {
         if let Some(uniq) = properties::get(rec.properties, keys::UNIQ_KEY) {
@@ -204,19 +213,48 @@ fn run(ctx: &DispatchContext) {
     }
 }
 
+fn put_run(
+    ctx: &DispatchContext,
+    (topic, queue_id): (&str, u32),
+    run: &(u64, Vec<CqEntry>),
+) -> Result<()> {
+    ctx.cqs
+        .get_or_create(topic, queue_id)?
+        .put_run(run.0, &run.1)
+}
+
 /// Dispatches the records in one chunk starting at `pos`; returns the new position.
 fn step(ctx: &DispatchContext, pos: u64, limit: u64) -> Result<u64> {
     let mut want = CHUNK_BYTES;
     for _attempt in 0..2 {
         let chunk = ctx.log.read_chunk(pos, want, limit)?;
         let mut off = 0usize;
-        let mut grown: HashMap<(&str, u32), u64> = HashMap::new();
+        // Per queue, the consecutive entries of this chunk not written yet: each queue gets one
+        // write per chunk (a write per entry cost more than the rest of dispatch together).
+        let mut runs: HashMap<(&str, u32), (u64, Vec<CqEntry>)> = HashMap::new();
         while off < chunk.len() {
             match record::read(&chunk[off..], false) {
                 Ok(Entry::Message(rec)) => {
-                    dispatch_record(&ctx.cqs, &ctx.index, pos + off as u64, &rec)?;
+                    let offset = pos + off as u64;
+                    index_record(&ctx.index, offset, &rec)?;
                     if rec.is_queue_visible() {
-                        grown.insert((rec.topic, rec.queue_id), rec.queue_offset + 1);
+                        let entry = cq_entry(offset, &rec);
+                        match runs.get_mut(&(rec.topic, rec.queue_id)) {
+                            Some((first, run)) if *first + run.len() as u64 == rec.queue_offset => {
+                                run.push(entry);
+                            }
+                            Some(run) => {
+                                // Not the next offset (a queue written over): keep the order.
+                                put_run(ctx, (rec.topic, rec.queue_id), run)?;
+                                *run = (rec.queue_offset, vec![entry]);
+                            }
+                            None => {
+                                runs.insert(
+                                    (rec.topic, rec.queue_id),
+                                    (rec.queue_offset, vec![entry]),
+                                );
+                            }
+                        }
                     }
                     off += rec.total_size as usize;
                 }
@@ -241,9 +279,13 @@ fn step(ctx: &DispatchContext, pos: u64, limit: u64) -> Result<u64> {
         if off == 0 && want > chunk.len() {
             continue;
         }
-        if !grown.is_empty() {
+        for (&key, run) in &runs {
+            put_run(ctx, key, run)?;
+        }
+        if !runs.is_empty() {
             let listeners = ctx.listeners.read();
-            for ((topic, queue_id), max) in grown {
+            for ((topic, queue_id), (first, run)) in runs {
+                let max = first + run.len() as u64;
                 for l in listeners.iter() {
                     l(topic, queue_id, max);
                 }

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::commit_log::{CommitLog, Preparer};
-use crate::completion::{Completion, Durable, Outcome, WakeQueue, FAN_OUT};
+use crate::commit_log::{CommitLog, Preparer, Warming};
+use crate::completion::{Completion, Durable, InFlight, Outcome, WakeQueue, FAN_OUT};
 use crate::config::{FlushMode, StoreConfig};
 use crate::error::{Result, StoreError};
 
@@ -29,13 +29,15 @@ const PAGE: u64 = 4096;
 /// How long the idle flusher polls for the next waiter before sleeping. Under load the next append
 /// arrives within microseconds; a sleeping flusher costs a futex wake-up (tens of µs) per sync.
 const SPIN: Duration = Duration::from_micros(50);
-/// How long a blocking waiter polls before parking when it is (nearly) alone in the queue: about one
-/// fdatasync on an SSD. A lone writer's throughput is one sync plus the hand-off, and a park/unpark
-/// round trip (futex + waking an idle CPU, 20-60 µs in a VM) would add a third to a 150 µs sync.
-/// With a crowd of waiters nobody spins: the CPUs are better spent appending the next batch.
+/// How long a waiter (a blocked thread, or an awaited future's first poll) polls before it sleeps when
+/// it is (nearly) alone in flight: about one fdatasync on an SSD. A lone writer's throughput is one
+/// sync plus the hand-off, and a park/unpark round trip (futex + waking an idle CPU, 20-60 µs in a
+/// VM) would add a third to a 150 µs sync. With a crowd nobody spins: the CPUs (and, for tasks, the
+/// executor threads) are better spent appending the next batch.
 const SOLO_SPIN: Duration = Duration::from_micros(250);
-/// At most this many queued waiters (this one included) still spin.
-const SOLO_WAITERS: usize = 2;
+/// Waiters spin only while at most this many appends are in flight, this one included (see
+/// `completion::InFlight`).
+pub(crate) const SOLO_WAITERS: usize = 2;
 
 /// Called with the new flushed offset after every successful sync.
 pub type OnFlushed = Arc<dyn Fn(u64) + Send + Sync>;
@@ -59,6 +61,8 @@ struct Shared {
     woken_later: Arc<WakeQueue>,
     /// Number of queued waiters, readable without the lock by the spinning flusher.
     pending: AtomicUsize,
+    /// `SYNC_FLUSH` appends whose `Durable` is not dropped yet.
+    in_flight: Arc<AtomicUsize>,
     stop: AtomicBool,
     on_flushed: OnFlushed,
     interval: Duration,
@@ -85,13 +89,18 @@ impl fmt::Debug for Flusher {
 
 impl Flusher {
     /// Starts the flush thread for `log` in `cfg.flush_mode`, and the thread preparing its next
-    /// segments (warming them under SYNC_FLUSH with `cfg.warm_segments`).
+    /// segments (warming them with `cfg.warm_segments`: synced under SYNC_FLUSH, in the page cache
+    /// under ASYNC_FLUSH).
     ///
     /// # Panics
     /// If the OS refuses to start the flush thread.
     #[must_use]
     pub fn start(log: Arc<CommitLog>, cfg: &StoreConfig, on_flushed: OnFlushed) -> Flusher {
-        let warm = cfg.warm_segments && cfg.flush_mode == FlushMode::SyncFlush;
+        let warm = match (cfg.warm_segments, cfg.flush_mode) {
+            (false, _) => Warming::Off,
+            (true, FlushMode::SyncFlush) => Warming::Synced,
+            (true, FlushMode::AsyncFlush) => Warming::Cached,
+        };
         let preparer = Preparer::start(log.clone(), warm)
             .inspect_err(|e| tracing::warn!(error = %e, "cannot start the segment preparation thread; segments are created at each roll"))
             .ok();
@@ -102,6 +111,7 @@ impl Flusher {
             wake: Condvar::new(),
             woken_later: Arc::default(),
             pending: AtomicUsize::new(0),
+            in_flight: Arc::default(),
             stop: AtomicBool::new(false),
             on_flushed,
             interval: cfg.flush_interval(),
@@ -139,20 +149,21 @@ impl Flusher {
             return Durable::failed(Outcome::Poisoned(reason));
         }
         let c = Completion::new();
-        let mut q = s.queue.lock();
-        q.waiters.push((end_offset, c.clone()));
-        s.pending.store(q.waiters.len(), Ordering::Release);
-        let asleep = std::mem::take(&mut q.sleeping);
-        let spin = if q.waiters.len() <= SOLO_WAITERS {
+        let (in_flight, appends) = InFlight::enter(&s.in_flight);
+        let spin = if appends <= SOLO_WAITERS {
             SOLO_SPIN
         } else {
             Duration::ZERO
         };
+        let mut q = s.queue.lock();
+        q.waiters.push((end_offset, c.clone()));
+        s.pending.store(q.waiters.len(), Ordering::Release);
+        let asleep = std::mem::take(&mut q.sleeping);
         drop(q);
         if asleep {
             s.wake.notify_one();
         }
-        Durable::waiting(c, spin, s.woken_later.clone())
+        Durable::waiting(c, spin, s.woken_later.clone(), in_flight)
     }
 
     /// Why the store refuses writes, once a sync failed.

@@ -28,6 +28,20 @@ pub trait SegmentFile: Send + Sync + fmt::Debug {
     fn sync(&self) -> io::Result<()>;
     /// Sets `len` bytes from `offset` to zero (used to erase a torn tail during recovery).
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<()>;
+    /// Writes `data` at `offset` as `write_at` does, leaving the pages in the page cache; a mapped
+    /// file writes through its descriptor instead of its mapping. For warming ahead of the writer
+    /// (`commit_log::prepare`): a store into a mapped page that is not cached faults it in through
+    /// the file system's read path, which is what warming avoids.
+    fn prefill(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.write_at(offset, data)
+    }
+    /// Drops this process's mapping of the whole pages in `[offset, offset + len)`, bytes nobody
+    /// writes any more; content and dirty state stay in the page cache, and a later read maps them
+    /// again. Nothing to do for a file not accessed through a mapping. Why: writeback write-protects
+    /// every mapped dirty page with one TLB shootdown each; unmapping the range first costs one.
+    fn unmap_written(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What a file is for; the disk layer picks how to do its I/O from it.

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::ptr;
 use std::sync::Arc;
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{MmapOptions, MmapRaw, UncheckedAdvice};
 use rustix::fs::FallocateFlags;
 use rustix::io::Errno;
 
@@ -351,11 +351,76 @@ impl SegmentFile for MappedFile {
         // Through the descriptor: the map shares the page cache, so it sees the zeros.
         zero_file_range(&self.file, offset, len, true)
     }
+
+    fn prefill(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        checked_range(offset, data.len(), self.len)?;
+        // Through the descriptor, for the same reason: whole pages written this way need no read.
+        self.file.write_all_at(data, offset)
+    }
+
+    fn unmap_written(&self, offset: u64, len: u64) -> io::Result<()> {
+        const PAGE: u64 = 4096;
+        let end = offset.saturating_add(len).min(self.len) / PAGE * PAGE;
+        let start = offset.next_multiple_of(PAGE);
+        if start >= end {
+            return Ok(());
+        }
+        let (start, n) = checked_range(
+            start,
+            usize::try_from(end - start).unwrap_or(usize::MAX),
+            self.len,
+        )?;
+        let n = n - start;
+        // SAFETY: the range lies inside the live mapping (checked above) and no reference into the
+        // mapping exists (type invariants), so nothing can observe the page-table entries going away.
+        // The mapping is shared and file-backed: MADV_DONTNEED keeps the content and the dirty state
+        // in the page cache, and a later copy faults the same pages in again. Copies into the range
+        // do not happen (the caller passes bytes nobody writes any more); copies out of it fault in.
+        unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, start, n)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefilled_and_unmapped_ranges_keep_their_bytes_in_both_io_modes() {
+        for mode in [IoMode::Pwrite, IoMode::Mmap] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let layer = DiskLayer::new(mode);
+            let path = dir.path().join("00000000000000000000");
+            let f = layer
+                .create(&path, 64 * 1024, FileKind::CommitLog)
+                .expect("create");
+            let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8 + 1).collect();
+            f.prefill(8192, &vec![0u8; 32 * 1024]).expect("prefill");
+            f.write_at(100, &data).expect("write");
+            // Unmapped pages, the partial ones at both ends included, still read back as written.
+            f.unmap_written(100, 15_000).expect("unmap");
+            f.unmap_written(0, 64 * 1024).expect("unmap all");
+            let mut back = vec![0u8; data.len()];
+            f.read_at(100, &mut back).expect("read");
+            assert_eq!(back, data, "{mode:?}");
+            // A store after the unmapping lands too, and everything survives a sync and a reopen.
+            f.write_at(30_000, b"after").expect("write");
+            f.sync().expect("sync");
+            drop(f);
+            let f = layer.open(&path, FileKind::CommitLog).expect("open");
+            f.read_at(100, &mut back).expect("read");
+            assert_eq!(back, data, "{mode:?}");
+            let mut tail = [0u8; 5];
+            f.read_at(30_000, &mut tail).expect("read");
+            assert_eq!(&tail, b"after");
+            assert!(
+                f.unmap_written(60_000, 10_000).is_ok(),
+                "clamped to the file"
+            );
+        }
+    }
 
     fn roundtrip(mode: IoMode, kind: FileKind) {
         let dir = tempfile::tempdir().expect("tempdir");

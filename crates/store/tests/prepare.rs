@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferromq_store::commit_log::{segment_name, CommitLog, Preparer};
+use ferromq_store::commit_log::{segment_name, CommitLog, Preparer, Warming};
 use ferromq_store::config::IoMode;
 use ferromq_store::io::{FileKind, FileLayer};
 use ferromq_store::segment::DiskLayer;
@@ -39,7 +39,7 @@ fn append_some(log: &CommitLog, from: u64, n: u64) {
 
 #[test]
 fn next_segment_is_prepared_and_taken_at_the_roll() {
-    for warm in [false, true] {
+    for warm in [Warming::Off, Warming::Synced, Warming::Cached] {
         let layer = SimLayer::new();
         let root = Path::new("/store");
         let cfg = config(root, SEG);
@@ -83,7 +83,7 @@ fn a_crash_mid_preparation_recovers_every_synced_record() {
         let cfg = config(root, SEG);
         let (log, _) = open_recovered(&cfg, Arc::new(layer.clone()));
         let log = Arc::new(log);
-        let prep = Preparer::start(log.clone(), true).expect("thread");
+        let prep = Preparer::start(log.clone(), Warming::Synced).expect("thread");
         append_some(&log, 0, 10 + seed * 3);
         let synced = log.sync().expect("sync");
         append_some(&log, 1000, seed % 4);

@@ -189,6 +189,48 @@ impl ConsumeQueue {
         Ok(())
     }
 
+    /// Puts `entries` at the consecutive queue offsets from `first`, as [`ConsumeQueue::put`] does one
+    /// by one. Appending at the end of the queue (the dispatcher's case) takes one write per file
+    /// instead of one per entry: a 20-byte `pwrite` per message was the largest part of dispatch.
+    ///
+    /// # Errors
+    /// As [`ConsumeQueue::put`]; entries before the failing one may be written.
+    pub fn put_run(&self, first: u64, entries: &[CqEntry]) -> Result<()> {
+        let mut s = self.state.lock();
+        let appending = !s.removed && first == s.b.max && entries.iter().all(|e| e.size != 0);
+        if !appending {
+            drop(s);
+            for (q, e) in (first..).zip(entries) {
+                self.put(q, *e)?;
+            }
+            return Ok(());
+        }
+        let mut buf = Vec::with_capacity(entries.len() * 20);
+        let (mut q, mut rest) = (first, entries);
+        while let Some(&last) = rest.last() {
+            let start = q - q % self.per_file;
+            let room = usize::try_from(start + self.per_file - q).unwrap_or(usize::MAX);
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            let file = self.file_for_append(&mut s, q)?;
+            buf.clear();
+            for e in now {
+                buf.extend_from_slice(&e.encode());
+            }
+            file.write_at((q - start) * ENTRY_BYTES, &buf)
+                .map_err(|e| StoreError::io(self.path_of(start), e))?;
+            q += now.len() as u64;
+            s.b.max = q;
+            s.b.last = Some(if later.is_empty() {
+                last
+            } else {
+                now[now.len() - 1]
+            });
+            s.pending.active = true;
+            rest = later;
+        }
+        Ok(())
+    }
+
     /// The entry at `queue_offset`; `None` outside `[min_offset, max_offset)` or when not written.
     ///
     /// # Errors
@@ -304,22 +346,26 @@ impl ConsumeQueue {
 
     fn append(&self, s: &mut State, q: u64, entry: CqEntry) -> Result<()> {
         let start = q - q % self.per_file;
-        let file = match s.b.files.last() {
-            Some(&last) if last == start => self.handle(s, start)?,
-            Some(&last) if last + self.per_file == start => self.create_file(s, start)?,
-            None => self.create_file(s, start)?,
-            Some(&last) => {
-                return Err(self.corrupt(format!(
-                    "append at {q} does not follow the last file at {last}"
-                )))
-            }
-        };
+        let file = self.file_for_append(s, q)?;
         file.write_at((q - start) * ENTRY_BYTES, &entry.encode())
             .map_err(|e| StoreError::io(self.path_of(start), e))?;
         s.b.max = q + 1;
         s.b.last = Some(entry);
         s.pending.active = true;
         Ok(())
+    }
+
+    /// The file queue offset `q` (at the end of the queue) goes to, created when it is the next one.
+    fn file_for_append(&self, s: &mut State, q: u64) -> Result<Arc<dyn SegmentFile>> {
+        let start = q - q % self.per_file;
+        match s.b.files.last() {
+            Some(&last) if last == start => self.handle(s, start),
+            Some(&last) if last + self.per_file == start => self.create_file(s, start),
+            None => self.create_file(s, start),
+            Some(&last) => Err(self.corrupt(format!(
+                "append at {q} does not follow the last file at {last}"
+            ))),
+        }
     }
 
     /// Writes one entry in place (inside an existing file).

@@ -437,3 +437,49 @@ fn queues_are_shareable_across_threads() {
         [30; 4]
     );
 }
+
+#[test]
+fn runs_match_entry_by_entry_puts_across_files_and_survive_a_reload() {
+    let (layer, root) = sim();
+    let cqs = load(&layer, &root);
+    let by_run = cqs.get_or_create("Runs", 0).expect("create");
+    let by_entry = cqs.get_or_create("Entries", 0).expect("create");
+    // Appends: within a file, across two file boundaries, then a single entry.
+    let runs: [(u64, u64); 4] = [(0, 4), (4, 27), (27, 28), (28, 40)];
+    for (from, to) in runs {
+        let entries: Vec<CqEntry> = (from..to).map(e).collect();
+        by_run.put_run(from, &entries).expect("run");
+        fill(&by_entry, from..to);
+    }
+    // Not at the end: rewriting what is there is a no-op, a differing entry cuts the queue after it.
+    by_run.put_run(10, &[e(10), e(11)]).expect("same entries");
+    assert_eq!(by_run.max_offset(), 40);
+    let changed = CqEntry {
+        tag_code: 99,
+        ..e(12)
+    };
+    by_run.put_run(12, &[changed]).expect("overwrite");
+    by_entry.put(12, changed).expect("overwrite");
+    for q in [&by_run, &by_entry] {
+        assert_eq!((q.min_offset(), q.max_offset()), (0, 13));
+    }
+    // An empty run changes nothing.
+    by_run.put_run(13, &[]).expect("empty run");
+    by_run.put_run(13, &[e(13), e(14)]).expect("append again");
+    by_entry.put_run(13, &[e(13), e(14)]).expect("append again");
+    cqs.flush_all().expect("flush");
+    for q in [&by_run, &by_entry] {
+        let mut want: Vec<CqEntry> = (0..15).map(e).collect();
+        want[12] = changed;
+        assert_eq!(q.read(0, 100).expect("read"), want, "{}", q.topic());
+    }
+    drop((by_run, by_entry, cqs));
+    let cqs = load(&layer, &root);
+    let reloaded = cqs.get("Runs", 0).expect("reloaded");
+    assert_eq!((reloaded.min_offset(), reloaded.max_offset()), (0, 15));
+    assert_eq!(reloaded.get(12).expect("get"), Some(changed));
+    assert_eq!(
+        files_of(&layer, &root, "Runs", 0),
+        files_of(&layer, &root, "Entries", 0)
+    );
+}
