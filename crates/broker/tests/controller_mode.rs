@@ -369,3 +369,86 @@ async fn a_former_master_cuts_what_the_new_master_never_had() {
     a.stop().await;
     b.shutdown().await;
 }
+
+/// Sends `body` to queue 0 of `topic` at delay level 1; panics unless SUCCESS.
+async fn send_delayed(c: &Client, topic: &str, body: &str) {
+    let props = ferromq_model::properties::encode([
+        ("UNIQ_KEY", format!("U-{body}").as_str()),
+        ("DELAY", "1"),
+    ]);
+    let h = common::send_header(topic, 0, &props);
+    let resp = call(
+        c,
+        RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+            .with_header(&ferromq_remoting::headers::send::SendMessageRequestHeaderV2(h))
+            .with_body(bytes::Bytes::copy_from_slice(body.as_bytes())),
+    )
+    .await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promoted_replica_does_not_deliver_again_what_the_old_master_delivered() {
+    let env = Env::start(false).await;
+    let tweak = |mut c: BrokerConfig| {
+        c.message_delay_level = "300ms 1s".into();
+        c
+    };
+    let a = Broker::start(
+        tweak(env.config(1)),
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .await
+    .expect("broker 1");
+    eventually("broker 1 is master", || a.role() == BrokerRole::SyncMaster).await;
+    let b = Broker::start(
+        tweak(env.config(2)),
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .await
+    .expect("broker 2");
+    eventually("broker 2 joins the sync-state set", || {
+        env.sync_set() == vec![1, 2]
+    })
+    .await;
+
+    let ca = client(&a).await;
+    for i in 0..5 {
+        send_delayed(&ca, "Later", &format!("d{i}")).await;
+    }
+    // Delivered by broker 1 into the real topic, and its progress mirrored to broker 2.
+    let first = pull_all(&ca, "Later", 0, "*", 5).await;
+    assert_eq!(first.len(), 5);
+    let mirrored = env.dir.path().join("b2/store/config/delayOffset.json");
+    let deadline = Instant::now() + T;
+    loop {
+        let text = std::fs::read_to_string(&mirrored).unwrap_or_default();
+        if text.replace([' ', '\n'], "").contains("\"1\":5") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "progress never mirrored: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    a.shutdown().await;
+    eventually("broker 2 is elected", || b.role() == BrokerRole::SyncMaster).await;
+    let cb = client(&b).await;
+    for i in 5..8 {
+        send_delayed(&cb, "Later", &format!("d{i}")).await;
+    }
+    let got: Vec<String> = pull_all(&cb, "Later", 0, "*", 8)
+        .await
+        .into_iter()
+        .map(|(_, body, _, _)| String::from_utf8(body).expect("utf8"))
+        .collect();
+    let want: Vec<String> = (0..8).map(|i| format!("d{i}")).collect();
+    assert_eq!(got, want, "each delayed message delivered once, in order");
+    // Nothing more arrives: broker 2 did not deliver the first five again.
+    let resp = call(
+        &cb,
+        common::pull_request("cg", "Later", 0, 8, "*", Some(1_500)),
+    )
+    .await;
+    assert_ne!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    b.shutdown().await;
+}

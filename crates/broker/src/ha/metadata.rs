@@ -1,6 +1,7 @@
-//! A replica mirrors its master's topic table and consumer offsets (RocketMQ's slave
-//! synchronisation), so consumers can pull from it with the master's topics and resume from the
-//! offsets they committed on the master.
+//! A replica mirrors its master's topic table, consumer offsets and delay-level progress (RocketMQ's
+//! slave synchronisation), so consumers can pull from it with the master's topics and resume from
+//! the offsets they committed on the master, and, promoted, it delivers delayed messages from where
+//! the master was.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,5 +65,7 @@ async fn mirror_once(state: &State, pool: &ClientPool, addr: &str) -> Result<(),
         .offsets
         .replace_from_json(&offsets)
         .map_err(|e| e.to_string())?;
+    let delays = fetch(pool, addr, RequestCode::GET_ALL_DELAY_OFFSET).await?;
+    crate::schedule::mirror_delay_offsets(&state.config, &delays).map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -110,6 +110,7 @@ impl BrokerHandler {
             RequestCode::GET_TOPIC_CONFIG => admin::topic_config(s, req),
             RequestCode::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),
             RequestCode::GET_ALL_CONSUMER_OFFSET => replica_sync::all_consumer_offsets(s, req),
+            RequestCode::GET_ALL_DELAY_OFFSET => replica_sync::all_delay_offsets(s, req),
             RequestCode::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
             RequestCode::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
             RequestCode::GET_CONSUME_STATS => admin::consume_stats(s, req),

@@ -42,22 +42,58 @@ struct DelayOffsets {
     offset_table: BTreeMap<u32, u64>,
 }
 
+/// Where the level progress lives.
+fn offsets_path(config: &BrokerConfig) -> PathBuf {
+    config.config_dir().join("delayOffset.json")
+}
+
+fn read_offsets(path: &std::path::Path) -> Result<DelayOffsets, BrokerError> {
+    match persist::read_optional(path)? {
+        Some(bytes) => {
+            serde_json::from_slice::<DelayOffsets>(&bytes).map_err(|e| BrokerError::CorruptFile {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })
+        }
+        None => Ok(DelayOffsets::default()),
+    }
+}
+
+/// `delayOffset.json` as it is now, for GET_ALL_DELAY_OFFSET (RocketMQ answers the file's text).
+///
+/// # Errors
+/// An unreadable or corrupt file.
+pub(crate) fn offsets_json(config: &BrokerConfig) -> Result<Vec<u8>, BrokerError> {
+    let offsets = read_offsets(&offsets_path(config))?;
+    serde_json::to_vec(&offsets).map_err(|e| BrokerError::BadBody(e.to_string()))
+}
+
+/// A replica takes its master's level progress (`body` of GET_ALL_DELAY_OFFSET), so that, promoted,
+/// it does not deliver again what the master already delivered. Read back by the delivery thread
+/// while the store is read-only.
+///
+/// # Errors
+/// A body that is not level progress; writing the file.
+pub(crate) fn mirror_offsets(config: &BrokerConfig, body: &[u8]) -> Result<(), BrokerError> {
+    let offsets: DelayOffsets =
+        serde_json::from_slice(body).map_err(|e| BrokerError::BadBody(e.to_string()))?;
+    let path = offsets_path(config);
+    if read_offsets(&path).is_ok_and(|cur| cur.offset_table == offsets.offset_table) {
+        return Ok(());
+    }
+    let bytes =
+        serde_json::to_vec_pretty(&offsets).map_err(|e| BrokerError::BadBody(e.to_string()))?;
+    persist::write_atomic(&path, &bytes)
+}
+
 pub(super) fn spawn(
     config: &BrokerConfig,
     schedule: &Arc<Schedule>,
     store: Store,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, BrokerError> {
-    let path = config.config_dir().join("delayOffset.json");
-    let offsets = match persist::read_optional(&path)? {
-        Some(bytes) => serde_json::from_slice::<DelayOffsets>(&bytes).map_err(|e| {
-            BrokerError::CorruptFile {
-                path: path.clone(),
-                detail: e.to_string(),
-            }
-        })?,
-        None => DelayOffsets::default(),
-    };
+    let path = offsets_path(config);
+    let offsets = read_offsets(&path)?;
     let mut run = LevelDelivery {
         levels: schedule.levels.clone(),
         trace: schedule.trace.get().cloned(),
@@ -98,6 +134,15 @@ enum Head {
 impl LevelDelivery {
     /// Delivers everything due on every level; returns how long to sleep.
     fn step(&mut self, stop: &AtomicBool) -> Duration {
+        if self.store.is_read_only() {
+            // Not the master (controller mode): follow the progress mirrored from the master,
+            // to start from there if this broker is promoted.
+            match read_offsets(&self.path) {
+                Ok(offsets) => self.offsets = offsets,
+                Err(e) => debug!(error = %e, "mirrored delay progress unreadable"),
+            }
+            return RETRY_PAUSE;
+        }
         let mut sleep = MAX_IDLE;
         let levels: Vec<(u32, Duration)> = self.levels.iter().collect();
         for (level, delay) in levels {
@@ -117,10 +162,6 @@ impl LevelDelivery {
     }
 
     fn deliver_level(&mut self, level: u32, delay: Duration) -> Head {
-        if self.store.is_read_only() {
-            // Not the master (controller mode): the master delivers; look again later.
-            return Head::Failed;
-        }
         let queue_id = level - 1;
         let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         loop {

@@ -33,6 +33,9 @@ use tracing::warn;
 
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
+pub(crate) use delay::{
+    mirror_offsets as mirror_delay_offsets, offsets_json as delay_offsets_json,
+};
 pub use levels::DelayLevels;
 pub(crate) use wake::Wake;
 
