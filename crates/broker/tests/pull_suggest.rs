@@ -6,17 +6,15 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{broker_config, call, decode, pull_request, send_v2, Cluster, T};
-use ferromq_broker::{Broker, BrokerConfig, BrokerHandle, BrokerRole};
-use ferromq_net::{Client, ClientConfig};
+use common::{call, client_of, decode, pull_request, send_v2, start_replica, Cluster, T};
+use ferromq_broker::BrokerConfig;
+use ferromq_net::Client;
 use ferromq_remoting::body::subscription_group::SubscriptionGroupConfig;
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::headers::pull::PullMessageResponseHeader;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
-use tokio::net::TcpListener;
 
 const TOPIC: &str = "SuggestTopic";
 
@@ -91,28 +89,6 @@ async fn create_group(client: &Client, config: &SubscriptionGroupConfig) {
     )
     .await;
     assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
-}
-
-async fn start_replica(
-    dir: &Path,
-    namesrv: &str,
-    id: i64,
-    tweak: impl FnOnce(&mut BrokerConfig),
-) -> BrokerHandle {
-    let mut config = broker_config(dir, namesrv);
-    config.broker_role = BrokerRole::Slave;
-    config.broker_id = id;
-    tweak(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    Broker::start(config, listener)
-        .await
-        .expect("replica starts")
-}
-
-async fn client_of(broker: &BrokerHandle) -> Client {
-    Client::connect(broker.local_addr().to_string(), ClientConfig::default())
-        .await
-        .expect("connect")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

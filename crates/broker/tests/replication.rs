@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{broker_config, call, pull_all, send_v2, Cluster, T};
-use ferromq_broker::{Broker, BrokerConfig, BrokerHandle, BrokerRole};
+use common::{call, client_of, pull_all, send_v2, start_replica, Cluster, T};
+use ferromq_broker::{BrokerConfig, BrokerRole};
 use ferromq_model::msg_id::decode_offset_msg_id;
-use ferromq_net::{Client, ClientConfig};
+use ferromq_net::Client;
 use ferromq_remoting::headers::offset::{
     QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader,
     UpdateConsumerOffsetRequestHeader,
@@ -19,30 +18,8 @@ use ferromq_remoting::headers::offset::{
 use ferromq_remoting::headers::query::ViewMessageRequestHeader;
 use ferromq_remoting::headers::send::SendMessageResponseHeader;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
-use tokio::net::TcpListener;
 
 const TOPIC: &str = "Replicated";
-
-async fn start_replica(
-    dir: &Path,
-    namesrv: &str,
-    tweak: impl FnOnce(&mut BrokerConfig),
-) -> BrokerHandle {
-    let mut config = broker_config(dir, namesrv);
-    config.broker_role = BrokerRole::Slave;
-    config.broker_id = 1;
-    tweak(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    Broker::start(config, listener)
-        .await
-        .expect("replica starts")
-}
-
-async fn client_of(broker: &BrokerHandle) -> Client {
-    Client::connect(broker.local_addr().to_string(), ClientConfig::default())
-        .await
-        .expect("connect")
-}
 
 /// Polls `cond` until it holds, failing the test after 10 s.
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
@@ -99,7 +76,7 @@ async fn a_sync_master_answers_once_its_replica_holds_the_message() {
     );
 
     // The replica finds its master's HA address through the name server.
-    let replica = start_replica(&dir.path().join("replica"), &ns, |_| {}).await;
+    let replica = start_replica(&dir.path().join("replica"), &ns, 1, |_| {}).await;
     eventually("replica connected", || master.broker.replicas().len() == 1).await;
     let r = client_of(&replica).await;
 
@@ -175,14 +152,14 @@ async fn a_replica_catches_up_from_zero_and_after_a_restart() {
         c.commit_log_file_size = 128 * 1024;
         c.max_message_size = 16 * 1024;
     };
-    let replica = start_replica(&replica_dir, &ns, with_master).await;
+    let replica = start_replica(&replica_dir, &ns, 1, with_master).await;
     let end = master.broker.commit_log_end();
     assert!(end > 2 * 128 * 1024);
     eventually("caught up", || replica.commit_log_end() == end).await;
     replica.shutdown().await;
 
     ids.extend(send(500..700).await);
-    let replica = start_replica(&replica_dir, &ns, with_master).await;
+    let replica = start_replica(&replica_dir, &ns, 1, with_master).await;
     let end = master.broker.commit_log_end();
     eventually("caught up again", || replica.commit_log_end() == end).await;
     let r = client_of(&replica).await;

@@ -7,7 +7,7 @@
 
 mod cluster;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use cluster::group::{Group, SETTLE};
@@ -17,16 +17,6 @@ use cluster::{wait_for, BrokerSpec};
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Sends must go through the new master within this long after the kill (the goal is 5 s).
 const RESUME: Duration = Duration::from_secs(15);
-
-fn spec(id: u64) -> BrokerSpec {
-    BrokerSpec {
-        id,
-        role: "SYNC_MASTER",
-        listen: SocketAddr::new(LOOPBACK, 0),
-        advertised_ip: None,
-        netns: None,
-    }
-}
 
 /// Waits until `sender` has an attempt after `since` that satisfies `pred`; returns it.
 async fn wait_attempt(
@@ -68,8 +58,14 @@ async fn wait_count(
 async fn kill_master_under_sync_sends(controllers: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = "FailoverSync";
-    let mut group =
-        Group::start(dir.path(), LOOPBACK, controllers, [spec(1), spec(2)], topic).await;
+    let mut group = Group::start(
+        dir.path(),
+        LOOPBACK,
+        controllers,
+        [BrokerSpec::loopback(1), BrokerSpec::loopback(2)],
+        topic,
+    )
+    .await;
     assert_eq!(group.wait_master(1).await, 1, "first master, epoch 1");
     let (old, new) = (group.broker(1).addr.clone(), group.broker(2).addr.clone());
 

@@ -7,7 +7,7 @@
 
 mod cluster;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use cluster::group::{Group, SETTLE};
@@ -16,16 +16,6 @@ use cluster::{wait_for, BrokerSpec, GROUP};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const ROUNDS: usize = 3;
-
-fn spec(id: u64) -> BrokerSpec {
-    BrokerSpec {
-        id,
-        role: "SYNC_MASTER",
-        listen: SocketAddr::new(LOOPBACK, 0),
-        advertised_ip: None,
-        netns: None,
-    }
-}
 
 /// Waits until `n` attempts sent after `since` were acknowledged (or only stored, with
 /// `stored_counts`) by `addr`; returns how long after `since` the first of them completed.
@@ -68,7 +58,14 @@ fn longest_ack_gap(sender: &Sender, addr: &str, since: Instant) -> Duration {
 async fn replica_and_controller_restarts_lose_nothing_and_keep_the_master() {
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = "FailoverRestarts";
-    let mut group = Group::start(dir.path(), LOOPBACK, 3, [spec(1), spec(2)], topic).await;
+    let mut group = Group::start(
+        dir.path(),
+        LOOPBACK,
+        3,
+        [BrokerSpec::loopback(1), BrokerSpec::loopback(2)],
+        topic,
+    )
+    .await;
     let master = group.broker(1).addr.clone();
     let sender = Sender::start(&group.namesrv.addr, topic).await;
     wait_writes(

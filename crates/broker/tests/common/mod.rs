@@ -309,3 +309,27 @@ pub async fn read_topic(namesrv_addrs: &[String], topic: &str) -> Vec<(String, S
     consumer.shutdown().await;
     got
 }
+
+/// A replica (SLAVE, brokerId `id`) of the group in `dir`, registered with `namesrv`.
+pub async fn start_replica(
+    dir: &Path,
+    namesrv: &str,
+    id: i64,
+    tweak: impl FnOnce(&mut BrokerConfig),
+) -> BrokerHandle {
+    let mut config = broker_config(dir, namesrv);
+    config.broker_role = ferromq_broker::BrokerRole::Slave;
+    config.broker_id = id;
+    tweak(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    Broker::start(config, listener)
+        .await
+        .expect("replica starts")
+}
+
+/// A client connected to `broker`.
+pub async fn client_of(broker: &BrokerHandle) -> Client {
+    Client::connect(broker.local_addr().to_string(), ClientConfig::default())
+        .await
+        .expect("connect")
+}

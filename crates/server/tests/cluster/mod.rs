@@ -296,6 +296,19 @@ pub struct BrokerSpec {
     pub netns: Option<String>,
 }
 
+impl BrokerSpec {
+    /// A SYNC_MASTER-kind broker on loopback, in the root namespace.
+    pub fn loopback(id: u64) -> Self {
+        Self {
+            id,
+            role: "SYNC_MASTER",
+            listen: SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0),
+            advertised_ip: None,
+            netns: None,
+        }
+    }
+}
+
 /// One broker of group [`GROUP`], in controller mode; restartable on its data.
 pub struct Broker {
     pub spec: BrokerSpec,
