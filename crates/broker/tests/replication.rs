@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{call, client_of, pull_all, send_v2, start_replica, Cluster, T};
-use ferromq_broker::{BrokerConfig, BrokerRole};
+use ferromq_broker::{BrokerConfig, BrokerHandle, BrokerRole};
 use ferromq_model::msg_id::decode_offset_msg_id;
 use ferromq_net::Client;
 use ferromq_remoting::headers::offset::{
@@ -26,6 +26,21 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + T;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until `replica` holds everything below `end` of `master`'s log (the master may write more
+/// meanwhile, its broker trace for one), failing with both ends.
+async fn caught_up(master: &BrokerHandle, replica: &BrokerHandle, end: u64) {
+    let deadline = Instant::now() + T;
+    while replica.commit_log_end() < end {
+        assert!(
+            Instant::now() < deadline,
+            "replica at {} of the master's {end} (now {})",
+            replica.commit_log_end(),
+            master.commit_log_end()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -85,16 +100,23 @@ async fn a_sync_master_answers_once_its_replica_holds_the_message() {
         let body = format!("m{i}");
         let resp = send_v2(&m, TOPIC, i % 4, None, body.as_bytes()).await;
         assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
-        // Answered only once the replica held it.
-        assert!(replica.commit_log_end() >= master.broker.commit_log_end());
-        ids.push((msg_id(&resp), body));
+        // Answered only once the replica held it (the master may have written more since, such as
+        // its broker trace).
+        let id = msg_id(&resp);
+        let (_, offset) = decode_offset_msg_id(&id).expect("offset id");
+        assert!(
+            replica.commit_log_end() > offset,
+            "{id} not on the replica yet"
+        );
+        ids.push((id, body));
     }
     for (id, body) in &ids {
         assert_eq!(body_by_offset(&r, id).await, body.as_bytes());
     }
     let info = master.broker.replicas();
     assert!(info[0].in_sync, "{info:?}");
-    assert_eq!(info[0].acked, master.broker.commit_log_end());
+    let (_, last) = decode_offset_msg_id(&ids[ids.len() - 1].0).expect("offset id");
+    assert!(info[0].acked > last, "{info:?}");
 
     // A replica refuses sends.
     let resp = send_v2(&r, TOPIC, 0, None, b"to the replica").await;
@@ -155,13 +177,13 @@ async fn a_replica_catches_up_from_zero_and_after_a_restart() {
     let replica = start_replica(&replica_dir, &ns, 1, with_master).await;
     let end = master.broker.commit_log_end();
     assert!(end > 2 * 128 * 1024);
-    eventually("caught up", || replica.commit_log_end() == end).await;
+    caught_up(&master.broker, &replica, end).await;
     replica.shutdown().await;
 
     ids.extend(send(500..700).await);
     let replica = start_replica(&replica_dir, &ns, 1, with_master).await;
     let end = master.broker.commit_log_end();
-    eventually("caught up again", || replica.commit_log_end() == end).await;
+    caught_up(&master.broker, &replica, end).await;
     let r = client_of(&replica).await;
     for (id, body) in &ids {
         assert_eq!(body_by_offset(&r, id).await, body.as_bytes(), "{id}");
