@@ -111,12 +111,12 @@ impl Acks {
     fn recompute(&self) {
         let q = {
             let replicas = self.replicas.lock();
+            let mut acked: Vec<u64> = replicas.values().map(|r| r.acked).collect();
+            acked.sort_unstable_by(|a, b| b.cmp(a));
+            // What the k highest acknowledgements all reach (0 with fewer than k replicas).
+            let kth = |k: usize| acked.get(k - 1).copied().unwrap_or(0);
             match &*self.required.lock() {
-                None => {
-                    let mut acked: Vec<u64> = replicas.values().map(|r| r.acked).collect();
-                    acked.sort_unstable_by(|a, b| b.cmp(a));
-                    acked.get(self.min_in_sync - 1).copied().unwrap_or(0)
-                }
+                None => kth(self.min_in_sync),
                 Some(required) => {
                     // Every required replica (0 when one is not connected), and enough replicas
                     // besides the master for `min_in_sync`.
@@ -129,11 +129,9 @@ impl Acks {
                             .unwrap_or(0)
                     };
                     let all = required.iter().map(|&id| of(id)).min().unwrap_or(u64::MAX);
-                    let mut acked: Vec<u64> = replicas.values().map(|r| r.acked).collect();
-                    acked.sort_unstable_by(|a, b| b.cmp(a));
                     let count = match self.min_in_sync - 1 {
                         0 => u64::MAX,
-                        k => acked.get(k - 1).copied().unwrap_or(0),
+                        k => kth(k),
                     };
                     all.min(count)
                 }
@@ -183,8 +181,8 @@ impl Acks {
     ) -> Result<(), ReplicaWaitError> {
         let replicas = self.replicas(written);
         let in_sync = replicas.iter().filter(|r| r.in_sync).count();
-        let required = self.required.lock().clone();
-        if let Some(required) = required {
+        // (required replicas not in sync, how many are required), without copying the set per send.
+        let required = self.required.lock().as_ref().map(|required| {
             let missing = required
                 .iter()
                 .filter(|&&id| {
@@ -193,13 +191,16 @@ impl Acks {
                         .any(|r| r.in_sync && r.broker_id == Some(id))
                 })
                 .count();
+            (missing, required.len())
+        });
+        if let Some((missing, required)) = required {
             if missing > 0 || in_sync + 1 < self.min_in_sync {
                 return Err(ReplicaWaitError::NotEnoughReplicas {
                     in_sync,
-                    needed: required.len().max(self.min_in_sync - 1),
+                    needed: required.max(self.min_in_sync - 1),
                 });
             }
-            if required.is_empty() && self.min_in_sync <= 1 {
+            if required == 0 && self.min_in_sync <= 1 {
                 return Ok(());
             }
         } else if in_sync < self.min_in_sync {
