@@ -87,15 +87,7 @@ impl Cluster {
             }
         };
         let wire = WireLog::default();
-        let ns_listener = TcpListener::bind("127.0.0.1:0").await?;
-        let namesrv = NameServer::start(
-            NameServerConfig {
-                listen: ns_listener.local_addr()?,
-                ..NameServerConfig::default()
-            },
-            ns_listener,
-        )
-        .context("start the name server")?;
+        let namesrv = start_namesrv().await?;
         let (namesrv_addr, namesrv_proxy) = if options.proxies {
             let p = Proxy::start("namesrv", namesrv.local_addr(), wire.clone()).await?;
             (p.local_addr(), Some(p))
@@ -229,4 +221,17 @@ impl Cluster {
             p.shutdown().await;
         }
     }
+}
+
+/// A name server on a free loopback port.
+pub(crate) async fn start_namesrv() -> anyhow::Result<NameServerHandle> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    NameServer::start(
+        NameServerConfig {
+            listen: listener.local_addr()?,
+            ..NameServerConfig::default()
+        },
+        listener,
+    )
+    .context("start the name server")
 }

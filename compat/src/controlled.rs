@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use anyhow::Context as _;
 use ferromq_broker::{Broker, BrokerConfig, BrokerError};
 use ferromq_controller::{Controller, ControllerConfig, ControllerHandle, ReplicaInfo};
-use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
+use ferromq_namesrv::NameServerHandle;
 use ferromq_remoting::body::lists::KvTable;
 use ferromq_remoting::body::register::TopicConfigSerializeWrapper;
 use ferromq_remoting::body::route::TopicRouteData;
@@ -88,15 +88,7 @@ impl ControlledGroup {
             .tempdir()
             .context("temp dir")?;
         let wire = WireLog::default();
-        let ns_listener = TcpListener::bind("127.0.0.1:0").await?;
-        let namesrv = NameServer::start(
-            NameServerConfig {
-                listen: ns_listener.local_addr()?,
-                ..NameServerConfig::default()
-            },
-            ns_listener,
-        )
-        .context("start the name server")?;
+        let namesrv = crate::cluster::start_namesrv().await?;
         let namesrv_proxy = Proxy::start("namesrv", namesrv.local_addr(), wire.clone()).await?;
         let controller_listener = TcpListener::bind("127.0.0.1:0").await?;
         let controller = Controller::start(
