@@ -48,6 +48,18 @@ pub fn get<'a>(props: &'a str, name: &str) -> Option<&'a str> {
         .last()
 }
 
+/// The values of several names in one pass over the string, each as [`get`] finds it.
+#[must_use]
+pub fn get_all<'a, const N: usize>(props: &'a str, names: [&str; N]) -> [Option<&'a str>; N] {
+    let mut out = [None; N];
+    for (name, value) in iter(props) {
+        if let Some(i) = names.iter().position(|n| *n == name) {
+            out[i] = Some(value);
+        }
+    }
+    out
+}
+
 /// Encodes entries into a property string. Entries with an empty name or value are dropped, because the
 /// reader would drop them anyway.
 #[must_use]
@@ -78,6 +90,14 @@ pub fn split_keys(value: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_all_agrees_with_get() {
+        let s = "A\u{1}1\u{2}B\u{1}2\u{2}A\u{1}3\u{2}\u{1}x\u{2}C\u{1}\u{2}";
+        let names = ["A", "B", "C", "D"];
+        assert_eq!(get_all(s, names), names.map(|n| get(s, n)));
+        assert_eq!(get_all(s, names), [Some("3"), Some("2"), None, None]);
+    }
 
     #[test]
     fn round_trip_and_java_rules() {

@@ -48,7 +48,10 @@ pub(crate) fn dispatch_record(
 
 /// The consume-queue entry of a queue-visible record stored at `offset`.
 fn cq_entry(offset: u64, rec: &RecordView<'_>) -> CqEntry {
-    let tag = properties::get(rec.properties, keys::TAGS);
+    cq_entry_tagged(offset, rec, properties::get(rec.properties, keys::TAGS))
+}
+
+fn cq_entry_tagged(offset: u64, rec: &RecordView<'_>, tag: Option<&str>) -> CqEntry {
     CqEntry {
         physical_offset: offset,
         size: rec.total_size,
@@ -58,12 +61,24 @@ fn cq_entry(offset: u64, rec: &RecordView<'_>) -> CqEntry {
 
 /// Writes the index keys of the record stored at `offset`.
 fn index_record(index: &Index, offset: u64, rec: &RecordView<'_>) -> Result<()> {
+    let [uniq, business] = properties::get_all(rec.properties, [keys::UNIQ_KEY, keys::KEYS]);
+    index_keys(index, offset, rec, uniq, business)
+}
+
+/// Writes the index keys found in a record's properties (its unique key and business keys).
+fn index_keys(
+    index: &Index,
+    offset: u64,
+    rec: &RecordView<'_>,
+    uniq: Option<&str>,
+    business: Option<&str>,
+) -> Result<()> {
     // A rolled-back half message must not be found by key.
     if rec.sys_flag & SYSFLAG_TRANSACTION_MASK != SYSFLAG_TRANSACTION_ROLLBACK {
-        if let Some(uniq) = properties::get(rec.properties, keys::UNIQ_KEY) {
+        if let Some(uniq) = uniq {
             index.put(rec.topic, uniq, offset, rec.store_timestamp)?;
         }
-        for key in properties::business_keys(rec.properties) {
+        for key in properties::split_keys(business.unwrap_or("")) {
             index.put(rec.topic, key, offset, rec.store_timestamp)?;
         }
     }
@@ -173,6 +188,7 @@ impl Drop for Dispatcher {
 
 fn run(ctx: &DispatchContext) {
     let mut pos = ctx.state.dispatched.load(Ordering::Acquire);
+    let mut scratch = Vec::new();
     loop {
         // An empty replica adopts its source's start offset: nothing below it exists to dispatch.
         let min = ctx.log.min_offset();
@@ -195,7 +211,7 @@ fn run(ctx: &DispatchContext) {
             *kicked = false;
             continue;
         }
-        match step(ctx, pos, limit) {
+        match step(ctx, pos, limit, &mut scratch) {
             Ok(next) => {
                 pos = next;
                 ctx.state.advance(pos);
@@ -223,78 +239,91 @@ fn put_run(
         .put_run(run.0, &run.1)
 }
 
-/// Dispatches the records in one chunk starting at `pos`; returns the new position.
-fn step(ctx: &DispatchContext, pos: u64, limit: u64) -> Result<u64> {
+/// What parsing one chunk found.
+enum Parsed {
+    /// Dispatched everything up to this position.
+    To(u64),
+    /// The first record alone is larger than the chunk: read at least this much.
+    Needs(usize),
+}
+
+/// Dispatches the records in one chunk starting at `pos`; returns the new position. `scratch` is the
+/// dispatcher's read buffer, kept between steps (used only when the log is not mapped).
+fn step(ctx: &DispatchContext, pos: u64, limit: u64, scratch: &mut Vec<u8>) -> Result<u64> {
     let mut want = CHUNK_BYTES;
     for _attempt in 0..2 {
-        let chunk = ctx.log.read_chunk(pos, want, limit)?;
-        let mut off = 0usize;
-        // Per queue, the consecutive entries of this chunk not written yet: each queue gets one
-        // write per chunk (a write per entry cost more than the rest of dispatch together).
-        let mut runs: HashMap<(&str, u32), (u64, Vec<CqEntry>)> = HashMap::new();
-        while off < chunk.len() {
-            match record::read(&chunk[off..], false) {
-                Ok(Entry::Message(rec)) => {
-                    let offset = pos + off as u64;
-                    index_record(&ctx.index, offset, &rec)?;
-                    if rec.is_queue_visible() {
-                        let entry = cq_entry(offset, &rec);
-                        match runs.get_mut(&(rec.topic, rec.queue_id)) {
-                            Some((first, run)) if *first + run.len() as u64 == rec.queue_offset => {
-                                run.push(entry);
-                            }
-                            Some(run) => {
-                                // Not the next offset (a queue written over): keep the order.
-                                put_run(ctx, (rec.topic, rec.queue_id), run)?;
-                                *run = (rec.queue_offset, vec![entry]);
-                            }
-                            None => {
-                                runs.insert(
-                                    (rec.topic, rec.queue_id),
-                                    (rec.queue_offset, vec![entry]),
-                                );
-                            }
-                        }
-                    }
-                    off += rec.total_size as usize;
-                }
-                Ok(Entry::Blank { remaining }) => {
-                    off += remaining as usize;
-                    break;
-                }
-                Err(RecordError::Truncated { needed, .. }) if off == 0 && needed > chunk.len() => {
-                    // One record larger than the chunk: read exactly enough.
-                    want = needed;
-                    break;
-                }
-                Err(RecordError::Truncated { .. }) => break,
-                Err(source) => {
-                    return Err(crate::error::StoreError::CorruptRecord {
-                        offset: pos + off as u64,
-                        source,
-                    });
-                }
-            }
+        match ctx.log.visit_chunk(pos, want, limit, scratch, |chunk| {
+            dispatch_chunk(ctx, pos, chunk)
+        })?? {
+            Parsed::To(next) => return Ok(next),
+            Parsed::Needs(needed) => want = needed,
         }
-        if off == 0 && want > chunk.len() {
-            continue;
-        }
-        for (&key, run) in &runs {
-            put_run(ctx, key, run)?;
-        }
-        if !runs.is_empty() {
-            let listeners = ctx.listeners.read();
-            for ((topic, queue_id), (first, run)) in runs {
-                let max = first + run.len() as u64;
-                for l in listeners.iter() {
-                    l(topic, queue_id, max);
-                }
-            }
-        }
-        return Ok(pos + off as u64);
     }
     Err(crate::error::StoreError::CorruptRecord {
         offset: pos,
         source: RecordError::Malformed("record extends past the readable log"),
     })
+}
+
+/// Dispatches the whole records at the start of `chunk`, which begins at `pos`.
+fn dispatch_chunk(ctx: &DispatchContext, pos: u64, chunk: &[u8]) -> Result<Parsed> {
+    let mut off = 0usize;
+    // Per queue, the consecutive entries of this chunk not written yet: each queue gets one write per
+    // chunk (a write per entry cost more than the rest of dispatch together).
+    let mut runs: HashMap<(&str, u32), (u64, Vec<CqEntry>)> = HashMap::new();
+    while off < chunk.len() {
+        match record::read(&chunk[off..], false) {
+            Ok(Entry::Message(rec)) => {
+                let offset = pos + off as u64;
+                // One pass over the properties for everything dispatch needs.
+                let [tag, uniq, business] =
+                    properties::get_all(rec.properties, [keys::TAGS, keys::UNIQ_KEY, keys::KEYS]);
+                index_keys(&ctx.index, offset, &rec, uniq, business)?;
+                if rec.is_queue_visible() {
+                    let entry = cq_entry_tagged(offset, &rec, tag);
+                    match runs.get_mut(&(rec.topic, rec.queue_id)) {
+                        Some((first, run)) if *first + run.len() as u64 == rec.queue_offset => {
+                            run.push(entry);
+                        }
+                        Some(run) => {
+                            // Not the next offset (a queue written over): keep the order.
+                            put_run(ctx, (rec.topic, rec.queue_id), run)?;
+                            *run = (rec.queue_offset, vec![entry]);
+                        }
+                        None => {
+                            runs.insert((rec.topic, rec.queue_id), (rec.queue_offset, vec![entry]));
+                        }
+                    }
+                }
+                off += rec.total_size as usize;
+            }
+            Ok(Entry::Blank { remaining }) => {
+                off += remaining as usize;
+                break;
+            }
+            Err(RecordError::Truncated { needed, .. }) if off == 0 && needed > chunk.len() => {
+                return Ok(Parsed::Needs(needed));
+            }
+            Err(RecordError::Truncated { .. }) => break,
+            Err(source) => {
+                return Err(crate::error::StoreError::CorruptRecord {
+                    offset: pos + off as u64,
+                    source,
+                });
+            }
+        }
+    }
+    for (&key, run) in &runs {
+        put_run(ctx, key, run)?;
+    }
+    if !runs.is_empty() {
+        let listeners = ctx.listeners.read();
+        for ((topic, queue_id), (first, run)) in runs {
+            let max = first + run.len() as u64;
+            for l in listeners.iter() {
+                l(topic, queue_id, max);
+            }
+        }
+    }
+    Ok(Parsed::To(pos + off as u64))
 }

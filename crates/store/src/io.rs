@@ -26,6 +26,11 @@ pub trait SegmentFile: Send + Sync + fmt::Debug {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// Makes every byte written so far durable (fdatasync semantics).
     fn sync(&self) -> io::Result<()>;
+    /// Makes at least the bytes written in `[offset, offset + len)` durable, with whatever metadata
+    /// reading them back needs; bytes outside the range may stay volatile.
+    fn sync_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        self.sync()
+    }
     /// Sets `len` bytes from `offset` to zero (used to erase a torn tail during recovery).
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<()>;
     /// Writes `data` at `offset` as `write_at` does, leaving the pages in the page cache; a mapped
@@ -41,6 +46,12 @@ pub trait SegmentFile: Send + Sync + fmt::Debug {
     /// every mapped dirty page with one TLB shootdown each; unmapping the range first costs one.
     fn unmap_written(&self, _offset: u64, _len: u64) -> io::Result<()> {
         Ok(())
+    }
+    /// The bytes `[offset, offset + len)` in place, without a copy, for a file accessed through a
+    /// mapping; `None` otherwise (the caller then copies with `read_at`). Only for ranges nobody
+    /// writes while the borrow lives: below the commit log's written offset.
+    fn view(&self, _offset: u64, _len: usize) -> Option<&[u8]> {
+        None
     }
 }
 

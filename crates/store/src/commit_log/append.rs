@@ -1,5 +1,6 @@
 //! The write path: encode outside the lock; under it assign offsets, write once, publish.
 
+use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::Ordering;
 
@@ -28,6 +29,53 @@ pub struct AppendOutcome {
     pub records: Vec<Appended>,
     /// The written offset after this append: durable once the flushed offset reaches it.
     pub end_offset: u64,
+}
+
+thread_local! {
+    /// Each appending thread's encode buffer, reused from append to append.
+    static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An encode buffer grown past this by a large batch is given back rather than kept.
+const KEPT_BUFFER: usize = 1 << 20;
+
+/// The next queue offsets a batch takes, per topic and queue id. A batch nearly always goes to one
+/// queue, so the first counter lives inline and a single append allocates nothing here.
+#[derive(Default)]
+struct BatchCounters<'a> {
+    first: Option<(&'a str, u32, u64)>,
+    more: Vec<(&'a str, u32, u64)>,
+}
+
+impl<'a> BatchCounters<'a> {
+    /// The next queue offset of `topic`/`queue_id` for this batch; `start` gives the log's next
+    /// one the first time a queue is seen.
+    fn take(&mut self, topic: &'a str, queue_id: u32, start: impl FnOnce() -> u64) -> u64 {
+        let same = |c: &&mut (&str, u32, u64)| c.0 == topic && c.1 == queue_id;
+        let found = self.first.as_mut().filter(same).or_else(|| {
+            self.more
+                .iter_mut()
+                .find(|c| c.0 == topic && c.1 == queue_id)
+        });
+        let counter = if let Some(c) = found {
+            c
+        } else {
+            let c = (topic, queue_id, start());
+            if self.first.is_none() {
+                self.first.insert(c)
+            } else {
+                self.more.push(c);
+                self.more.last_mut().expect("just pushed")
+            }
+        };
+        counter.2 += 1;
+        counter.2 - 1
+    }
+
+    /// Every queue's next offset after the batch.
+    fn into_iter(self) -> impl Iterator<Item = (&'a str, u32, u64)> {
+        self.first.into_iter().chain(self.more)
+    }
 }
 
 /// Mirrors `RecordView::is_queue_visible` for a draft.
@@ -62,10 +110,30 @@ impl CommitLog {
                 end_offset: self.written_offset(),
             });
         }
-        let mut buf = Vec::with_capacity(drafts.iter().map(record::encoded_len).sum());
-        let mut sizes = Vec::with_capacity(drafts.len());
+        ENCODED.with_borrow_mut(|buf| {
+            buf.clear();
+            let outcome = self.append_with(drafts, buf);
+            if buf.capacity() > KEPT_BUFFER {
+                *buf = Vec::new();
+            }
+            outcome
+        })
+    }
+
+    /// [`CommitLog::append`] with `buf` as the encode buffer.
+    fn append_with(&self, drafts: &[RecordDraft<'_>], buf: &mut Vec<u8>) -> Result<AppendOutcome> {
+        buf.reserve(drafts.iter().map(record::encoded_len).sum());
+        let mut records = Vec::with_capacity(drafts.len());
         for d in drafts {
-            sizes.push(record::encode(d, self.max_message_bytes, &mut buf)?);
+            let size = record::encode(d, self.max_message_bytes, buf)?;
+            #[allow(clippy::cast_possible_truncation)]
+            // `encode` bounds a record to `max_message_bytes`.
+            records.push(Appended {
+                physical_offset: 0,
+                queue_offset: 0,
+                size: size as u32,
+                store_timestamp: 0,
+            });
         }
         let total = buf.len() as u64;
         if total + BLANK_LEN as u64 > self.segment_bytes {
@@ -87,46 +155,35 @@ impl CommitLog {
         let (seg, pos) = self.position_for(&mut w, total)?;
         let now = self.clock.now_millis();
         // Counters for this batch only; merged into the table once the write succeeded.
-        let mut next: Vec<(&str, u32, u64)> = Vec::new();
-        let mut records = Vec::with_capacity(drafts.len());
+        let mut next = BatchCounters::default();
         let mut at = 0usize;
-        for (d, &n) in drafts.iter().zip(&sizes) {
+        for (d, r) in drafts.iter().zip(&mut records) {
             let queue_offset = if queue_visible(d.sys_flag) {
-                let slot = next
-                    .iter()
-                    .position(|(t, q, _)| *t == d.topic && *q == d.queue_id);
-                let slot = slot.unwrap_or_else(|| {
-                    let start = w
-                        .queue_offsets
+                next.take(d.topic, d.queue_id, || {
+                    w.queue_offsets
                         .get(d.topic)
-                        .and_then(|m| m.get(&d.queue_id));
-                    next.push((d.topic, d.queue_id, start.copied().unwrap_or(0)));
-                    next.len() - 1
-                });
-                next[slot].2 += 1;
-                next[slot].2 - 1
+                        .and_then(|m| m.get(&d.queue_id))
+                        .copied()
+                        .unwrap_or(0)
+                })
             } else {
                 0
             };
             let physical_offset = pos + at as u64;
+            let n = r.size as usize;
             record::patch_store_fields(&mut buf[at..at + n], queue_offset, physical_offset, now);
-            #[allow(clippy::cast_possible_truncation)]
-            // `encode` bounds a record to `max_message_bytes`.
-            records.push(Appended {
-                physical_offset,
-                queue_offset,
-                size: n as u32,
-                store_timestamp: now,
-            });
+            r.physical_offset = physical_offset;
+            r.queue_offset = queue_offset;
+            r.store_timestamp = now;
             at += n;
         }
         let end = pos + total;
         self.prep.claim(end);
         seg.file
-            .write_at(pos - seg.base, &buf)
+            .write_at(pos - seg.base, buf)
             .map_err(|e| StoreError::io(self.segment_path(seg.base), e))?;
         self.written.store(end, Ordering::Release);
-        for (topic, queue_id, n) in next {
+        for (topic, queue_id, n) in next.into_iter() {
             match w.queue_offsets.get_mut(topic) {
                 Some(m) => m.insert(queue_id, n),
                 None => w

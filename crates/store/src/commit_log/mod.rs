@@ -29,6 +29,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use ferromq_model::record::{MAGIC_V1, MAGIC_V2, SYSFLAG_BORNHOST_V6};
 use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
 
 use crate::clock::Clock;
 use crate::config::StoreConfig;
@@ -83,7 +84,7 @@ struct Writer {
     /// The segment appends go to (the last one); `None` for an empty log.
     active: Option<Segment>,
     /// Next queue offset per topic and queue id.
-    queue_offsets: HashMap<String, HashMap<u32, u64>>,
+    queue_offsets: FxHashMap<String, FxHashMap<u32, u64>>,
 }
 
 impl CommitLog {
@@ -277,9 +278,51 @@ impl CommitLog {
     /// # Errors
     /// `OffsetOutOfRange` when `offset` is below the minimum offset or above `limit`; `Io`.
     pub fn read_chunk(&self, offset: u64, max_len: usize, limit: u64) -> Result<Bytes> {
+        match self.chunk_at(offset, max_len, limit)? {
+            None => Ok(Bytes::new()),
+            Some((seg, len)) => self.read_in(&seg, offset, len),
+        }
+    }
+
+    /// Calls `f` with up to `max_len` bytes from `offset`, bounded as [`CommitLog::read_chunk`]
+    /// bounds them, without a copy when the segment is mapped (else copied into `scratch`, which the
+    /// caller keeps from call to call so a large chunk is not allocated and zeroed every time). For the
+    /// dispatcher, which parses every record once and keeps nothing.
+    ///
+    /// # Errors
+    /// As [`CommitLog::read_chunk`].
+    pub fn visit_chunk<R>(
+        &self,
+        offset: u64,
+        max_len: usize,
+        limit: u64,
+        scratch: &mut Vec<u8>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R> {
+        let Some((seg, len)) = self.chunk_at(offset, max_len, limit)? else {
+            return Ok(f(&[]));
+        };
+        // Below the written offset nothing is written any more, so the bytes may be borrowed.
+        if let Some(bytes) = seg.file.view(offset - seg.base, len) {
+            return Ok(f(bytes));
+        }
+        scratch.resize(len, 0);
+        seg.file
+            .read_at(offset - seg.base, scratch)
+            .map_err(|e| StoreError::io(self.segment_path(seg.base), e))?;
+        Ok(f(scratch))
+    }
+
+    /// The segment and length of the chunk [`CommitLog::read_chunk`] reads; `None` when empty.
+    fn chunk_at(
+        &self,
+        offset: u64,
+        max_len: usize,
+        limit: u64,
+    ) -> Result<Option<(Segment, usize)>> {
         let limit = limit.min(self.written_offset());
         if offset == limit {
-            return Ok(Bytes::new());
+            return Ok(None);
         }
         let out_of_range = || StoreError::OffsetOutOfRange {
             offset,
@@ -294,7 +337,7 @@ impl CommitLog {
             .min(limit)
             .min(offset.saturating_add(max_len as u64));
         #[allow(clippy::cast_possible_truncation)] // At most `max_len`.
-        self.read_in(&seg, offset, (end - offset) as usize)
+        Ok(Some((seg, (end - offset) as usize)))
     }
 
     fn read_in(&self, seg: &Segment, offset: u64, len: usize) -> Result<Bytes> {
@@ -353,7 +396,7 @@ impl CommitLog {
                 tracing::debug!(base = s.base, error = %e, "unmapping written commit-log pages failed");
             }
             s.file
-                .sync()
+                .sync_range(start, end - start)
                 .map_err(|e| StoreError::io(self.segment_path(s.base), e))?;
         }
         Ok(())

@@ -132,7 +132,17 @@ pub(super) struct IndexFile {
     max_entries: u32,
     /// Entries below this were durable at the last flush (from entry 0).
     pub flushed: u32,
+    /// The entry area is in the page cache up to here (written, or zeroed ahead by `append`).
+    warmed: u64,
 }
+
+/// How far `append` keeps the entry area zeroed in the page cache ahead of the next entry: the first
+/// store into an uncached page of a fully allocated file goes through the file system's read path,
+/// several times slower than writing the page with `pwrite` (see `commit_log::prepare`).
+const WARM_AHEAD_LEN: usize = 1 << 20;
+const WARM_AHEAD: u64 = WARM_AHEAD_LEN as u64;
+/// Zeros for warming, written one chunk at a time.
+static ZEROS: [u8; WARM_AHEAD_LEN] = [0; WARM_AHEAD_LEN];
 
 impl IndexFile {
     pub fn create(
@@ -146,7 +156,7 @@ impl IndexFile {
         let file = layer
             .create(&path, len, FileKind::Index)
             .map_err(|e| StoreError::io(&path, e))?;
-        let f = IndexFile {
+        let mut f = IndexFile {
             seq,
             path,
             file,
@@ -157,7 +167,20 @@ impl IndexFile {
             },
             max_entries,
             flushed: 1,
+            warmed: 0,
         };
+        // The slot table is written all over from the first entry on: warm it whole.
+        let slots_end = f.entry_pos(1);
+        let mut at = 0;
+        while at < slots_end {
+            #[allow(clippy::cast_possible_truncation)] // At most WARM_AHEAD.
+            let n = (slots_end - at).min(WARM_AHEAD) as usize;
+            f.file
+                .prefill(at, &ZEROS[..n])
+                .map_err(|e| StoreError::io(&f.path, e))?;
+            at += n as u64;
+        }
+        f.warmed = slots_end;
         f.write_header()?;
         Ok(f)
     }
@@ -204,7 +227,9 @@ impl IndexFile {
             h,
             max_entries,
             flushed: 1,
+            warmed: 0,
         };
+        f.warmed = f.entry_pos(f.h.count);
         let mut mark = [0u8; 20];
         f.file
             .read_at(f.entry_pos(0), &mut mark)
@@ -229,6 +254,7 @@ impl IndexFile {
             (self.h.begin_ts, self.h.end_ts, self.h.begin_phy) = (ts, ts, phy);
         }
         let k = self.h.count;
+        self.warm_for(k)?;
         let slot = self.slot_pos(key_hash);
         // A head at or past `count` is a leftover of a cut tail: the chain restarts here.
         let prev = Some(self.read_u32(slot)?).filter(|&p| p < k).unwrap_or(0);
@@ -439,6 +465,27 @@ impl IndexFile {
             .read_at(pos, &mut b)
             .map_err(|e| StoreError::io(&self.path, e))?;
         Ok(u32::from_be_bytes(b))
+    }
+
+    /// Zeroes the entry area ahead of entry `k` when `k` reaches the end of what is warm. Only bytes
+    /// at or past entry `k` are written: nothing valid lives there (at most a cut tail's leftovers,
+    /// which readers never follow past `count`).
+    fn warm_for(&mut self, k: u32) -> Result<()> {
+        let end = self.entry_pos(k) + ENTRY;
+        while self.warmed < end {
+            let from = self.warmed.max(self.entry_pos(k));
+            // To the next multiple of the chunk: at most one chunk per write.
+            let to = (from / WARM_AHEAD + 1)
+                .saturating_mul(WARM_AHEAD)
+                .min(self.file.len());
+            #[allow(clippy::cast_possible_truncation)] // At most WARM_AHEAD.
+            let len = (to - from) as usize;
+            self.file
+                .prefill(from, &ZEROS[..len])
+                .map_err(|e| StoreError::io(&self.path, e))?;
+            self.warmed = to;
+        }
+        Ok(())
     }
 
     fn write(&self, pos: u64, bytes: &[u8]) -> Result<()> {

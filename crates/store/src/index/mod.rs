@@ -63,11 +63,21 @@ impl fmt::Debug for Index {
 /// leaves `Integer.MIN_VALUE` negative and `RocketMQ` then uses 0). No allocation.
 #[must_use]
 pub(crate) fn key_hash(topic: &str, key: &str) -> i32 {
+    let step = |h: i32, u: u16| h.wrapping_mul(31).wrapping_add(i32::from(u));
+    if topic.is_ascii() && key.is_ascii() {
+        // Every UTF-16 unit of ASCII text is its byte: skip the decoding (most keys are ASCII).
+        let bytes = topic
+            .bytes()
+            .chain(std::iter::once(b'#'))
+            .chain(key.bytes());
+        let h = bytes.fold(0i32, |h, b| step(h, u16::from(b)));
+        return h.checked_abs().unwrap_or(0);
+    }
     let units = topic
         .encode_utf16()
         .chain(std::iter::once(u16::from(b'#')))
         .chain(key.encode_utf16());
-    let h = units.fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)));
+    let h = units.fold(0i32, step);
     h.checked_abs().unwrap_or(0)
 }
 

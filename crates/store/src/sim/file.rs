@@ -108,10 +108,20 @@ impl SegmentFile for SimFile {
     }
 
     fn sync(&self) -> io::Result<()> {
+        self.sync_range(0, self.len)
+    }
+
+    fn sync_range(&self, offset: u64, len: u64) -> io::Result<()> {
         let mut s = self.state.lock();
         let fail = std::mem::take(&mut s.fail_next_sync);
         let inode = s.inode(self)?;
-        let dirty = std::mem::take(&mut inode.dirty);
+        // Only the pages the range touches: any other dirty page may still be lost.
+        let first = offset / PAGE as u64;
+        let end = offset.saturating_add(len).div_ceil(PAGE as u64);
+        let dirty: Vec<u64> = inode.dirty.range(first..end).copied().collect();
+        for page in &dirty {
+            inode.dirty.remove(page);
+        }
         if fail {
             return Err(io::Error::from_raw_os_error(EIO));
         }

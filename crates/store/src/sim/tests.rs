@@ -94,6 +94,29 @@ fn unsynced_creation_may_vanish_and_capacity_is_enforced() {
 }
 
 #[test]
+fn a_ranged_sync_keeps_only_the_pages_of_its_range() {
+    let (sim, dir) = setup();
+    let f = sim
+        .create(&dir.join("a"), 4 * PAGE as u64, FileKind::CommitLog)
+        .expect("create");
+    sim.sync_dir(&dir).expect("sync dir");
+    f.write_at(10, b"kept").expect("write");
+    f.write_at(PAGE as u64 + 10, b"kept too").expect("write");
+    f.write_at(3 * PAGE as u64, b"lost").expect("write");
+    // From inside the first page to inside the second: both pages, not the fourth.
+    f.sync_range(10, PAGE as u64 + 4).expect("sync range");
+    sim.crash(7);
+    let g = sim.open(&dir.join("a"), FileKind::CommitLog).expect("open");
+    let mut buf = [0u8; 8];
+    g.read_at(10, &mut buf[..4]).expect("read");
+    assert_eq!(&buf[..4], b"kept");
+    g.read_at(PAGE as u64 + 10, &mut buf).expect("read");
+    assert_eq!(&buf, b"kept too");
+    g.read_at(3 * PAGE as u64, &mut buf[..4]).expect("read");
+    assert_eq!(buf[..4], [0; 4], "outside the synced range");
+}
+
+#[test]
 fn failed_sync_loses_the_pages() {
     let (sim, dir) = setup();
     let f = sim
