@@ -52,6 +52,13 @@ pub struct CaseResult {
     pub p99_us: f64,
     #[serde(serialize_with = "rounded")]
     pub p999_us: f64,
+    /// CPU time of this process (writers, store threads, bench) per acknowledged append, in µs;
+    /// the kernel's own writeback threads are not counted.
+    #[serde(serialize_with = "rounded")]
+    pub cpu_us_per_msg: f64,
+    /// How long consume queues and index took, after the last append, to cover the whole log.
+    #[serde(serialize_with = "rounded")]
+    pub dispatch_lag_ms: f64,
     /// Failed appends (each ends its writer).
     pub errors: u64,
     /// Acknowledged appends.
@@ -156,7 +163,7 @@ impl Report {
             ),
             String::new(),
             format!(
-                "{:<5}  {:<6}  {:>7}  {:>7}  {:>10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>6}",
+                "{:<5}  {:<6}  {:>7}  {:>7}  {:>10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>10}  {:>6}",
                 "flush",
                 "io",
                 "size B",
@@ -166,12 +173,13 @@ impl Report {
                 "p50 µs",
                 "p99 µs",
                 "p99.9 µs",
+                "cpu µs/msg",
                 "errors"
             ),
         ];
         for c in &self.cases {
             lines.push(format!(
-                "{:<5}  {:<6}  {:>7}  {:>7}  {:>10.0}  {:>8.1}  {:>9.1}  {:>9.1}  {:>9.1}  {:>6}",
+                "{:<5}  {:<6}  {:>7}  {:>7}  {:>10.0}  {:>8.1}  {:>9.1}  {:>9.1}  {:>9.1}  {:>10.2}  {:>6}",
                 c.flush,
                 c.io,
                 c.size,
@@ -181,6 +189,7 @@ impl Report {
                 c.p50_us,
                 c.p99_us,
                 c.p999_us,
+                c.cpu_us_per_msg,
                 c.errors
             ));
         }
@@ -307,6 +316,8 @@ mod tests {
             p50_us: 10.0,
             p99_us: 100.0,
             p999_us: 1000.0,
+            cpu_us_per_msg: 2.0,
+            dispatch_lag_ms: 1.0,
             errors: 0,
             appended: 1,
             elapsed_s: 1.0,
@@ -372,6 +383,8 @@ mod tests {
             "p50_us",
             "p99_us",
             "p999_us",
+            "cpu_us_per_msg",
+            "dispatch_lag_ms",
             "errors",
         ] {
             assert!(c.get(field).is_some(), "case lacks {field}: {c}");

@@ -19,8 +19,8 @@ use hdrhistogram::Histogram;
 use tempfile::TempDir;
 use tracing::{info, warn};
 
-use super::disk_limits;
 use super::report::{self, CaseResult, Report};
+use super::{cpu, disk_limits};
 use crate::cli::{OutputFormat, StoreBenchArgs, WriterDriver};
 
 const TOPIC: &str = "BenchTopic";
@@ -174,14 +174,24 @@ fn run_case(
     let handle = StoreHandle::open(config)
         .with_context(|| format!("cannot open a store in {}", dir.display()))?;
     let store = handle.store().clone();
+    let cpu_before = cpu::process_cpu_time();
     let outcomes = match driver {
         WriterDriver::Threads => run_threads(case, &store, body, run_for)?,
         WriterDriver::Tasks => run_tasks(case, &store, body, run_for)?,
     };
+    let cpu = cpu::used_since(cpu_before);
+    // How far consume queues and index trail the log when the writers stop: a store whose dispatch
+    // cannot keep up would show fast appends that consumers see late.
+    let behind = Instant::now();
+    let caught_up = store.wait_dispatched(store.written_offset(), Duration::from_secs(60));
+    let dispatch_lag_ms = behind.elapsed().as_secs_f64() * 1e3;
+    if !caught_up {
+        warn!(case = %case.label(), "dispatch did not catch up within 60 s");
+    }
     handle
         .shutdown()
         .with_context(|| format!("store shutdown in {}", dir.display()))?;
-    merge(case, body.len(), &outcomes)
+    merge(case, body.len(), &outcomes, cpu, dispatch_lag_ms)
 }
 
 /// `case.writers` tasks on a runtime with one worker thread per core, each awaiting its appends.
@@ -208,9 +218,9 @@ fn run_tasks(
                     let mut w = Writer::new(index);
                     let mut now = Instant::now();
                     while now < deadline {
-                        let draft_props = w.next_properties();
-                        let began = Instant::now();
-                        let outcome = match store.put(&w.draft(&body, &draft_props)) {
+                        // One clock read per append: the previous one's end is this one's start.
+                        let began = now;
+                        let outcome = match store.put(&w.draft(&body, began)) {
                             Ok(put) => put.durable.await,
                             Err(e) => Err(e),
                         };
@@ -274,7 +284,13 @@ struct WriterOutcome {
     end: Instant,
 }
 
-fn merge(case: &Case, body_len: usize, outcomes: &[WriterOutcome]) -> Result<CaseResult> {
+fn merge(
+    case: &Case,
+    body_len: usize,
+    outcomes: &[WriterOutcome],
+    cpu: Duration,
+    dispatch_lag_ms: f64,
+) -> Result<CaseResult> {
     let mut latencies = new_histogram();
     let (mut appended, mut errors) = (0, 0);
     for o in outcomes {
@@ -303,6 +319,12 @@ fn merge(case: &Case, body_len: usize, outcomes: &[WriterOutcome]) -> Result<Cas
         p50_us: quantile_us(0.5),
         p99_us: quantile_us(0.99),
         p999_us: quantile_us(0.999),
+        cpu_us_per_msg: if appended > 0 {
+            cpu.as_secs_f64() * 1e6 / appended as f64
+        } else {
+            0.0
+        },
+        dispatch_lag_ms,
         errors,
         appended,
         elapsed_s,
@@ -320,6 +342,10 @@ struct Writer {
     store_host: SocketAddr,
     /// Unique keys shaped like a client's: 32 hex digits, host and process first, then a counter.
     key_prefix: String,
+    /// The properties of the message being appended.
+    props: String,
+    /// The wall clock (Unix ms) at an instant: born timestamps without a clock read per append.
+    epoch: (i64, Instant),
     latencies_ns: Histogram<u64>,
     appended: u64,
     errors: u64,
@@ -336,31 +362,39 @@ impl Writer {
                 std::process::id() & 0xFFFF,
                 index & 0xFFFF
             ),
+            props: String::new(),
+            epoch: (unix_millis(), Instant::now()),
             latencies_ns: new_histogram(),
             appended: 0,
             errors: 0,
         }
     }
 
-    /// The properties of the next message: its unique key.
-    fn next_properties(&self) -> String {
-        let uniq_key = format!("{}{:016X}", self.key_prefix, self.appended);
-        properties::encode([(keys::UNIQ_KEY, uniq_key.as_str())])
-    }
-
-    fn draft<'a>(&self, body: &'a [u8], props: &'a str) -> RecordDraft<'a> {
+    /// The next message, born at `at`: its properties (a unique key) are built in a buffer the
+    /// writer reuses, so the bench itself allocates nothing per append.
+    fn draft<'a>(&'a mut self, body: &'a [u8], at: Instant) -> RecordDraft<'a> {
+        self.props.clear();
+        self.props.push_str(keys::UNIQ_KEY);
+        self.props.push(properties::NAME_VALUE_SEPARATOR);
+        self.props.push_str(&self.key_prefix);
+        push_hex16(&mut self.props, self.appended);
+        self.props.push(properties::PROPERTY_SEPARATOR);
+        let since_epoch = at.saturating_duration_since(self.epoch.1).as_millis();
         RecordDraft {
             topic: TOPIC,
             queue_id: self.index % QUEUES,
             flag: 0,
             sys_flag: 0,
-            born_timestamp: unix_millis(),
+            born_timestamp: self
+                .epoch
+                .0
+                .saturating_add(i64::try_from(since_epoch).unwrap_or(i64::MAX)),
             born_host: self.born_host,
             store_host: self.store_host,
             reconsume_times: 0,
             prepared_transaction_offset: 0,
             body,
-            properties: props,
+            properties: &self.props,
         }
     }
 
@@ -404,10 +438,9 @@ fn append_loop(store: &Store, index: u32, body: &[u8], gate: &StartGate) -> Writ
     };
     let mut now = start;
     while now < deadline {
-        let props = w.next_properties();
-        let began = Instant::now();
+        let began = now;
         let outcome = store
-            .put(&w.draft(body, &props))
+            .put(&w.draft(body, began))
             .and_then(|put| put.durable.wait());
         now = Instant::now();
         if !w.record(outcome, began, now) {
@@ -415,6 +448,14 @@ fn append_loop(store: &Store, index: u32, body: &[u8], gate: &StartGate) -> Writ
         }
     }
     w.finish(start, now)
+}
+
+/// Appends `n` as 16 upper-case hex digits, as a client's unique key ends.
+fn push_hex16(out: &mut String, n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    for shift in (0..16).rev() {
+        out.push(char::from(DIGITS[((n >> (shift * 4)) & 0xF) as usize]));
+    }
 }
 
 fn unix_millis() -> i64 {
@@ -527,6 +568,16 @@ impl Scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unique_keys_end_in_sixteen_hex_digits() {
+        let mut s = String::from("x");
+        push_hex16(&mut s, 0x0123_4567_89AB_CDEF);
+        assert_eq!(s, "x0123456789ABCDEF");
+        s.clear();
+        push_hex16(&mut s, 42);
+        assert_eq!(s, format!("{:016X}", 42));
+    }
 
     #[test]
     fn gate_releases_every_waiter_with_one_deadline() {
