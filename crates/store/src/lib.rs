@@ -90,7 +90,7 @@ pub(crate) struct Shared {
     pub flusher: Flusher,
     pub dispatch: Arc<DispatchState>,
     pub listeners: Arc<RwLock<Vec<ArrivalListener>>>,
-    pub write_listeners: RwLock<Vec<WriteListener>>,
+    pub write_listeners: Arc<RwLock<Vec<WriteListener>>>,
     pub retention_lock: Mutex<()>,
     pub closed: AtomicBool,
     /// Refuses `put`/`put_batch` while replicated appends go on (a replica, a fenced master).
@@ -149,6 +149,15 @@ impl StoreHandle {
         let sync = config.flush_mode == FlushMode::SyncFlush;
         let kick = dispatch.clone();
         let flusher = Flusher::start(rec.log.clone(), &config, Arc::new(move |_| kick.kick()));
+        // Under write-behind, appended bytes reach the file at the next commit: wake replication
+        // then too, not only at the append.
+        let write_listeners: Arc<RwLock<Vec<WriteListener>>> = Arc::default();
+        let listeners_at_commit = write_listeners.clone();
+        rec.log.on_commit(Box::new(move |end| {
+            for l in listeners_at_commit.read().iter() {
+                l(end);
+            }
+        }));
         let shared = Arc::new(Shared {
             config,
             layer,
@@ -159,7 +168,7 @@ impl StoreHandle {
             flusher,
             dispatch,
             listeners: Arc::new(RwLock::new(Vec::new())),
-            write_listeners: RwLock::new(Vec::new()),
+            write_listeners,
             retention_lock: Mutex::new(()),
             closed: AtomicBool::new(false),
             read_only: AtomicBool::new(false),

@@ -132,16 +132,23 @@ fn a_full_disk_is_disk_full_and_the_log_stays_consistent() {
     };
     assert!(matches!(err, StoreError::DiskFull { .. }), "{err:?}");
     assert_eq!(log.segment_bases().len(), 2);
+    // Under SYNC_FLUSH appends are staged until the sync that acknowledges them writes them.
+    log.sync().expect("sync still works");
     let written = log.written_offset();
     assert!(matches!(
         log.append(&[draft("T", 0, &body)]),
         Err(StoreError::DiskFull { .. })
     ));
     assert_eq!(log.written_offset(), written);
+    log.sync().expect("sync still works");
+    assert_eq!(
+        log.written_offset(),
+        written,
+        "the refused append left nothing"
+    );
     for r in &ok {
         assert_eq!(body_at(&log, r.physical_offset, r.size), body);
     }
-    log.sync().expect("sync still works");
     // Space comes back: appends resume with the next queue offset and a new segment.
     sim.set_capacity(u64::MAX);
     let out = log.append(&[draft("T", 0, &body)]).expect("append");

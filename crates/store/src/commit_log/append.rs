@@ -179,10 +179,15 @@ impl CommitLog {
         }
         let end = pos + total;
         self.prep.claim(end);
-        seg.file
-            .write_at(pos - seg.base, buf)
-            .map_err(|e| StoreError::io(self.segment_path(seg.base), e))?;
-        self.written.store(end, Ordering::Release);
+        if self.write_behind {
+            w.stage(&seg, pos, buf);
+        } else {
+            seg.file
+                .write_at(pos - seg.base, buf)
+                .map_err(|e| StoreError::io(self.segment_path(seg.base), e))?;
+            self.written.store(end, Ordering::Release);
+        }
+        w.end = end;
         for (topic, queue_id, n) in next.into_iter() {
             match w.queue_offsets.get_mut(topic) {
                 Some(m) => m.insert(queue_id, n),
@@ -204,7 +209,8 @@ impl CommitLog {
     /// The segment and offset where a batch of `total` bytes goes, rolling to a new segment when it
     /// does not fit (keeping room for a blank marker after it).
     fn position_for(&self, w: &mut Writer, total: u64) -> Result<(Segment, u64)> {
-        let pos = self.written.load(Ordering::Acquire);
+        // Staged appends (write-behind) are ahead of `written`.
+        let pos = self.written.load(Ordering::Acquire).max(w.end);
         let Some(active) = w.active.clone() else {
             // Empty log: the first segment starts where the log does.
             let (seg, slot) = self.take_or_create(pos)?;
@@ -225,7 +231,9 @@ impl CommitLog {
         let marker = record::blank_marker(remaining as u32);
         // The marker and the batch after it: no zeros may land there any more.
         self.prep.claim(next.base + total);
-        if let Err(e) = active.file.write_at(used, &marker) {
+        if self.write_behind {
+            w.stage(&active, pos, &marker);
+        } else if let Err(e) = active.file.write_at(used, &marker) {
             let _ = self.layer.remove(&self.segment_path(next.base));
             return Err(StoreError::io(self.segment_path(active.base), e));
         }
@@ -234,7 +242,10 @@ impl CommitLog {
         self.segments.write().push_back(next.clone());
         drop(slot);
         self.dir_dirty.store(true, Ordering::Release);
-        self.written.store(next.base, Ordering::Release);
+        if !self.write_behind {
+            self.written.store(next.base, Ordering::Release);
+        }
+        w.end = next.base;
         w.active = Some(next.clone());
         tracing::debug!(base = next.base, "commit log rolled to a new segment");
         Ok((next.clone(), next.base))

@@ -32,7 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
 
 use crate::clock::Clock;
-use crate::config::StoreConfig;
+use crate::config::{FlushMode, StoreConfig};
 use crate::error::{Result, StoreError};
 use crate::io::{FileKind, FileLayer, SegmentFile};
 
@@ -68,6 +68,35 @@ pub struct CommitLog {
     poison: OnceLock<String>,
     /// Shared with the [`Preparer`]: the next segment made ahead, and the writer/zeroing hand-shake.
     prep: prepare::Prep,
+    /// Write-behind (`SYNC_FLUSH`): appends copy their records into `Writer::staged` and the sync
+    /// that makes them durable writes them to the file first ([`CommitLog::commit`]), so a crowd of
+    /// appenders costs one `pwrite` per sync instead of one each. An acknowledgement waits for that
+    /// sync anyway, and `written` (what readers and replicas see) moves only when the bytes are in
+    /// the file.
+    write_behind: bool,
+    /// Serialises [`CommitLog::commit`] calls, so staged bytes land and publish in log order.
+    commit_lock: Mutex<()>,
+    /// Called with the new written offset after a commit of staged bytes (replication wakes on it).
+    on_commit: OnceLock<CommitHook>,
+}
+
+impl Drop for CommitLog {
+    /// Staged appends reach the file (not the disk) as direct writes would have: a log dropped
+    /// without a final sync loses to a crash what it would have lost anyway, and no more.
+    fn drop(&mut self) {
+        if let Err(e) = self.commit() {
+            tracing::warn!(error = %e, "writing staged appends at close failed");
+        }
+    }
+}
+
+/// What [`CommitLog::commit`] calls with the new written offset.
+struct CommitHook(Box<dyn Fn(u64) + Send + Sync>);
+
+impl std::fmt::Debug for CommitHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitHook")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +114,46 @@ struct Writer {
     active: Option<Segment>,
     /// Next queue offset per topic and queue id.
     queue_offsets: FxHashMap<String, FxHashMap<u32, u64>>,
+    /// End of the last append, staged or written (appends continue at `max(end, written)`).
+    end: u64,
+    /// Write-behind: appended bytes not in the file yet, in log order.
+    staged: Vec<Staged>,
+    /// Emptied staging buffers, kept for reuse.
+    spare: Vec<Vec<u8>>,
+}
+
+/// Staged bytes for one segment, from log offset `pos`.
+#[derive(Debug)]
+struct Staged {
+    seg: Segment,
+    pos: u64,
+    bytes: Vec<u8>,
+}
+
+/// Staging buffers kept for reuse, and the largest kept.
+const SPARE_BUFFERS: usize = 4;
+const SPARE_BUFFER_MAX: usize = 4 << 20;
+
+impl Writer {
+    /// Stages `bytes` at log offset `pos` of `seg`, after what is staged already.
+    fn stage(&mut self, seg: &Segment, pos: u64, bytes: &[u8]) {
+        match self.staged.last_mut() {
+            Some(last)
+                if last.seg.base == seg.base && last.pos + last.bytes.len() as u64 == pos =>
+            {
+                last.bytes.extend_from_slice(bytes);
+            }
+            _ => {
+                let mut buf = self.spare.pop().unwrap_or_default();
+                buf.extend_from_slice(bytes);
+                self.staged.push(Staged {
+                    seg: seg.clone(),
+                    pos,
+                    bytes: buf,
+                });
+            }
+        }
+    }
 }
 
 impl CommitLog {
@@ -188,6 +257,9 @@ impl CommitLog {
             remove_lock: Mutex::new(()),
             poison: OnceLock::new(),
             prep: prepare::Prep::default(),
+            write_behind: cfg.flush_mode == FlushMode::SyncFlush,
+            commit_lock: Mutex::new(()),
+            on_commit: OnceLock::new(),
         })
     }
 
@@ -359,6 +431,7 @@ impl CommitLog {
         if let Some(reason) = self.poisoned() {
             return Err(StoreError::Poisoned(reason));
         }
+        self.commit()?;
         // Read `written` before collecting segments: a segment is listed before `written` passes its
         // base, so every byte below `target` is in a segment collected below.
         let target = self.written_offset();
@@ -372,6 +445,44 @@ impl CommitLog {
         }
         self.flushed.store(target, Ordering::Release);
         Ok(target)
+    }
+
+    /// Registers what to call after staged bytes are committed (once; later calls are ignored).
+    pub fn on_commit(&self, hook: Box<dyn Fn(u64) + Send + Sync>) {
+        let _ = self.on_commit.set(CommitHook(hook));
+    }
+
+    /// Write-behind: writes the staged appends to their segments, in order, and publishes them as
+    /// written. A failed write poisons the log: those appends were promised a sync that cannot come.
+    ///
+    /// # Errors
+    /// `Io` (and the log is poisoned).
+    pub(crate) fn commit(&self) -> Result<()> {
+        let _in_order = self.commit_lock.lock();
+        let staged = std::mem::take(&mut self.writer.lock().staged);
+        let Some(end) = staged.last().map(|c| c.pos + c.bytes.len() as u64) else {
+            return Ok(());
+        };
+        for c in &staged {
+            if let Err(e) = c.seg.file.write_at(c.pos - c.seg.base, &c.bytes) {
+                let e = StoreError::io(self.segment_path(c.seg.base), e);
+                self.poison(&format!("writing staged appends failed: {e}"));
+                return Err(e);
+            }
+        }
+        self.written.store(end, Ordering::Release);
+        if let Some(hook) = self.on_commit.get() {
+            (hook.0)(end);
+        }
+        let mut w = self.writer.lock();
+        for c in staged {
+            if w.spare.len() < SPARE_BUFFERS && c.bytes.capacity() <= SPARE_BUFFER_MAX {
+                let mut b = c.bytes;
+                b.clear();
+                w.spare.push(b);
+            }
+        }
+        Ok(())
     }
 
     fn sync_range(&self, from: u64, to: u64) -> Result<()> {

@@ -55,6 +55,8 @@ impl CommitLog {
         if let Some(reason) = self.poisoned() {
             return Err(StoreError::Poisoned(reason));
         }
+        // Local appends still staged (a master that just turned replica) go first.
+        self.commit()?;
         let mut w = self.writer.lock();
         if !w.recovered {
             return Err(StoreError::Config(
