@@ -5,7 +5,8 @@
 //! everything written so far with one fdatasync, completes every waiter that sync covered, and goes
 //! again while waiters remain — so under load one sync serves every append that arrived during the
 //! previous one. Hand-off latency matters as much as the sync (one fdatasync is ~150 µs), so both sides
-//! spin briefly before parking.
+//! spin briefly before parking, and after a sync that completed a crowd the flusher waits (at most
+//! one sync's duration) for that crowd's next appends before syncing again (`Shared::gather`).
 //!
 //! A failed sync poisons the log ([`CommitLog::poison`]): every pending and later waiter fails, and no
 //! sync is ever retried (after an fsync error Linux may have dropped the dirty pages and a retry would
@@ -38,6 +39,19 @@ const SOLO_SPIN: Duration = Duration::from_micros(250);
 /// Waiters spin only while at most this many appends are in flight, this one included (see
 /// `completion::InFlight`).
 pub(crate) const SOLO_WAITERS: usize = 2;
+
+/// A sync that completed at least this many waiters makes the next one gather ([`Shared::gather`]).
+const GATHER_CROWD: usize = 4;
+
+/// What the last group-commit sync did, for the next one's gathering.
+#[derive(Debug, Default)]
+struct LastSync {
+    /// Waiters it completed.
+    completed: usize,
+    /// Waiters queued right after it (appends that arrived while it ran).
+    queued_after: usize,
+    took: Duration,
+}
 
 /// Called with the new flushed offset after every successful sync.
 pub type OnFlushed = Arc<dyn Fn(u64) + Send + Sync>;
@@ -210,14 +224,46 @@ impl Drop for Flusher {
 impl Shared {
     /// `SYNC_FLUSH`: sync whenever someone waits.
     fn run_group_commit(&self, reported: &mut u64) {
+        let mut last = LastSync::default();
         while self.await_waiters() {
+            self.gather(&last);
+            let began = Instant::now();
             match self.log.sync() {
                 Ok(flushed) => {
-                    self.complete(flushed, None);
+                    last.took = began.elapsed();
+                    last.completed = self.complete(flushed, None);
+                    last.queued_after = self.pending.load(Ordering::Acquire);
                     self.report(flushed, reported);
                 }
                 Err(e) => self.fail_all(&e),
             }
+        }
+    }
+
+    /// After a sync that completed a crowd, waits briefly for that crowd's next appends before the
+    /// next sync, so one sync covers them too.
+    ///
+    /// Why: appends that arrive during a sync wait for it and then for the next one. Without this,
+    /// writers split into two cohorts that alternate: the one the last sync completed is still being
+    /// woken when the next sync starts with the other one, so each append waits for about two syncs
+    /// and each sync covers half the writers. Waiting until the woken crowd has queued again (as
+    /// many waiters as were queued after the last sync, plus as many as it completed) lets one sync
+    /// cover both; measured with 8 writers, +20-50% appends/s and a third less latency. The wait is
+    /// bounded by the last sync's duration, the most a late append could gain, so writers that do
+    /// not come back (producers pausing) cost at most one sync of latency. A lone writer or a few
+    /// (fewer than `GATHER_CROWD` completed) never wait here.
+    fn gather(&self, last: &LastSync) {
+        if last.completed < GATHER_CROWD {
+            return;
+        }
+        let want = last.queued_after + last.completed;
+        let deadline = Instant::now() + last.took;
+        while self.pending.load(Ordering::Acquire) < want {
+            if Instant::now() >= deadline || self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            // Yield rather than spin hard: the writers we wait for need these CPUs.
+            thread::yield_now();
         }
     }
 
@@ -302,7 +348,8 @@ impl Shared {
     }
 
     /// Completes the waiters `flushed` covers; the others get `rest` if given, else keep waiting.
-    fn complete(&self, flushed: u64, rest: Option<&Outcome>) {
+    /// Returns how many it completed.
+    fn complete(&self, flushed: u64, rest: Option<&Outcome>) -> usize {
         let done: Vec<(u64, Arc<Completion>)> = {
             let mut q = self.queue.lock();
             let (done, keep) = std::mem::take(&mut q.waiters)
@@ -312,6 +359,7 @@ impl Shared {
             self.pending.store(q.waiters.len(), Ordering::Release);
             done
         };
+        let completed = done.len();
         for (end, c) in done {
             let outcome = if end <= flushed {
                 Outcome::Durable
@@ -325,6 +373,7 @@ impl Shared {
         } else {
             self.woken_later.wake(FAN_OUT);
         }
+        completed
     }
 
     fn fail_all(&self, e: &StoreError) {
