@@ -1,4 +1,5 @@
-//! The write path: encode outside the lock; under it assign offsets, write once, publish.
+//! The write path: encode outside the lock; under it assign offsets, then write once and publish,
+//! or, under write-behind (`SYNC_FLUSH`), stage the bytes for the sync that acknowledges them.
 
 use std::cell::RefCell;
 use std::io;

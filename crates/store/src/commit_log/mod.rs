@@ -11,8 +11,8 @@
 //! - `min`: base of the oldest segment still on disk.
 //!
 //! Concurrency: one writer at a time (the writer lock covers offset assignment, the write and the
-//! publication of `written`); readers take no lock beyond a brief read lock on the segment list; syncs
-//! run beside appends. Module map: `append.rs` (the write path), `recover.rs` (the startup scan),
+//! publication of `written`; under write-behind it covers staging, and the sync writes and publishes);
+//! readers take no lock beyond a brief read lock on the segment list; syncs run beside appends. Module map: `append.rs` (the write path), `recover.rs` (the startup scan),
 //! `prepare.rs` (creating and warming the next segments in the background), `replica.rs` (copying
 //! another log's bytes at the same offsets, and reading whole entries for such a copy).
 
