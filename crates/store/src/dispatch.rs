@@ -39,19 +39,35 @@ pub(crate) fn dispatch_record(
     offset: u64,
     rec: &RecordView<'_>,
 ) -> Result<()> {
+    let keys = RecordKeys::of(rec);
     if rec.is_queue_visible() {
         cqs.get_or_create(rec.topic, rec.queue_id)?
-            .put(rec.queue_offset, cq_entry(offset, rec))?;
+            .put(rec.queue_offset, cq_entry(offset, rec, keys.tag))?;
     }
-    index_record(index, offset, rec)
+    index_keys(index, offset, rec, &keys)
 }
 
-/// The consume-queue entry of a queue-visible record stored at `offset`.
-fn cq_entry(offset: u64, rec: &RecordView<'_>) -> CqEntry {
-    cq_entry_tagged(offset, rec, properties::get(rec.properties, keys::TAGS))
+/// What dispatch needs from a record's properties, found in one pass over them.
+struct RecordKeys<'a> {
+    tag: Option<&'a str>,
+    uniq: Option<&'a str>,
+    business: Option<&'a str>,
 }
 
-fn cq_entry_tagged(offset: u64, rec: &RecordView<'_>, tag: Option<&str>) -> CqEntry {
+impl<'a> RecordKeys<'a> {
+    fn of(rec: &RecordView<'a>) -> RecordKeys<'a> {
+        let [tag, uniq, business] =
+            properties::get_all(rec.properties, [keys::TAGS, keys::UNIQ_KEY, keys::KEYS]);
+        RecordKeys {
+            tag,
+            uniq,
+            business,
+        }
+    }
+}
+
+/// The consume-queue entry of a queue-visible record stored at `offset`, tagged `tag`.
+fn cq_entry(offset: u64, rec: &RecordView<'_>, tag: Option<&str>) -> CqEntry {
     CqEntry {
         physical_offset: offset,
         size: rec.total_size,
@@ -59,26 +75,19 @@ fn cq_entry_tagged(offset: u64, rec: &RecordView<'_>, tag: Option<&str>) -> CqEn
     }
 }
 
-/// Writes the index keys of the record stored at `offset`.
-fn index_record(index: &Index, offset: u64, rec: &RecordView<'_>) -> Result<()> {
-    let [uniq, business] = properties::get_all(rec.properties, [keys::UNIQ_KEY, keys::KEYS]);
-    index_keys(index, offset, rec, uniq, business)
-}
-
-/// Writes the index keys found in a record's properties (its unique key and business keys).
+/// Writes the index keys of the record stored at `offset`: its unique key and business keys.
 fn index_keys(
     index: &Index,
     offset: u64,
     rec: &RecordView<'_>,
-    uniq: Option<&str>,
-    business: Option<&str>,
+    keys: &RecordKeys<'_>,
 ) -> Result<()> {
     // A rolled-back half message must not be found by key.
     if rec.sys_flag & SYSFLAG_TRANSACTION_MASK != SYSFLAG_TRANSACTION_ROLLBACK {
-        if let Some(uniq) = uniq {
+        if let Some(uniq) = keys.uniq {
             index.put(rec.topic, uniq, offset, rec.store_timestamp)?;
         }
-        for key in properties::split_keys(business.unwrap_or("")) {
+        for key in properties::split_keys(keys.business.unwrap_or("")) {
             index.put(rec.topic, key, offset, rec.store_timestamp)?;
         }
     }
@@ -275,12 +284,10 @@ fn dispatch_chunk(ctx: &DispatchContext, pos: u64, chunk: &[u8]) -> Result<Parse
         match record::read(&chunk[off..], false) {
             Ok(Entry::Message(rec)) => {
                 let offset = pos + off as u64;
-                // One pass over the properties for everything dispatch needs.
-                let [tag, uniq, business] =
-                    properties::get_all(rec.properties, [keys::TAGS, keys::UNIQ_KEY, keys::KEYS]);
-                index_keys(&ctx.index, offset, &rec, uniq, business)?;
+                let keys = RecordKeys::of(&rec);
+                index_keys(&ctx.index, offset, &rec, &keys)?;
                 if rec.is_queue_visible() {
-                    let entry = cq_entry_tagged(offset, &rec, tag);
+                    let entry = cq_entry(offset, &rec, keys.tag);
                     match runs.get_mut(&(rec.topic, rec.queue_id)) {
                         Some((first, run)) if *first + run.len() as u64 == rec.queue_offset => {
                             run.push(entry);

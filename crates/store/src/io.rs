@@ -55,6 +55,10 @@ pub trait SegmentFile: Send + Sync + fmt::Debug {
     }
 }
 
+/// A megabyte of zeros, for writing zeros ahead of a writer (`commit_log::prepare`, the index) in
+/// steps of at most this size.
+pub(crate) static ZEROS: [u8; 1 << 20] = [0; 1 << 20];
+
 /// What a file is for; the disk layer picks how to do its I/O from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileKind {

@@ -44,6 +44,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::{CommitLog, Segment};
 use crate::error::{Result, StoreError};
+use crate::io::ZEROS;
 
 /// How far past the append position the log is kept zeroed and synced ([`Warming::Synced`]).
 const SYNCED_AHEAD: u64 = 32 << 20;
@@ -52,14 +53,12 @@ const SYNCED_AHEAD: u64 = 32 << 20;
 const CACHED_AHEAD: u64 = 8 << 20;
 /// Zeros are written and synced in steps of this size: small enough that an append's fdatasync,
 /// which waits for every page of the file under writeback, never waits for long.
-const WARM_CHUNK_LEN: usize = 1 << 20;
+const WARM_CHUNK_LEN: usize = ZEROS.len();
 const WARM_CHUNK: u64 = WARM_CHUNK_LEN as u64;
 /// The next segment is created once the active one is half full (or within `SYNCED_AHEAD` of its end).
 const CREATE_AT_FRACTION: u64 = 2;
 /// The preparer looks around this often even when nobody wakes it (and after an error).
 const IDLE_POLL: Duration = Duration::from_millis(100);
-/// A page of zeros, reused for every warming write.
-static ZEROS: [u8; WARM_CHUNK_LEN] = [0; WARM_CHUNK_LEN];
 
 /// The part of the commit log shared between the writer and the preparer.
 #[derive(Debug)]

@@ -207,25 +207,17 @@ impl ConsumeQueue {
         }
         let mut buf = Vec::with_capacity(entries.len() * 20);
         let (mut q, mut rest) = (first, entries);
-        while let Some(&last) = rest.last() {
+        while !rest.is_empty() {
             let start = q - q % self.per_file;
             let room = usize::try_from(start + self.per_file - q).unwrap_or(usize::MAX);
             let (now, later) = rest.split_at(room.min(rest.len()));
-            let file = self.file_for_append(&mut s, q)?;
+            let Some(&last) = now.last() else { break };
             buf.clear();
             for e in now {
                 buf.extend_from_slice(&e.encode());
             }
-            file.write_at((q - start) * ENTRY_BYTES, &buf)
-                .map_err(|e| StoreError::io(self.path_of(start), e))?;
+            self.write_appended(&mut s, q, &buf, now.len(), last)?;
             q += now.len() as u64;
-            s.b.max = q;
-            s.b.last = Some(if later.is_empty() {
-                last
-            } else {
-                now[now.len() - 1]
-            });
-            s.pending.active = true;
             rest = later;
         }
         Ok(())
@@ -345,12 +337,25 @@ impl ConsumeQueue {
     }
 
     fn append(&self, s: &mut State, q: u64, entry: CqEntry) -> Result<()> {
+        self.write_appended(s, q, &entry.encode(), 1, entry)
+    }
+
+    /// Writes `count` encoded entries (`bytes`, all in one file, ending with `last`) at the end of the
+    /// queue, from `q`.
+    fn write_appended(
+        &self,
+        s: &mut State,
+        q: u64,
+        bytes: &[u8],
+        count: usize,
+        last: CqEntry,
+    ) -> Result<()> {
         let start = q - q % self.per_file;
         let file = self.file_for_append(s, q)?;
-        file.write_at((q - start) * ENTRY_BYTES, &entry.encode())
+        file.write_at((q - start) * ENTRY_BYTES, bytes)
             .map_err(|e| StoreError::io(self.path_of(start), e))?;
-        s.b.max = q + 1;
-        s.b.last = Some(entry);
+        s.b.max = q + count as u64;
+        s.b.last = Some(last);
         s.pending.active = true;
         Ok(())
     }

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{Result, StoreError};
-use crate::io::{FileKind, FileLayer, SegmentFile};
+use crate::io::{FileKind, FileLayer, SegmentFile, ZEROS};
 
 const HEADER: u64 = 40;
 const ENTRY: u64 = 20;
@@ -139,10 +139,7 @@ pub(super) struct IndexFile {
 /// How far `append` keeps the entry area zeroed in the page cache ahead of the next entry: the first
 /// store into an uncached page of a fully allocated file goes through the file system's read path,
 /// several times slower than writing the page with `pwrite` (see `commit_log::prepare`).
-const WARM_AHEAD_LEN: usize = 1 << 20;
-const WARM_AHEAD: u64 = WARM_AHEAD_LEN as u64;
-/// Zeros for warming, written one chunk at a time.
-static ZEROS: [u8; WARM_AHEAD_LEN] = [0; WARM_AHEAD_LEN];
+const WARM_AHEAD: u64 = ZEROS.len() as u64;
 
 impl IndexFile {
     pub fn create(
