@@ -149,12 +149,10 @@ impl StoreHandle {
         let sync = config.flush_mode == FlushMode::SyncFlush;
         let kick = dispatch.clone();
         let flusher = Flusher::start(rec.log.clone(), &config, Arc::new(move |_| kick.kick()));
-        // Under write-behind, appended bytes reach the file at the next commit: wake replication
-        // then too, not only at the append.
         let write_listeners: Arc<RwLock<Vec<WriteListener>>> = Arc::default();
-        let listeners_at_commit = write_listeners.clone();
-        rec.log.on_commit(Box::new(move |end| {
-            for l in listeners_at_commit.read().iter() {
+        let listeners = write_listeners.clone();
+        rec.log.on_written(Box::new(move |end| {
+            for l in listeners.read().iter() {
                 l(end);
             }
         }));
@@ -304,7 +302,6 @@ impl Store {
         if s.config.flush_mode == FlushMode::AsyncFlush {
             s.dispatch.kick();
         }
-        self.written(outcome.end_offset);
         Ok(PutResult {
             records: outcome.records,
             durable,
@@ -346,7 +343,6 @@ impl Store {
         if s.config.flush_mode == FlushMode::AsyncFlush {
             s.dispatch.kick();
         }
-        self.written(appended.end_offset);
         Ok((appended, durable))
     }
 
@@ -360,16 +356,11 @@ impl Store {
         self.shared.log.entries_from(offset, max_len)
     }
 
-    /// Registers a listener called with the new written offset after every append (before it is
-    /// durable), from the appending thread: it must be quick. Replication wakes on it.
+    /// Registers a listener called with the new written offset each time appended bytes reach the
+    /// log file (before they are durable): from the appending thread, or under `SYNC_FLUSH`'s
+    /// write-behind from the flush thread. It must be quick. Replication wakes on it.
     pub fn add_write_listener(&self, listener: WriteListener) {
         self.shared.write_listeners.write().push(listener);
-    }
-
-    fn written(&self, end_offset: u64) {
-        for l in self.shared.write_listeners.read().iter() {
-            l(end_offset);
-        }
     }
 
     /// Stored bytes of `size` at `physical_offset`.

@@ -200,6 +200,9 @@ impl CommitLog {
             };
         }
         drop(w);
+        if !self.write_behind {
+            self.published(end);
+        }
         self.prep.appended(end);
         Ok(AppendOutcome {
             records,

@@ -76,8 +76,8 @@ pub struct CommitLog {
     write_behind: bool,
     /// Serialises [`CommitLog::commit`] calls, so staged bytes land and publish in log order.
     commit_lock: Mutex<()>,
-    /// Called with the new written offset after a commit of staged bytes (replication wakes on it).
-    on_commit: OnceLock<CommitHook>,
+    /// Called with the new written offset whenever it moves (replication wakes on it).
+    on_written: OnceLock<WrittenHook>,
 }
 
 impl Drop for CommitLog {
@@ -90,12 +90,12 @@ impl Drop for CommitLog {
     }
 }
 
-/// What [`CommitLog::commit`] calls with the new written offset.
-struct CommitHook(Box<dyn Fn(u64) + Send + Sync>);
+/// What the log calls with the new written offset (see [`CommitLog::on_written`]).
+struct WrittenHook(Box<dyn Fn(u64) + Send + Sync>);
 
-impl std::fmt::Debug for CommitHook {
+impl std::fmt::Debug for WrittenHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CommitHook")
+        f.write_str("WrittenHook")
     }
 }
 
@@ -259,7 +259,7 @@ impl CommitLog {
             prep: prepare::Prep::default(),
             write_behind: cfg.flush_mode == FlushMode::SyncFlush,
             commit_lock: Mutex::new(()),
-            on_commit: OnceLock::new(),
+            on_written: OnceLock::new(),
         })
     }
 
@@ -447,9 +447,18 @@ impl CommitLog {
         Ok(target)
     }
 
-    /// Registers what to call after staged bytes are committed (once; later calls are ignored).
-    pub fn on_commit(&self, hook: Box<dyn Fn(u64) + Send + Sync>) {
-        let _ = self.on_commit.set(CommitHook(hook));
+    /// Registers what to call with the new written offset each time it moves: after a direct
+    /// append (from the appending thread), a replica append, or a commit of staged bytes (from the
+    /// syncing thread). It must be quick. Once; later calls are ignored.
+    pub fn on_written(&self, hook: Box<dyn Fn(u64) + Send + Sync>) {
+        let _ = self.on_written.set(WrittenHook(hook));
+    }
+
+    /// Calls the [`CommitLog::on_written`] hook.
+    fn published(&self, end: u64) {
+        if let Some(hook) = self.on_written.get() {
+            (hook.0)(end);
+        }
     }
 
     /// Write-behind: writes the staged appends to their segments, in order, and publishes them as
@@ -471,9 +480,7 @@ impl CommitLog {
             }
         }
         self.written.store(end, Ordering::Release);
-        if let Some(hook) = self.on_commit.get() {
-            (hook.0)(end);
-        }
+        self.published(end);
         let mut w = self.writer.lock();
         for c in staged {
             if w.spare.len() < SPARE_BUFFERS && c.bytes.capacity() <= SPARE_BUFFER_MAX {

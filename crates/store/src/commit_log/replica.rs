@@ -110,9 +110,12 @@ impl CommitLog {
                 break;
             }
         }
+        drop(w);
+        let end_offset = self.written_offset();
+        self.published(end_offset);
         Ok(ReplicaAppend {
             consumed,
-            end_offset: self.written_offset(),
+            end_offset,
             records,
         })
     }
