@@ -101,6 +101,9 @@ pub struct StoreConfig {
     pub retention_check_interval_ms: u64,
     /// How often consume queues and the index are flushed and the checkpoint written.
     pub checkpoint_interval_ms: u64,
+    /// Most consume-queue files held open at once; 0 derives it from the process's descriptor
+    /// limit (a quarter of it, so connections and the other files keep the rest).
+    pub max_open_queue_files: usize,
 }
 
 impl Default for StoreConfig {
@@ -124,6 +127,7 @@ impl Default for StoreConfig {
             disk_max_used_ratio: 0.75,
             retention_check_interval_ms: 10_000,
             checkpoint_interval_ms: 1_000,
+            max_open_queue_files: 0,
         }
     }
 }
@@ -185,6 +189,21 @@ impl StoreConfig {
             .split(';')
             .map(|h| h.trim().parse::<u32>().ok().filter(|h| *h < 24))
             .collect()
+    }
+
+    /// The cap on open consume-queue files: `max_open_queue_files`, or when 0 a quarter of the
+    /// soft `RLIMIT_NOFILE` (at least 64; 4,096 when the limit cannot be read or is unlimited).
+    #[must_use]
+    pub fn open_queue_files_cap(&self) -> usize {
+        if self.max_open_queue_files > 0 {
+            return self.max_open_queue_files;
+        }
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        limit.map_or(4_096, |n| {
+            usize::try_from(n / 4)
+                .unwrap_or(usize::MAX)
+                .clamp(64, 1 << 20)
+        })
     }
 
     pub(crate) fn flush_interval(&self) -> Duration {

@@ -150,7 +150,9 @@ fn load_queues(
     layer: &Arc<dyn FileLayer>,
     root: &Path,
 ) -> Result<(Arc<ConsumeQueues>, Arc<Index>)> {
-    let cqs = ConsumeQueues::load(root, layer.clone(), cfg.consume_queue_entries_per_file)?;
+    let cap = cfg.open_queue_files_cap();
+    tracing::debug!(cap, "open consume-queue files capped");
+    let cqs = ConsumeQueues::load(root, layer.clone(), cfg.consume_queue_entries_per_file, cap)?;
     let index = Index::open(
         root,
         layer.clone(),

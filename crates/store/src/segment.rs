@@ -132,6 +132,10 @@ impl FileLayer for DiskLayer {
         File::open(dir)?.sync_all()
     }
 
+    fn sync_filesystem(&self, path: &Path) -> io::Result<()> {
+        rustix::fs::syncfs(File::open(path)?).map_err(io::Error::from)
+    }
+
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
         let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
         tmp_name.push(".tmp");

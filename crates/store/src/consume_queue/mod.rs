@@ -12,8 +12,10 @@
 //!   searches (offset by time, recovery truncation, retention).
 //! - [`scan`]: rebuilding a queue's bounds from its files at startup, with corruption checks.
 //! - [`registry`]: every queue of the store ([`ConsumeQueues`]).
+//! - `open_files`: the store-wide cap on open queue files (an LRU of active handles).
 #![forbid(unsafe_code)]
 
+mod open_files;
 mod queue;
 mod registry;
 mod scan;

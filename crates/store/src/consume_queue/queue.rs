@@ -3,14 +3,17 @@
 //! Memory per queue is a few hundred bytes: the bounds, the list of file starts and, once used, the
 //! handle of the last ("active") file. Older files are opened per read; they are read only by
 //! consumers catching up, and keeping them open would multiply file descriptors by the number of
-//! files.
+//! files. Active handles too are bounded over the whole store (see `open_files`): a queue whose
+//! handle was closed reopens its file on next use.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
+use super::open_files::{OpenFiles, Ticket};
 use super::{file_name, CqEntry, ENTRY_BYTES};
 use crate::error::{Result, StoreError};
 use crate::io::{FileKind, FileLayer, SegmentFile};
@@ -37,13 +40,30 @@ pub struct ConsumeQueue {
     layer: Arc<dyn FileLayer>,
     per_file: u64,
     state: Mutex<State>,
+    /// The store-wide cap on open active handles.
+    files: Arc<OpenFiles>,
+    /// This queue, for joining the cap's ring.
+    me: Weak<ConsumeQueue>,
+    /// The active handle was used since the cap's clock hand last passed (a second chance).
+    referenced: AtomicBool,
+    /// The queue is in the cap's ring; changed only with `state` locked.
+    in_ring: AtomicBool,
+}
+
+/// The open handle of the last file.
+#[derive(Debug)]
+struct Active {
+    /// First queue offset of the file.
+    start: u64,
+    file: Arc<dyn SegmentFile>,
+    _ticket: Ticket,
 }
 
 #[derive(Debug)]
 struct State {
     b: Bounds,
-    /// Handle of the last file (`b.files.last()`), opened on first use.
-    active: Option<(u64, Arc<dyn SegmentFile>)>,
+    /// Handle of the last file (`b.files.last()`), opened on first use and closed by the cap.
+    active: Option<Active>,
     /// What the next flush must sync.
     pending: Pending,
     /// The queue's files were deleted (topic removed or queue rebuilt); puts are ignored.
@@ -52,9 +72,12 @@ struct State {
 
 /// Changes since the last flush.
 #[derive(Debug, Default)]
-struct Pending {
+pub(super) struct Pending {
     /// Files written that are no longer the active one.
     files: Vec<Arc<dyn SegmentFile>>,
+    /// Files written, by first queue offset, to be synced through the active handle when it is
+    /// theirs, else reopened (the cap closed their handle).
+    starts: Vec<u64>,
     /// The active file was written.
     active: bool,
     /// Files were created or deleted.
@@ -75,6 +98,33 @@ impl fmt::Debug for ConsumeQueue {
     }
 }
 
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.files.is_empty()
+            && self.starts.is_empty()
+            && !self.active
+            && !self.dir
+            && !self.parents
+    }
+
+    /// Puts back work a failed sync did not do, in front of what came since.
+    fn merge(&mut self, mut older: Pending) {
+        older.files.append(&mut self.files);
+        self.files = older.files;
+        older.starts.append(&mut self.starts);
+        self.starts = older.starts;
+        self.active |= older.active;
+        self.dir |= older.dir;
+        self.parents |= older.parents;
+    }
+}
+
+/// What one flush of one queue must sync, taken from the queue so that writes go on meanwhile.
+#[derive(Debug)]
+pub(super) struct FlushWork {
+    pending: Pending,
+}
+
 impl ConsumeQueue {
     pub(super) fn new(
         topic: &str,
@@ -83,21 +133,26 @@ impl ConsumeQueue {
         layer: Arc<dyn FileLayer>,
         per_file: u64,
         bounds: Bounds,
-    ) -> ConsumeQueue {
+        files: Arc<OpenFiles>,
+    ) -> Arc<ConsumeQueue> {
         let state = State {
             b: bounds,
             active: None,
             pending: Pending::default(),
             removed: false,
         };
-        ConsumeQueue {
+        Arc::new_cyclic(|me| ConsumeQueue {
             topic: topic.to_owned(),
             queue_id,
             dir,
             layer,
             per_file,
             state: Mutex::new(state),
-        }
+            files,
+            me: me.clone(),
+            referenced: AtomicBool::new(false),
+            in_ring: AtomicBool::new(false),
+        })
     }
 
     #[must_use]
@@ -278,31 +333,66 @@ impl ConsumeQueue {
     /// # Errors
     /// I/O errors from the layer; what was not synced is retried by the next flush.
     pub fn flush(&self) -> Result<()> {
-        let mut work = {
-            let mut s = self.state.lock();
-            let mut work = std::mem::take(&mut s.pending);
-            if work.active {
-                if let Some((_, f)) = &s.active {
-                    work.files.push(f.clone());
-                }
-            }
-            work
-        };
-        // Sync outside the lock so the dispatcher keeps appending meanwhile.
-        let result = self.sync_all(&work);
+        match self.take_flush_work() {
+            Some(work) => self.sync_flush_work(work),
+            None => Ok(()),
+        }
+    }
+
+    /// Syncs what [`ConsumeQueue::take_flush_work`] took, outside the queue's lock so the
+    /// dispatcher keeps appending meanwhile; on failure the work goes back for the next flush.
+    pub(super) fn sync_flush_work(&self, work: FlushWork) -> Result<()> {
+        let result = self.sync_all(&work.pending);
         if result.is_err() {
-            let mut s = self.state.lock();
-            s.pending.files.append(&mut work.files);
-            s.pending.active = true;
-            s.pending.dir |= work.dir;
-            s.pending.parents |= work.parents;
+            self.return_flush_work(work);
         }
         result
+    }
+
+    /// Takes what the next flush must sync; `None` when nothing changed since the last one. The
+    /// caller syncs it (per file with [`ConsumeQueue::flush`], or the whole file system at once) and
+    /// gives it back with [`ConsumeQueue::return_flush_work`] if that failed.
+    pub(super) fn take_flush_work(&self) -> Option<FlushWork> {
+        let mut s = self.state.lock();
+        if s.pending.is_empty() {
+            return None;
+        }
+        let mut pending = std::mem::take(&mut s.pending);
+        if std::mem::take(&mut pending.active) {
+            // By position, not by handle: work held by a flush of thousands of queues must not
+            // keep their files open past the cap. (With no active handle the cap has listed the
+            // file in `starts` already.)
+            if let Some(a) = &s.active {
+                pending.starts.push(a.start);
+            }
+        }
+        Some(FlushWork { pending })
+    }
+
+    /// Puts back flush work whose sync failed, for the next flush to retry.
+    pub(super) fn return_flush_work(&self, work: FlushWork) {
+        self.state.lock().pending.merge(work.pending);
     }
 
     fn sync_all(&self, work: &Pending) -> Result<()> {
         for f in &work.files {
             f.sync().map_err(|e| StoreError::io(&self.dir, e))?;
+        }
+        for &start in &work.starts {
+            let path = self.path_of(start);
+            let active = self
+                .state
+                .lock()
+                .active
+                .as_ref()
+                .filter(|a| a.start == start)
+                .map(|a| a.file.clone());
+            match active.map_or_else(|| self.layer.open(&path, FileKind::ConsumeQueue), Ok) {
+                Ok(f) => f.sync().map_err(|e| StoreError::io(&path, e))?,
+                // Deleted since it was written (retention, topic removal): nothing left to sync.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(&path, e)),
+            }
         }
         let mut dirs: Vec<&Path> = Vec::new();
         if work.dir {
@@ -417,7 +507,7 @@ impl ConsumeQueue {
         }
         if s.active
             .as_ref()
-            .is_some_and(|(a, _)| Some(a) != s.b.files.last())
+            .is_some_and(|a| Some(&a.start) != s.b.files.last())
         {
             s.active = None;
         }
@@ -458,9 +548,10 @@ impl ConsumeQueue {
     /// The handle of the file starting at queue offset `start`: cached for the last file, opened
     /// per call for older ones.
     fn handle(&self, s: &mut State, start: u64) -> Result<Arc<dyn SegmentFile>> {
-        if let Some((a, f)) = &s.active {
-            if *a == start {
-                return Ok(f.clone());
+        if let Some(a) = &s.active {
+            if a.start == start {
+                self.referenced.store(true, Ordering::Relaxed);
+                return Ok(a.file.clone());
             }
         }
         let path = self.path_of(start);
@@ -469,9 +560,49 @@ impl ConsumeQueue {
             .open(&path, FileKind::ConsumeQueue)
             .map_err(|e| StoreError::io(&path, e))?;
         if s.b.files.last() == Some(&start) {
-            s.active = Some((start, file.clone()));
+            self.set_active(s, start, file.clone());
         }
         Ok(file)
+    }
+
+    /// Caches `file` as the active handle, counted against the store's cap (closing others past it).
+    fn set_active(&self, s: &mut State, start: u64, file: Arc<dyn SegmentFile>) {
+        let ticket = self.files.admit(self, &self.me);
+        s.active = Some(Active {
+            start,
+            file,
+            _ticket: ticket,
+        });
+        // Our own lock is held, so the cap cannot pick this queue; it never waits on another one.
+        self.files.make_room();
+    }
+
+    /// Called by the cap with no lock held: joins the ring unless already in it. True when the
+    /// caller must push the queue onto the ring.
+    pub(super) fn join_ring(&self) -> bool {
+        !self.in_ring.swap(true, Ordering::AcqRel)
+    }
+
+    /// For the cap's clock hand: closes the active handle unless the queue used it since the hand
+    /// last passed or is busy right now. True when the queue has left the ring (its handle is
+    /// closed, or it had none); false when it stays for a second chance.
+    pub(super) fn try_close_active(&self) -> bool {
+        if self.referenced.swap(false, Ordering::Relaxed) {
+            return false;
+        }
+        let Some(mut s) = self.state.try_lock() else {
+            return false;
+        };
+        if let Some(a) = s.active.take() {
+            if s.pending.active {
+                // Written since the last flush: that flush reopens the file to sync it.
+                s.pending.active = false;
+                s.pending.starts.push(a.start);
+            }
+        }
+        // Under the queue's lock, so a concurrent `set_active` of this queue sees it and rejoins.
+        self.in_ring.store(false, Ordering::Release);
+        true
     }
 
     fn create_file(&self, s: &mut State, start: u64) -> Result<Arc<dyn SegmentFile>> {
@@ -486,13 +617,14 @@ impl ConsumeQueue {
             .layer
             .create(&path, self.per_file * ENTRY_BYTES, FileKind::ConsumeQueue)
             .map_err(|e| StoreError::io(&path, e))?;
-        if let Some((_, old)) = s.active.take() {
+        if let Some(old) = s.active.take() {
             if s.pending.active {
-                s.pending.files.push(old);
+                s.pending.active = false;
+                s.pending.starts.push(old.start);
             }
         }
         s.b.files.push(start);
-        s.active = Some((start, file.clone()));
+        self.set_active(s, start, file.clone());
         s.pending.dir = true;
         Ok(file)
     }

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use super::{Inode, State, PAGE};
 use crate::io::SegmentFile;
 
-const EIO: i32 = 5;
+pub(super) const EIO: i32 = 5;
 
 /// Splits `[offset, offset + len)` into (page, start in page, start in buffer, length) pieces.
 fn pieces(offset: u64, len: usize) -> impl Iterator<Item = (u64, usize, usize, usize)> {

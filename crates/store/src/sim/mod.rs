@@ -383,6 +383,35 @@ impl FileLayer for SimLayer {
         Ok(())
     }
 
+    fn sync_filesystem(&self, path: &Path) -> io::Result<()> {
+        let mut s = self.disk()?;
+        if !s.dirs.contains(path) && !s.entries.contains_key(path) {
+            return Err(not_found(path));
+        }
+        if std::mem::take(&mut s.fail_next_sync) {
+            // As a failed fsync on Linux: the dirty pages are dropped from the to-do list anyway.
+            for inode in s.inodes.values_mut() {
+                inode.dirty.clear();
+            }
+            return Err(io::Error::from_raw_os_error(file::EIO));
+        }
+        for inode in s.inodes.values_mut() {
+            for page in std::mem::take(&mut inode.dirty) {
+                match inode.pages.get(&page) {
+                    Some(p) => inode.durable.insert(page, p.clone()),
+                    None => inode.durable.remove(&page),
+                };
+            }
+        }
+        for (path, change) in std::mem::take(&mut s.dir_journal) {
+            match change {
+                Some(ino) => s.durable_entries.insert(path, ino),
+                None => s.durable_entries.remove(&path),
+            };
+        }
+        Ok(())
+    }
+
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
         let mut s = self.disk()?;
         let old = s.unlink(path);

@@ -11,6 +11,7 @@ use crate::segment::DiskLayer;
 use crate::sim::SimLayer;
 
 mod model;
+mod open_files;
 
 const PER_FILE: u64 = 10;
 
@@ -28,7 +29,7 @@ fn sim() -> (Arc<dyn FileLayer>, PathBuf) {
 }
 
 fn load(layer: &Arc<dyn FileLayer>, root: &Path) -> ConsumeQueues {
-    ConsumeQueues::load(root, layer.clone(), PER_FILE).expect("load")
+    ConsumeQueues::load(root, layer.clone(), PER_FILE, usize::MAX).expect("load")
 }
 
 fn fill(q: &ConsumeQueue, range: std::ops::Range<u64>) {
@@ -277,14 +278,14 @@ fn remove_topic_and_rebuild() {
 }
 
 fn expect_foreign(layer: &Arc<dyn FileLayer>, root: &Path, path: &Path) {
-    match ConsumeQueues::load(root, layer.clone(), PER_FILE) {
+    match ConsumeQueues::load(root, layer.clone(), PER_FILE, usize::MAX) {
         Err(StoreError::ForeignFile { path: p, .. }) => assert_eq!(p, path),
         other => panic!("expected ForeignFile for {}, got {other:?}", path.display()),
     }
 }
 
 fn expect_corrupt(layer: &Arc<dyn FileLayer>, root: &Path, needle: &str) {
-    match ConsumeQueues::load(root, layer.clone(), PER_FILE) {
+    match ConsumeQueues::load(root, layer.clone(), PER_FILE, usize::MAX) {
         Err(StoreError::CorruptConsumeQueue {
             topic,
             queue_id: 0,
@@ -323,7 +324,7 @@ fn foreign_files_are_named() {
     std::fs::write(&file_as_topic, b"x").expect("write");
     expect_foreign(&layer, root, &file_as_topic);
     std::fs::remove_file(&file_as_topic).expect("rm");
-    assert!(ConsumeQueues::load(root, layer.clone(), PER_FILE).is_ok());
+    assert!(ConsumeQueues::load(root, layer.clone(), PER_FILE, usize::MAX).is_ok());
 }
 
 /// Writes raw bytes into a queue file on the simulated disk.
@@ -373,7 +374,7 @@ fn corruption_is_reported_with_queue_and_file() {
     expect_corrupt(&layer, &root, "no file for queue offsets 10..20");
     // A file of the wrong size (entries_per_file changed between runs); the detail names the file.
     let (layer, root) = damaged(5, |_, _| {});
-    match ConsumeQueues::load(&root, layer.clone(), 5) {
+    match ConsumeQueues::load(&root, layer.clone(), 5, usize::MAX) {
         Err(StoreError::CorruptConsumeQueue { detail, .. }) => {
             assert!(
                 detail.contains("T/0/00000000000000000000 is 200 bytes, expected 100"),
@@ -398,7 +399,7 @@ fn flushed_entries_survive_a_power_cut() {
         sim.crash(seed);
         // Flushed entries are all there; what came after may or may not be (a torn tail is
         // reported).
-        match ConsumeQueues::load(&root, layer.clone(), PER_FILE) {
+        match ConsumeQueues::load(&root, layer.clone(), PER_FILE, usize::MAX) {
             Ok(again) => {
                 let q = again.get("T", 0).expect("q");
                 assert!(q.max_offset() >= 23, "seed {seed}");
