@@ -381,7 +381,7 @@ impl BrokerHandle {
 
     /// Stops in order: unregister from the name servers and stop the background tasks, stop
     /// accepting and close every connection (answering nothing more), flush and close the store,
-    /// then write consumer offsets and topics.
+    /// then write consumer offsets and the whole topic table.
     pub async fn shutdown(self) {
         let BrokerHandle {
             local_addr,
@@ -403,16 +403,19 @@ impl BrokerHandle {
                 delivery.shutdown();
             }
             let store_result = store.shutdown();
-            (store_result, s.offsets.persist())
+            (store_result, s.offsets.persist(), s.topics.compact())
         })
         .await;
         match closed {
-            Ok((store_result, offsets_result)) => {
+            Ok((store_result, offsets_result, topics_result)) => {
                 if let Err(e) = store_result {
                     warn!(error = %e, "store shutdown failed");
                 }
                 if let Err(e) = offsets_result {
                     warn!(error = %e, "persisting consumer offsets failed");
+                }
+                if let Err(e) = topics_result {
+                    warn!(error = %e, "writing the topic table failed (its journal has every change)");
                 }
             }
             Err(e) => warn!(error = %e, "shutdown task failed"),

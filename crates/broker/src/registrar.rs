@@ -22,6 +22,11 @@ use crate::state::State;
 /// How long one name server may take to answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// After a registration, further topic changes wait this long, so that a burst of creations
+/// (thousands of topics by a script) is sent as a few registrations of the whole table rather than
+/// one per topic; a lone change is still registered at once.
+const CHANGE_COALESCING: Duration = Duration::from_millis(200);
+
 /// Re-registers periodically and on topic changes until `token` is cancelled, then unregisters.
 pub(crate) async fn run(state: Arc<State>, pool: ClientPool, token: CancellationToken) {
     let mut changes = state.topics.subscribe();
@@ -33,6 +38,10 @@ pub(crate) async fn run(state: Arc<State>, pool: ClientPool, token: Cancellation
             changed = changes.changed() => if changed.is_err() { break },
         }
         register_all(&state, &pool).await;
+        tokio::select! {
+            () = token.cancelled() => break,
+            () = tokio::time::sleep(CHANGE_COALESCING) => {}
+        }
     }
     unregister_all(&state, &pool).await;
     pool.shutdown().await;

@@ -1,6 +1,9 @@
 //! The broker's topic table: queue counts and permissions, persisted to `config/topics.json`
-//! (a `TopicConfigSerializeWrapper`, the same shape Java writes), versioned by a `DataVersion` the
-//! name server compares, and auto-creation on send and on consumer heartbeat.
+//! (a `TopicConfigSerializeWrapper`, the same shape Java writes) plus a journal of the changes
+//! since (`journal`), versioned by a `DataVersion` the name server compares, and auto-creation on
+//! send and on consumer heartbeat.
+
+mod journal;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,10 +22,14 @@ use crate::error::BrokerError;
 use crate::names::{self, AUTO_CREATE_TOPIC};
 use crate::persist;
 
+use journal::{Change, Journal};
+
 /// Topic table; every change is persisted before it is visible and bumps the data version.
 #[derive(Debug)]
 pub struct Topics {
     table: Mutex<TopicConfigSerializeWrapper>,
+    /// Changes since the snapshot at `path`; locked only with `table` locked.
+    journal: Mutex<Journal>,
     path: PathBuf,
     /// Sends the data-version counter after each change; the registrar re-registers on it.
     changes: watch::Sender<i64>,
@@ -69,8 +76,8 @@ pub fn system_topics(config: &BrokerConfig) -> Vec<TopicConfig> {
 }
 
 impl Topics {
-    /// Loads `path` (absent: empty table) and adds the system topics a Java broker creates (see
-    /// [`system_topics`]); `TBW102` exists exactly when `autoCreateTopicEnable` is on.
+    /// Loads `path` (absent: empty table) and its journal, and adds the system topics a Java broker
+    /// creates (see [`system_topics`]); `TBW102` exists exactly when `autoCreateTopicEnable` is on.
     ///
     /// # Errors
     /// An unreadable or corrupt file, or a failed write.
@@ -84,6 +91,7 @@ impl Topics {
                 }
             })?,
         };
+        let mut journal = Journal::open(journal::path_for(&path), &mut table)?;
         let mut changed = false;
         for t in system_topics(config) {
             if !table.topic_config_table.contains_key(&t.topic_name)
@@ -97,26 +105,57 @@ impl Topics {
         if !config.auto_create_topic_enable {
             changed |= table.topic_config_table.remove(AUTO_CREATE_TOPIC).is_some();
         }
+        if changed {
+            table.data_version.counter += 1;
+            table.data_version.timestamp = now_ms();
+            write_snapshot(&path, &table, &mut journal)?;
+        }
         let (changes, _) = watch::channel(table.data_version.counter);
-        let topics = Topics {
+        Ok(Topics {
             table: Mutex::new(table),
+            journal: Mutex::new(journal),
             path,
             changes,
-        };
-        if changed {
-            topics.commit(&mut topics.table.lock())?;
-        }
-        Ok(topics)
+        })
     }
 
-    /// Bumps the version, persists, and announces the change. Called with the table locked so that
-    /// writes to the file happen in version order.
-    fn commit(&self, table: &mut TopicConfigSerializeWrapper) -> Result<(), BrokerError> {
-        table.data_version.counter += 1;
-        table.data_version.timestamp = now_ms();
-        persist::write_atomic(&self.path, &table.to_json())?;
-        self.changes.send_replace(table.data_version.counter);
+    /// Journals one change (`set` a topic or `del`ete one, already applied to `table`), bumps the
+    /// version and announces it. Called with the table locked so that changes are journaled in
+    /// version order.
+    fn commit(
+        &self,
+        table: &mut TopicConfigSerializeWrapper,
+        set: Option<&TopicConfig>,
+        del: Option<&str>,
+    ) -> Result<(), BrokerError> {
+        let change = Change {
+            v: table.data_version.counter + 1,
+            ts: now_ms(),
+            set: set.cloned(),
+            del: del.map(str::to_owned),
+        };
+        let mut journal = self.journal.lock();
+        journal.append(&change)?;
+        table.data_version.counter = change.v;
+        table.data_version.timestamp = change.ts;
+        if journal.wants_compaction(table.topic_config_table.len()) {
+            // The change is durable in the journal already; a failed compaction only delays it.
+            if let Err(e) = write_snapshot(&self.path, table, &mut journal) {
+                tracing::warn!(error = %e, "topic table snapshot failed; the journal keeps growing");
+            }
+        }
+        self.changes.send_replace(change.v);
         Ok(())
+    }
+
+    /// Writes the whole table to `topics.json` and empties the journal (at a clean shutdown, so
+    /// that the file alone is complete for tools that read it).
+    ///
+    /// # Errors
+    /// A failed write.
+    pub fn compact(&self) -> Result<(), BrokerError> {
+        let table = self.table.lock();
+        write_snapshot(&self.path, &table, &mut self.journal.lock())
     }
 
     #[must_use]
@@ -165,7 +204,7 @@ impl Topics {
         let old = t
             .topic_config_table
             .insert(config.topic_name.clone(), config.clone());
-        if let Err(e) = self.commit(&mut t) {
+        if let Err(e) = self.commit(&mut t, Some(&config), None) {
             match old {
                 Some(o) => t.topic_config_table.insert(o.topic_name.clone(), o),
                 None => t.topic_config_table.remove(&config.topic_name),
@@ -185,7 +224,7 @@ impl Topics {
         let Some(old) = t.topic_config_table.remove(topic) else {
             return Ok(false);
         };
-        if let Err(e) = self.commit(&mut t) {
+        if let Err(e) = self.commit(&mut t, None, Some(topic)) {
             t.topic_config_table.insert(topic.to_owned(), old);
             return Err(e);
         }
@@ -281,6 +320,17 @@ impl Topics {
     }
 }
 
+/// The table as a new `topics.json`, then an empty journal (in that order: a crash between the two
+/// leaves journal lines the snapshot already holds, which the next open skips by version).
+fn write_snapshot(
+    path: &std::path::Path,
+    table: &TopicConfigSerializeWrapper,
+    journal: &mut Journal,
+) -> Result<(), BrokerError> {
+    persist::write_atomic(path, &table.to_json())?;
+    journal.clear()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +372,41 @@ mod tests {
             Err(BrokerError::TopicNotExist(_))
         ));
         assert!(off.ensure_for_send("%RETRY%g", "TBW102", 4).is_ok());
+    }
+
+    #[test]
+    fn many_changes_compact_the_journal_and_reopen_to_the_same_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("topics.json");
+        let config = BrokerConfig::default();
+        let topics = Topics::open(path.clone(), &config).expect("opens");
+        for i in 0..2_500 {
+            topics
+                .upsert(topic_config(&format!("T{i}"), 8, 6))
+                .expect("creates");
+        }
+        for i in (0..2_500).step_by(7) {
+            assert!(topics.delete(&format!("T{i}")).expect("deletes"));
+        }
+        let before = topics.wrapper();
+        // Compaction ran: the journal holds fewer lines than the changes made.
+        let journal = std::fs::read(journal::path_for(&path)).expect("journal");
+        let lines = journal.iter().filter(|&&b| b == b'\n').count();
+        assert!(lines < 2_500, "{lines} journal lines");
+        drop(topics);
+
+        let again = Topics::open(path.clone(), &config).expect("reopens");
+        assert_eq!(again.wrapper(), before);
+        again.compact().expect("compacts");
+        assert!(std::fs::read(journal::path_for(&path))
+            .expect("journal")
+            .is_empty());
+        drop(again);
+        // The snapshot alone now holds everything.
+        let snapshot =
+            TopicConfigSerializeWrapper::from_json(&std::fs::read(&path).expect("snapshot"))
+                .expect("parses");
+        assert_eq!(snapshot.topic_config_table, before.topic_config_table);
+        assert_eq!(snapshot.data_version.counter, before.data_version.counter);
     }
 }
