@@ -14,8 +14,12 @@ use crate::connection::{self, ConnectionConfig};
 use crate::handler::Handler;
 use crate::service::ServiceHandle;
 
-/// Pause after a failed `accept` (typically out of file descriptors) before trying again.
+/// Pause after a failed `accept` (typically out of file descriptors) before trying again: the
+/// pending connection stays in the backlog, so retrying at once would spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// While `accept` keeps failing, one warning per this period (with the count since the last one).
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, then closes the listener and
 /// every connection and returns once all their tasks (handlers included) have finished.
@@ -29,6 +33,7 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "listening");
     }
+    let mut failures = AcceptFailures::default();
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -36,6 +41,7 @@ pub async fn run(
         };
         match accepted {
             Ok((stream, peer)) => {
+                failures.recovered();
                 if let Err(e) =
                     connection::spawn(stream, handler.clone(), &config, &tracker, &shutdown)
                 {
@@ -43,7 +49,7 @@ pub async fn run(
                 }
             }
             Err(e) => {
-                warn!(error = %e, "accept failed");
+                failures.failed(&e);
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
@@ -55,6 +61,43 @@ pub async fn run(
     tracker.close();
     tracker.wait().await;
     debug!("server stopped");
+}
+
+/// Rate-limited reporting of `accept` failures: existing connections keep being served meanwhile.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    /// Failures since the last warning.
+    unreported: u64,
+    last_warning: Option<tokio::time::Instant>,
+}
+
+impl AcceptFailures {
+    fn failed(&mut self, e: &std::io::Error) {
+        self.unreported += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_warning
+            .is_some_and(|at| now.duration_since(at) < ACCEPT_WARN_EVERY)
+        {
+            return;
+        }
+        // EMFILE (24) and ENFILE (23): the process or the system is out of file descriptors.
+        let out_of_descriptors = matches!(e.raw_os_error(), Some(23 | 24));
+        warn!(error = %e, failures = self.unreported, out_of_descriptors,
+            "accept failing; existing connections are still served, retrying every 100 ms");
+        self.unreported = 0;
+        self.last_warning = Some(now);
+    }
+
+    fn recovered(&mut self) {
+        if self.last_warning.take().is_some() {
+            info!(
+                failures = self.unreported,
+                "accept works again after failures"
+            );
+        }
+        self.unreported = 0;
+    }
 }
 
 /// A server started by [`serve`].

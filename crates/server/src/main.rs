@@ -4,6 +4,7 @@
 //! - [`namesrv_cmd`], [`broker_cmd`], [`dev`]: the servers, alone or together.
 //! - [`controller_cmd`]: one failover controller.
 //! - [`signals`]: the runtime and the SIGINT/SIGTERM wait they share.
+//! - [`limits`]: the descriptor limit, raised for the servers.
 //! - [`bench`]: `ferromq bench ...`, measurements run by hand on a machine one cares about.
 #![forbid(unsafe_code)]
 
@@ -13,6 +14,7 @@ mod cli;
 mod controller_cmd;
 mod dev;
 mod dev_cluster;
+mod limits;
 mod namesrv_cmd;
 mod signals;
 
@@ -32,6 +34,12 @@ fn main() -> anyhow::Result<()> {
         _ => "info",
     };
     init_tracing(cli.log_level.as_deref(), default_level)?;
+    if matches!(
+        cli.command,
+        Command::Namesrv(_) | Command::Broker(_) | Command::Dev(_) | Command::Controller(_)
+    ) {
+        limits::raise_descriptor_limit();
+    }
     match cli.command {
         Command::Namesrv(args) => namesrv_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),

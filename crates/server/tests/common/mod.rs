@@ -17,7 +17,21 @@ impl Dev {
     /// Starts `ferromq dev` with its data in `data`, the name server and broker(s) on free loopback
     /// ports, plus `extra` arguments; returns once it printed its ready line.
     pub fn start(data: &Path, extra: &[&str]) -> Dev {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
+        Dev::spawn(Command::new(env!("CARGO_BIN_EXE_ferromq")), data, extra)
+    }
+
+    /// As [`Dev::start`], with the process's descriptor limit (soft and hard) set to `nofile`.
+    pub fn start_with_nofile(data: &Path, extra: &[&str], nofile: u32) -> Dev {
+        let mut sh = Command::new("sh");
+        // `exec` keeps the pid, so signals and /proc reach ferromq itself.
+        sh.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_ferromq"));
+        Dev::spawn(sh, data, extra)
+    }
+
+    fn spawn(mut command: Command, data: &Path, extra: &[&str]) -> Dev {
+        let mut child = command
             .args([
                 "--log-level",
                 "warn",
@@ -50,6 +64,11 @@ impl Dev {
             .find_map(|w| w.strip_prefix(prefix.as_str()))
             .unwrap_or_else(|| panic!("no {name} in {:?}", self.ready))
             .to_owned()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// Stops it with SIGTERM and checks that it exits cleanly.
