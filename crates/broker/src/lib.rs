@@ -348,6 +348,17 @@ impl BrokerHandle {
         self.state.store.written_offset()
     }
 
+    /// Waits until consumers can read everything this broker has written so far (its consume
+    /// queues cover the commit log's end as of this call): an acknowledged send is stored, but
+    /// indexed for pulls a moment later. False when that took longer than `timeout`.
+    pub async fn wait_readable(&self, timeout: std::time::Duration) -> bool {
+        let store = self.state.store.clone();
+        let end = store.written_offset();
+        tokio::task::spawn_blocking(move || store.wait_dispatched(end, timeout))
+            .await
+            .unwrap_or(false)
+    }
+
     /// The role now (controller mode: as the controllers decided it).
     #[must_use]
     pub fn role(&self) -> BrokerRole {

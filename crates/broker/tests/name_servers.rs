@@ -106,6 +106,7 @@ async fn any_one_name_server_is_enough() {
     produce(&addrs, &second).await;
     let mut all: Vec<String> = first.iter().chain(&second).cloned().collect();
     all.sort();
+    assert!(broker.wait_readable(Duration::from_secs(30)).await);
     assert_eq!(consume_all(&addrs).await, all);
     // The second one alone is enough, too.
     assert_eq!(consume_all(&addrs[1..]).await, all);

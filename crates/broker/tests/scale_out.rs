@@ -116,6 +116,12 @@ async fn a_new_broker_group_takes_sends_without_a_failed_send() {
     }
 
     let mut received: BTreeMap<String, String> = BTreeMap::new();
+    for broker in [&a, &b] {
+        assert!(
+            broker.wait_readable(Duration::from_secs(30)).await,
+            "sends not indexed"
+        );
+    }
     let read = read_topic(std::slice::from_ref(&ns_addr), TOPIC).await;
     for (group, body) in read {
         assert!(
