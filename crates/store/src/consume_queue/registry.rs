@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -74,38 +75,31 @@ impl ConsumeQueues {
         }
         let base = root.join(DIR);
         let files = OpenFiles::new(max_open_files);
-        let mut topics = Topics::new();
+        let mut found = Vec::new();
         for topic in list_dir(layer.as_ref(), &base)? {
             let tdir = base.join(&topic);
-            let mut queues = BTreeMap::new();
             for qname in list_dir(layer.as_ref(), &tdir)? {
                 let qdir = tdir.join(&qname);
                 let queue_id = parse_queue_id(&qname).ok_or_else(|| StoreError::ForeignFile {
                     path: qdir.clone(),
                     detail: "not a queue folder (expected a queue id)".into(),
                 })?;
-                let bounds = QueueDir {
-                    layer: layer.as_ref(),
-                    dir: &qdir,
-                    topic: &topic,
-                    queue_id,
-                    per_file: entries_per_file,
-                }
-                .scan()?;
-                let cq = ConsumeQueue::new(
-                    &topic,
-                    queue_id,
-                    qdir,
-                    layer.clone(),
-                    entries_per_file,
-                    bounds,
-                    files.clone(),
-                );
-                queues.insert(queue_id, cq);
+                found.push((topic.clone(), queue_id, qdir));
             }
-            if !queues.is_empty() {
-                topics.insert(topic, queues);
-            }
+        }
+        let scanned = scan_all(layer.as_ref(), &found, entries_per_file)?;
+        let mut topics = Topics::new();
+        for ((topic, queue_id, qdir), bounds) in found.into_iter().zip(scanned) {
+            let cq = ConsumeQueue::new(
+                &topic,
+                queue_id,
+                qdir,
+                layer.clone(),
+                entries_per_file,
+                bounds,
+                files.clone(),
+            );
+            topics.entry(topic).or_default().insert(queue_id, cq);
         }
         let queues: usize = topics.values().map(BTreeMap::len).sum();
         tracing::debug!(topics = topics.len(), queues, "consume queues loaded");
@@ -289,6 +283,63 @@ impl ConsumeQueues {
             self.files.clone(),
         )
     }
+}
+
+/// Scans found at once: at start-up with a cold page cache each scan waits on a few small reads,
+/// so 100,000 queues scanned one by one took a minute; in flight together they keep the disk busy.
+const SCAN_THREADS: usize = 16;
+
+/// The bounds of each queue of `found`, in order; the first error met (by any scan) fails it all.
+fn scan_all(
+    layer: &dyn FileLayer,
+    found: &[(String, u32, PathBuf)],
+    per_file: u64,
+) -> Result<Vec<Bounds>> {
+    let scan = |(topic, queue_id, dir): &(String, u32, PathBuf)| {
+        QueueDir {
+            layer,
+            dir,
+            topic,
+            queue_id: *queue_id,
+            per_file,
+        }
+        .scan()
+    };
+    let threads = SCAN_THREADS.min(found.len() / 64);
+    if threads <= 1 {
+        return found.iter().map(scan).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<Bounds>)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(q) = found.get(i) else { break };
+                        let r = scan(q);
+                        let failed = r.is_err();
+                        out.push((i, r));
+                        if failed {
+                            // Stop every worker: one bad queue fails the load anyway.
+                            next.store(found.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut all: Vec<(usize, Result<Bounds>)> = results.into_iter().flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    // Complete unless a scan failed, whose error `collect` returns.
+    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A topic becomes a folder name, so it must not be able to leave `consumequeue/`.

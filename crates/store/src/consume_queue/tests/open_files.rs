@@ -101,3 +101,24 @@ fn the_cap_holds_on_a_real_disk() {
         3,
     );
 }
+
+/// Thousands of queues are scanned by several threads at start-up; a damaged one among them is
+/// still found and named, and a healthy set loads whole.
+#[test]
+fn a_parallel_load_names_the_damaged_queue() {
+    let (layer, root) = sim();
+    let cqs = load(&layer, &root);
+    fill_round_robin(&cqs, 300, 3, usize::MAX);
+    drop(cqs);
+    check_all(&load(&layer, &root), 300, 3);
+    // Queue 211's first file: a written entry after an unwritten one.
+    let path = root.join("consumequeue/T/211/00000000000000000000");
+    let f = layer.open(&path, FileKind::ConsumeQueue).expect("open");
+    f.write_at(6 * 20, &e(6).encode()).expect("write");
+    match ConsumeQueues::load(&root, layer.clone(), PER_FILE, usize::MAX) {
+        Err(StoreError::CorruptConsumeQueue {
+            topic, queue_id, ..
+        }) => assert_eq!((topic.as_str(), queue_id), ("T", 211)),
+        other => panic!("expected queue T/211 corrupt, got {other:?}"),
+    }
+}
