@@ -75,31 +75,46 @@ impl ConsumeQueues {
         }
         let base = root.join(DIR);
         let files = OpenFiles::new(max_open_files);
-        let mut found = Vec::new();
-        for topic in list_dir(layer.as_ref(), &base)? {
-            let tdir = base.join(&topic);
+        let names = list_dir(layer.as_ref(), &base)?;
+        let scan_topic = |topic: &String| -> Result<Vec<(u32, PathBuf, Bounds)>> {
+            let tdir = base.join(topic);
+            let mut queues = Vec::new();
             for qname in list_dir(layer.as_ref(), &tdir)? {
                 let qdir = tdir.join(&qname);
                 let queue_id = parse_queue_id(&qname).ok_or_else(|| StoreError::ForeignFile {
                     path: qdir.clone(),
                     detail: "not a queue folder (expected a queue id)".into(),
                 })?;
-                found.push((topic.clone(), queue_id, qdir));
+                let bounds = QueueDir {
+                    layer: layer.as_ref(),
+                    dir: &qdir,
+                    topic,
+                    queue_id,
+                    per_file: entries_per_file,
+                }
+                .scan()?;
+                queues.push((queue_id, qdir, bounds));
             }
-        }
-        let scanned = scan_all(layer.as_ref(), &found, entries_per_file)?;
+            Ok(queues)
+        };
+        let scanned = par_map(&names, scan_topic)?;
         let mut topics = Topics::new();
-        for ((topic, queue_id, qdir), bounds) in found.into_iter().zip(scanned) {
-            let cq = ConsumeQueue::new(
-                &topic,
-                queue_id,
-                qdir,
-                layer.clone(),
-                entries_per_file,
-                bounds,
-                files.clone(),
-            );
-            topics.entry(topic).or_default().insert(queue_id, cq);
+        for (topic, queues) in names.into_iter().zip(scanned) {
+            for (queue_id, qdir, bounds) in queues {
+                let cq = ConsumeQueue::new(
+                    &topic,
+                    queue_id,
+                    qdir,
+                    layer.clone(),
+                    entries_per_file,
+                    bounds,
+                    files.clone(),
+                );
+                topics
+                    .entry(topic.clone())
+                    .or_default()
+                    .insert(queue_id, cq);
+            }
         }
         let queues: usize = topics.values().map(BTreeMap::len).sum();
         tracing::debug!(topics = topics.len(), queues, "consume queues loaded");
@@ -285,45 +300,33 @@ impl ConsumeQueues {
     }
 }
 
-/// Scans found at once: at start-up with a cold page cache each scan waits on a few small reads,
-/// so 100,000 queues scanned one by one took a minute; in flight together they keep the disk busy.
+/// Topic folders scanned at once: at start-up with a cold page cache every folder listing and
+/// queue scan waits on a few small reads, so 100,000 queues scanned one by one took a minute; in
+/// flight together they keep the disk busy.
 const SCAN_THREADS: usize = 16;
 
-/// The bounds of each queue of `found`, in order; the first error met (by any scan) fails it all.
-fn scan_all(
-    layer: &dyn FileLayer,
-    found: &[(String, u32, PathBuf)],
-    per_file: u64,
-) -> Result<Vec<Bounds>> {
-    let scan = |(topic, queue_id, dir): &(String, u32, PathBuf)| {
-        QueueDir {
-            layer,
-            dir,
-            topic,
-            queue_id: *queue_id,
-            per_file,
-        }
-        .scan()
-    };
-    let threads = SCAN_THREADS.min(found.len() / 64);
+/// `f` over every item, on up to [`SCAN_THREADS`] threads (one for a few items); results in order.
+/// The first error met stops the work and is returned.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let threads = SCAN_THREADS.min(items.len() / 4);
     if threads <= 1 {
-        return found.iter().map(scan).collect();
+        return items.iter().map(f).collect();
     }
     let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, Result<Bounds>)>> = std::thread::scope(|s| {
+    let results: Vec<Vec<(usize, Result<R>)>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(q) = found.get(i) else { break };
-                        let r = scan(q);
+                        let Some(item) = items.get(i) else { break };
+                        let r = f(item);
                         let failed = r.is_err();
                         out.push((i, r));
                         if failed {
-                            // Stop every worker: one bad queue fails the load anyway.
-                            next.store(found.len(), Ordering::Relaxed);
+                            // Stop every worker: one failure fails the whole.
+                            next.store(items.len(), Ordering::Relaxed);
                             break;
                         }
                     }
@@ -336,9 +339,9 @@ fn scan_all(
             .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    let mut all: Vec<(usize, Result<Bounds>)> = results.into_iter().flatten().collect();
+    let mut all: Vec<(usize, Result<R>)> = results.into_iter().flatten().collect();
     all.sort_by_key(|(i, _)| *i);
-    // Complete unless a scan failed, whose error `collect` returns.
+    // Complete unless an item failed, whose error `collect` returns.
     all.into_iter().map(|(_, r)| r).collect()
 }
 
