@@ -19,6 +19,10 @@ use tracing::{debug, warn};
 use crate::config::BrokerRole;
 use crate::state::State;
 
+/// A registration whose JSON is larger than this (a quarter of the default frame limit, about
+/// 25,000 topics) goes compressed, so that no topic count breaks registration.
+const COMPRESS_ABOVE_BYTES: usize = ferromq_remoting::frame::DEFAULT_MAX_FRAME_LEN / 4;
+
 /// How long one name server may take to answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -57,8 +61,14 @@ fn register_request(state: &State) -> RemotingCommand {
     let body = RegisterBrokerBody {
         filter_server_list: Vec::new(),
         topic_config_serialize_wrapper: topics,
-    }
-    .to_json();
+    };
+    let json = body.to_json();
+    let compressed = state.config.compressed_register || json.len() > COMPRESS_ABOVE_BYTES;
+    let body = if compressed {
+        bytes::Bytes::from(body.to_compressed())
+    } else {
+        json
+    };
     let crc = crc32_java(&body);
     let addr = state.advertised;
     RemotingCommand::request(RequestCode::REGISTER_BROKER)
@@ -74,7 +84,7 @@ fn register_request(state: &State) -> RemotingCommand {
             broker_id: state.role.namesrv_id(),
             heartbeat_timeout_millis: None,
             enable_acting_master: Some(false),
-            compressed: false,
+            compressed,
             body_crc32: crc,
         })
         .with_body(body)

@@ -41,8 +41,6 @@ enum HandlerError {
     BadRequest(#[from] DecodeError),
     #[error("crc32 not match")]
     CrcMismatch,
-    #[error("compressed register body is not supported")]
-    Compressed,
     #[error("register broker failed")]
     Register(#[from] RegisterError),
     #[error("{0}")]
@@ -149,7 +147,7 @@ fn register_broker(s: &State, conn: &Connection, req: &RemotingCommand) -> Reply
     let topics = if body.is_empty() {
         Default::default()
     } else if h.compressed {
-        return Err(HandlerError::Compressed);
+        RegisterBrokerBody::from_compressed(body)?.topic_config_serialize_wrapper
     } else if req.version >= version::V3_0_11 {
         RegisterBrokerBody::from_json(body)?.topic_config_serialize_wrapper
     } else {

@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
 use ferromq_net::{Client, ClientConfig};
 use ferromq_remoting::body::lists::{KvTable, TopicList};
+use ferromq_remoting::body::register::RegisterBrokerBody;
 use ferromq_remoting::body::route::{ClusterInfo, TopicRouteData};
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::headers::route::RegisterBrokerRequestHeader;
@@ -47,6 +48,16 @@ fn java_register_body(counter: i64, topics: &[(&str, i32, i32)]) -> Bytes {
 }
 
 fn register_request(name: &str, id: i64, addr: &str, body: Bytes) -> RemotingCommand {
+    register_request_as(name, id, addr, body, false)
+}
+
+fn register_request_as(
+    name: &str,
+    id: i64,
+    addr: &str,
+    body: Bytes,
+    compressed: bool,
+) -> RemotingCommand {
     let header = RegisterBrokerRequestHeader {
         broker_name: name.into(),
         broker_addr: addr.into(),
@@ -55,7 +66,7 @@ fn register_request(name: &str, id: i64, addr: &str, body: Bytes) -> RemotingCom
         broker_id: id,
         heartbeat_timeout_millis: None,
         enable_acting_master: Some(false),
-        compressed: false,
+        compressed,
         body_crc32: i32::try_from(crc32fast::hash(&body) & 0x7FFF_FFFF).expect("31 bits"),
     };
     RemotingCommand::request(RequestCode::REGISTER_BROKER)
@@ -95,6 +106,60 @@ async fn assert_no_route(c: &Client, topic: &str) {
 
 fn body_json(resp: &RemotingCommand) -> Value {
     serde_json::from_slice(resp.body.as_deref().expect("body")).expect("standard JSON")
+}
+
+/// `compressedRegister=true` brokers send the zlib form; 30,000 topics fit in a few hundred KiB.
+#[tokio::test]
+async fn a_compressed_registration_of_30000_topics_is_routed() {
+    let ns = start(NameServerConfig::default()).await;
+    let broker = client(&ns).await;
+    let names: Vec<String> = (0..30_000).map(|i| format!("Many{i}")).collect();
+    let topics: Vec<(&str, i32, i32)> = names.iter().map(|n| (n.as_str(), 8, 6)).collect();
+    let json = java_register_body(1, &topics);
+    let body = RegisterBrokerBody::from_json(&json)
+        .expect("parses")
+        .to_compressed();
+    assert!(body.len() * 10 < json.len(), "{} bytes", body.len());
+    let resp = broker
+        .request(
+            register_request_as("broker-a", 0, "10.0.0.1:10911", body.into(), true),
+            T,
+        )
+        .await
+        .expect("answered");
+    assert_eq!(
+        resp.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        resp.remark
+    );
+    let c = client(&ns).await;
+    for topic in ["Many0", "Many17234", "Many29999"] {
+        let resp = route(&c, topic).await;
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{topic}");
+        let json = body_json(&resp);
+        assert_eq!(json["queueDatas"][0]["writeQueueNums"], 8, "{topic}");
+    }
+    // A body that does not inflate is refused with a message, and the server stays up.
+    let resp = broker
+        .request(
+            register_request_as(
+                "broker-a",
+                0,
+                "10.0.0.1:10911",
+                Bytes::from_static(b"junk"),
+                true,
+            ),
+            T,
+        )
+        .await
+        .expect("answered");
+    assert_ne!(resp.response_code(), ResponseCode::SUCCESS);
+    assert!(resp.remark.is_some());
+    assert_eq!(
+        route(&c, "Many0").await.response_code(),
+        ResponseCode::SUCCESS
+    );
 }
 
 #[tokio::test]

@@ -148,6 +148,17 @@ async fn create_and_fill(dev: &Dev) {
             .expect("create topic");
     }
     admin.shutdown().await;
+    // Sends find their broker through the name server, which learns new topics from the broker's
+    // next registration.
+    let consumer = PullConsumer::start(PullConsumerConfig {
+        namesrv_addrs: vec![namesrv.clone()],
+        group: "scale_route_check".into(),
+        ..PullConsumerConfig::default()
+    })
+    .await
+    .expect("consumer");
+    wait_for_routes(&consumer).await;
+    consumer.shutdown().await;
 
     let producer = Producer::start(ProducerConfig {
         namesrv_addrs: vec![namesrv.clone()],
@@ -180,8 +191,13 @@ async fn check_bounded_and_reachable(dev: &Dev) {
     new_connection_answers(&dev.field("namesrv"), RequestCode::GET_BROKER_CLUSTER_INFO).await;
 }
 
+/// The broker registers its topics in the compressed form (`compressedRegister`), so the routes
+/// this test waits for also check that form end to end.
 fn start(data: &Path) -> Dev {
-    Dev::start_with_nofile(data, &[], NOFILE)
+    let conf = data.join("broker.conf");
+    std::fs::write(&conf, "compressedRegister=true\n").expect("write broker.conf");
+    let conf = conf.to_str().expect("utf-8 path").to_owned();
+    Dev::start_with_nofile(data, &["--config", &conf], NOFILE)
 }
 
 #[tokio::test(flavor = "multi_thread")]

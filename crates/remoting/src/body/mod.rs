@@ -9,6 +9,7 @@ pub mod lists;
 pub mod lock;
 pub mod records;
 pub mod register;
+pub mod register_compressed;
 pub mod route;
 pub mod subscription_group;
 

@@ -1,7 +1,7 @@
 //! Broker registration: the `REGISTER_BROKER` (103) body, the topic configs it carries and the
 //! `DataVersion` also used by `QUERY_DATA_VERSION` (322).
 //!
-//! Only the uncompressed JSON form is handled; current Java brokers send `compressed=false`.
+//! This is the JSON form; `register_compressed` has the compressed one (`compressed=true`).
 
 use std::collections::BTreeMap;
 
