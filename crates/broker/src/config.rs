@@ -81,6 +81,9 @@ pub struct BrokerConfig {
     pub max_message_size: usize,
     /// `syncFlushTimeout`: SYNC_FLUSH sends answer FLUSH_DISK_TIMEOUT after this long.
     pub sync_flush_timeout_ms: u64,
+    /// `maxOpenQueueFiles` (ferromq's own): consume-queue files held open at once; 0 derives it
+    /// from the descriptor limit (a quarter of it).
+    pub max_open_queue_files: usize,
     /// `autoCreateTopicEnable`: keep `TBW102` so producers can create topics by sending.
     pub auto_create_topic_enable: bool,
     /// `autoCreateSubscriptionGroup`.
@@ -89,6 +92,10 @@ pub struct BrokerConfig {
     pub default_topic_queue_nums: u32,
     /// `registerNameServerPeriod`.
     pub register_name_server_period_ms: u64,
+    /// `compressedRegister`: send the topic table to name servers in the compressed form (about a
+    /// tenth of the JSON). Tables whose JSON would take more than a quarter of the frame limit are
+    /// sent compressed whatever this says.
+    pub compressed_register: bool,
     /// `longPollingEnable`: hold pulls that find nothing until a message arrives.
     pub long_polling_enable: bool,
     /// `shortPollingTimeMills`: hold time when long polling is off.
@@ -164,10 +171,12 @@ impl Default for BrokerConfig {
             commit_log_file_size: 1 << 30,
             max_message_size: 4 * 1024 * 1024,
             sync_flush_timeout_ms: 5_000,
+            max_open_queue_files: 0,
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
             default_topic_queue_nums: 8,
             register_name_server_period_ms: 30_000,
+            compressed_register: false,
             long_polling_enable: true,
             short_polling_time_ms: 1_000,
             long_polling_max_hold_ms: 25_000,
@@ -367,6 +376,7 @@ impl BrokerConfig {
             disk_max_used_ratio: f64::from(self.disk_max_used_space_ratio) / 100.0,
             commit_log_segment_bytes: self.commit_log_file_size,
             sync_flush_timeout_ms: self.sync_flush_timeout_ms,
+            max_open_queue_files: self.max_open_queue_files,
             // Room for the record's fixed part, topic and properties around the largest body.
             max_message_bytes: self.max_message_size + 64 * 1024,
             ..StoreConfig::new(&self.store_root_dir)

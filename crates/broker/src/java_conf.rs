@@ -130,6 +130,9 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
         }
         "maxMessageSize" => c.max_message_size = num(value).map_err(|()| bad("bytes"))?,
         "syncFlushTimeout" => c.sync_flush_timeout_ms = num(value).map_err(|()| bad("ms"))?,
+        "maxOpenQueueFiles" => {
+            c.max_open_queue_files = num(value).map_err(|()| bad("a file count"))?;
+        }
         "autoCreateTopicEnable" => {
             c.auto_create_topic_enable = flag(value).ok_or_else(|| bad("true or false"))?
         }
@@ -141,6 +144,9 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
         }
         "registerNameServerPeriod" => {
             c.register_name_server_period_ms = num(value).map_err(|()| bad("ms"))?;
+        }
+        "compressedRegister" => {
+            c.compressed_register = flag(value).ok_or_else(|| bad("true or false"))?;
         }
         "longPollingEnable" => {
             c.long_polling_enable = flag(value).ok_or_else(|| bad("true or false"))?
