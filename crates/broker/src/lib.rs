@@ -92,8 +92,7 @@ impl Broker {
             .map_err(|e| BrokerError::Missing(format!("store open task failed: {e}")))??;
         let ha_listener = match config.ha_listen_port {
             Some(port) => Some(
-                TcpListener::bind(SocketAddr::new(config.listen.ip(), port))
-                    .await
+                ferromq_net::listen::bind(SocketAddr::new(config.listen.ip(), port))
                     .map_err(|e| BrokerError::io("HA listener", e))?,
             ),
             None => None,
@@ -294,9 +293,8 @@ impl Broker {
                 cut_to = cut,
                 removed, "commit log cut back; starting again as a replica"
             );
-            listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| BrokerError::io("listener", e))?;
+            listener =
+                ferromq_net::listen::bind(addr).map_err(|e| BrokerError::io("listener", e))?;
         }
     }
 }

@@ -6,6 +6,7 @@
 //! - [`connection`]: one TCP connection (reader task, writer task) and the [`Connection`] handle:
 //!   requests in both directions, matched by opaque; used by servers and clients alike.
 //! - [`handler`]: the [`Handler`] trait that answers requests, and [`RequestContext`].
+//! - [`listen`]: binding a listening socket with a backlog fit for thousands of clients.
 //! - [`server`]: the accept loop ([`server::run`]) and [`serve`], which returns a [`ServerHandle`].
 //! - [`client`]: [`Client`] (one address, reconnects on demand) and [`ClientPool`].
 //! - [`service`]: [`ServiceHandle`], the owner of a service's tasks.
@@ -17,6 +18,7 @@ pub mod codec;
 pub mod connection;
 pub mod error;
 pub mod handler;
+pub mod listen;
 pub mod server;
 pub mod service;
 

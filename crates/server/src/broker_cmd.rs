@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use ferromq_broker::{Broker, BrokerConfig};
-use tokio::net::TcpListener;
 
 use crate::cli::BrokerArgs;
 use crate::signals;
@@ -36,8 +35,7 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     }
     tracing::info!(?config, "effective broker configuration");
     signals::runtime()?.block_on(async move {
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = ferromq_net::listen::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         // Under a controller a former master may restart in place, log cut; each start prints
         // its ready line.

@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use ferromq_controller::{Controller, ControllerConfig, Peer};
-use tokio::net::TcpListener;
 
 use crate::signals;
 
@@ -91,9 +90,8 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let listen = listen_addr(&args, &config)?;
     tracing::info!(?config, "controller configuration");
     signals::runtime()?.block_on(async move {
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
+        let listener =
+            ferromq_net::listen::bind(listen).with_context(|| format!("binding {listen}"))?;
         let data = config.data_dir.display().to_string();
         let controller = Controller::start(config, listener)
             .await

@@ -7,7 +7,6 @@ use std::io::Write as _;
 use anyhow::Context;
 use ferromq_broker::Broker;
 use ferromq_namesrv::{NameServer, NameServerConfig};
-use tokio::net::TcpListener;
 
 use crate::broker_cmd;
 use crate::cli::DevArgs;
@@ -26,8 +25,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         ..NameServerConfig::default()
     };
     signals::runtime()?.block_on(async move {
-        let ns_listener = TcpListener::bind(args.namesrv_listen)
-            .await
+        let ns_listener = ferromq_net::listen::bind(args.namesrv_listen)
             .with_context(|| format!("binding the name server to {}", args.namesrv_listen))?;
         let ns = NameServer::start(ns_config, ns_listener).context("starting the name server")?;
         broker_config.namesrv_addrs = vec![ns.local_addr().to_string()];
@@ -45,8 +43,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             ns.shutdown().await;
             return waited;
         }
-        let broker_listener = TcpListener::bind(args.broker_listen)
-            .await
+        let broker_listener = ferromq_net::listen::bind(args.broker_listen)
             .with_context(|| format!("binding the broker to {}", args.broker_listen))?;
         let broker = match Broker::start(broker_config, broker_listener).await {
             Ok(b) => b,

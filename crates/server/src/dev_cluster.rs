@@ -15,7 +15,6 @@ use anyhow::{bail, Context};
 use ferromq_broker::{Broker, BrokerConfig, BrokerError, BrokerRole};
 use ferromq_controller::{Controller, ControllerConfig, ControllerHandle};
 use ferromq_namesrv::NameServerHandle;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -49,8 +48,7 @@ struct RunningBroker {
 impl RunningBroker {
     /// Binds `addr`, starts the broker and waits for its first start to complete.
     async fn start(config: BrokerConfig, addr: SocketAddr) -> anyhow::Result<RunningBroker> {
-        let listener = TcpListener::bind(addr)
-            .await
+        let listener = ferromq_net::listen::bind(addr)
             .with_context(|| format!("binding a broker to {addr}"))?;
         let addr = listener.local_addr().context("broker address")?;
         let token = CancellationToken::new();
@@ -117,8 +115,7 @@ pub async fn start(
     groups: u8,
 ) -> anyhow::Result<Cluster> {
     let addr = controller_addr(args);
-    let listener = TcpListener::bind(addr)
-        .await
+    let listener = ferromq_net::listen::bind(addr)
         .with_context(|| format!("binding the controller to {addr}"))?;
     let controller = Controller::start(
         ControllerConfig {

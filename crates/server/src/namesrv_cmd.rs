@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use ferromq_namesrv::{NameServer, NameServerConfig};
-use tokio::net::TcpListener;
 
 use crate::cli::NamesrvArgs;
 use crate::signals;
@@ -23,8 +22,7 @@ pub fn run(args: NamesrvArgs) -> anyhow::Result<()> {
         config.listen = listen;
     }
     signals::runtime()?.block_on(async move {
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = ferromq_net::listen::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         let ns = NameServer::start(config, listener).context("starting the name server")?;
         println!("ferromq namesrv ready: {}", ns.local_addr());

@@ -216,3 +216,61 @@ async fn four_thousand_queues_under_a_limit_of_1024_descriptors() {
     check_bounded_and_reachable(&dev).await;
     stop_within(dev, Duration::from_secs(60));
 }
+
+/// Descriptors run out: a broker allowed 256 of them is flooded with more connections than it can
+/// accept. Its existing clients are still answered meanwhile, and once the flood goes away a new
+/// client is served again.
+#[tokio::test(flavor = "multi_thread")]
+async fn running_out_of_descriptors_is_survived() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = Dev::start_with_nofile(dir.path(), &[], 256);
+    let broker = dev.field("broker");
+    let existing = Client::connect(broker.clone(), ClientConfig::default())
+        .await
+        .expect("connect");
+    let runtime_info = || RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO);
+    assert_eq!(
+        existing
+            .request(runtime_info(), Duration::from_secs(10))
+            .await
+            .expect("answered")
+            .response_code(),
+        ResponseCode::SUCCESS
+    );
+
+    // The kernel completes these handshakes into the backlog; the broker accepts what it can.
+    let mut flood = Vec::new();
+    for i in 0..400 {
+        flood.push(
+            Client::connect(broker.clone(), ClientConfig::default())
+                .await
+                .unwrap_or_else(|e| panic!("connection {i} not even in the backlog: {e}")),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (fds, kinds) = open_descriptors(dev.pid());
+        if fds >= 250 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broker never ran out: {fds} open, {kinds:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..3 {
+        let resp = existing
+            .request(runtime_info(), Duration::from_secs(10))
+            .await
+            .expect("an existing client is answered while accept fails");
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS);
+    }
+
+    for c in flood {
+        c.shutdown().await;
+    }
+    new_connection_answers(&broker, RequestCode::GET_BROKER_RUNTIME_INFO).await;
+    existing.shutdown().await;
+    stop_within(dev, Duration::from_secs(60));
+}
