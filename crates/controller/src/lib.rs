@@ -13,7 +13,7 @@
 //!   on-disk log, the state machine with snapshots, and Raft RPCs over remoting.
 //! - [`handler`], [`protocol`], [`codes`]: requests from brokers and peers on one port.
 //! - [`client`]: [`ControllerClient`], for brokers: finds the leader and follows it.
-//! - [`files`]: small atomic files.
+//! - [`files`]: small JSON files, replaced atomically.
 #![forbid(unsafe_code)]
 
 pub mod client;
