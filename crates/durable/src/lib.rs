@@ -22,7 +22,7 @@ static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 
 /// Replaces the whole content of `path` with `bytes`, atomically and durably.
 ///
-/// The folder is created if missing. The bytes go to a uniquely named temporary file in the same
+/// The folder is created if missing, durably too. The bytes go to a uniquely named temporary file in the same
 /// folder (a rename is atomic only within one file system), which is synced before it is renamed
 /// over `path`; then the folder is synced so the rename itself survives a power cut.
 ///
@@ -30,7 +30,7 @@ static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 /// Any I/O failure. The old content of `path` is then intact and the temporary file removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = folder_of(path);
-    fs::create_dir_all(dir)?;
+    create_dir_durably(dir)?;
     let (tmp, file) = create_temp_sibling(dir, path)?;
     if let Err(e) = fill_and_rename(file, bytes, &tmp, path) {
         // Best effort: the write already failed, and a stray temporary file is harmless.
@@ -66,6 +66,23 @@ pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
 /// When the folder cannot be opened or synced.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and its missing parents, syncing the folder each is created in: a file renamed
+/// into a folder whose own entry a power cut loses is lost with it.
+fn create_dir_durably(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = folder_of(dir);
+    create_dir_durably(parent)?;
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        // Another writer created it first; syncing the parent again is harmless.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(e),
+    }
+    sync_dir(parent)
 }
 
 /// The folder holding `path`; a bare file name lives in the current folder.
