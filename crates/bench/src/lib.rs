@@ -13,6 +13,7 @@
 //! - [`stamp`]: the run id, sequence number and due time at the start of each body;
 //! - [`meter`]: live counters, latency histograms and the progress line; [`cpu`]: the bench's own
 //!   CPU time; [`net_report`]: the summary.
+#![forbid(unsafe_code)]
 
 pub mod args;
 mod consume;
