@@ -11,12 +11,12 @@
 //! - [`elector`]: the leader's loop that replaces dead masters.
 //! - [`raft_types`], [`log_store`], [`state_machine`], [`network`]: openraft's type config, the
 //!   on-disk log, the state machine with snapshots, and Raft RPCs over remoting.
-//! - [`handler`], [`protocol`], [`codes`]: requests from brokers and peers on one port.
-//! - [`client`]: [`ControllerClient`], for brokers: finds the leader and follows it.
-//! - [`files`]: small atomic files.
+//! - [`handler`], [`codes`]: requests from brokers and peers on one port.
+//! - [`protocol`], [`client`]: the broker-facing requests and [`ControllerClient`], re-exported
+//!   from `ferromq-controller-proto`, which brokers depend on instead of this crate (and openraft).
+//! - [`files`]: small JSON files, replaced atomically.
 #![forbid(unsafe_code)]
 
-pub mod client;
 pub mod codes;
 pub mod config;
 pub mod election;
@@ -27,7 +27,6 @@ pub mod liveness;
 pub mod log_store;
 pub mod network;
 pub mod node;
-pub mod protocol;
 pub mod raft_types;
 pub mod state;
 pub mod state_machine;
@@ -44,8 +43,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::info;
 
-pub use client::{ClientError, ControllerClient};
 pub use config::{ConfigError, ControllerConfig, Peer};
+pub use ferromq_controller_proto::{client, protocol};
+pub use ferromq_controller_proto::{ClientError, ClientOptions, ControllerClient};
 pub use state::{BrokerId, ReplicaInfo};
 
 use crate::elector::ElectionStats;

@@ -127,7 +127,7 @@ impl LogStore {
             .filter(|e| purged_index.is_none_or(|p| e.log_id.index > p))
             .map(|e| (e.log_id.index, e))
             .collect();
-        files::sync_dir(dir)?;
+        ferromq_durable::sync_dir(dir)?;
         Ok(Self {
             inner: Arc::new(Mutex::new(LogFiles {
                 dir: dir.to_owned(),
@@ -148,7 +148,7 @@ impl LogFiles {
         for entry in self.entries.values() {
             encode_record(entry, &mut bytes)?;
         }
-        files::write_atomic(&self.dir, LOG_FILE, &bytes)?;
+        ferromq_durable::write_atomic(&self.dir.join(LOG_FILE), &bytes)?;
         self.file = OpenOptions::new()
             .append(true)
             .open(self.dir.join(LOG_FILE))?;

@@ -1,12 +1,10 @@
 //! KV config: namespace → key → value, the only state the name server persists.
 //!
 //! The file has Java's `KVConfigSerializeWrapper` layout, `{"configTable":{ns:{key:value}}}`, so a
-//! Java name server's `kvConfig.json` can be reused. Each change rewrites it atomically: write a
-//! temporary file, fsync it, rename it over the old one, fsync the directory.
+//! Java name server's `kvConfig.json` can be reused. Each change rewrites it atomically with
+//! [`ferromq_durable::write_atomic`].
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
@@ -127,7 +125,7 @@ impl KvStore {
             })
             .expect("string maps always serialize")
         };
-        write_atomically(path, &text).map_err(|source| KvError::Write {
+        ferromq_durable::write_atomic(path, &text).map_err(|source| KvError::Write {
             path: path.clone(),
             source,
         })
@@ -135,9 +133,9 @@ impl KvStore {
 }
 
 fn load(path: &Path) -> Result<Table, KvError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Table::new()),
+    let bytes = match ferromq_durable::read_optional(path) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(Table::new()),
         Err(source) => {
             return Err(KvError::Read {
                 path: path.to_owned(),
@@ -153,27 +151,10 @@ fn load(path: &Path) -> Result<Table, KvError> {
         })
 }
 
-fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
-    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    // The rename is durable once the directory entry is.
-    fs::File::open(&dir)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]

@@ -5,10 +5,10 @@
 //! - [`controller_cmd`]: one failover controller.
 //! - [`signals`]: the runtime and the SIGINT/SIGTERM wait they share.
 //! - [`limits`]: the descriptor limit, raised for the servers.
-//! - [`bench`]: `ferromq bench ...`, measurements run by hand on a machine one cares about.
+//!
+//! `ferromq bench ...` lives in the `ferromq-bench` crate; this binary only mounts its command line.
 #![forbid(unsafe_code)]
 
-mod bench;
 mod broker_cmd;
 mod cli;
 mod controller_cmd;
@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         Command::Namesrv(args) => namesrv_cmd::run(args),
         Command::Broker(args) => broker_cmd::run(args),
         Command::Dev(args) => dev::run(args),
-        Command::Bench(bench) => bench::run(bench),
+        Command::Bench(bench) => ferromq_bench::run(bench, signals::shutdown_signal()),
         Command::Admin(args) => std::process::exit(ferromq_admin::run_blocking(args)),
         Command::Controller(args) => controller_cmd::run(args),
     }

@@ -16,7 +16,7 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::ptr;
@@ -129,7 +129,7 @@ impl FileLayer for DiskLayer {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
+        ferromq_durable::sync_dir(dir)
     }
 
     fn sync_filesystem(&self, path: &Path) -> io::Result<()> {
@@ -137,26 +137,11 @@ impl FileLayer for DiskLayer {
     }
 
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp = path.with_file_name(tmp_name);
-        let mut f = File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => self.sync_dir(dir),
-            _ => self.sync_dir(Path::new(".")),
-        }
+        ferromq_durable::write_atomic(path, data)
     }
 
     fn read_all(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
-        match fs::read(path) {
-            Ok(data) => Ok(Some(data)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        ferromq_durable::read_optional(path)
     }
 
     fn disk_used_ratio(&self, path: &Path) -> io::Result<f64> {

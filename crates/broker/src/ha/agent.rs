@@ -18,9 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferromq_controller::client::ClientOptions;
-use ferromq_controller::protocol::{AlterSyncStateSetRequest, HeartbeatRequest, RegisterRequest};
-use ferromq_controller::{ControllerClient, ReplicaInfo};
+use ferromq_controller_proto::protocol::{
+    AlterSyncStateSetRequest, HeartbeatRequest, RegisterRequest,
+};
+use ferromq_controller_proto::{ClientOptions, ControllerClient, ReplicaInfo};
 use ferromq_net::{ClientConfig, ClientPool};
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use tokio::task::JoinHandle;

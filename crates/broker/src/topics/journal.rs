@@ -97,9 +97,7 @@ impl Journal {
             .map_err(|e| BrokerError::io(&path, e))?;
         if !existed {
             // The new file's name must survive a power cut as well as the lines synced into it.
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| BrokerError::io(dir, e))?;
+            ferromq_durable::sync_dir(dir).map_err(|e| BrokerError::io(dir, e))?;
         }
         if good_len < bytes.len() {
             tracing::warn!(path = %path.display(), dropped_bytes = bytes.len() - good_len,

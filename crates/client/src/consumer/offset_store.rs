@@ -45,20 +45,16 @@ impl OffsetStore {
     pub(crate) async fn file(group: &str, dir: PathBuf) -> Result<Self, ClientError> {
         let path = dir.join(group).join("offsets.json");
         let p = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || match std::fs::read(&p) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await
-        .map_err(|e| ClientError::OffsetFile {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(|source| ClientError::OffsetFile {
-            path: path.clone(),
-            source,
-        })?;
+        let loaded = tokio::task::spawn_blocking(move || ferromq_durable::read_optional(&p))
+            .await
+            .map_err(|e| ClientError::OffsetFile {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?
+            .map_err(|source| ClientError::OffsetFile {
+                path: path.clone(),
+                source,
+            })?;
         let mut table = HashMap::new();
         if let Some(bytes) = loaded {
             let body = ResetOffsetBody::from_json(&bytes).map_err(|e| ClientError::OffsetFile {
@@ -134,21 +130,14 @@ impl OffsetStore {
         };
         let json = body.to_json();
         let p = path.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            // Write then rename, so a crash leaves the old file or the new one.
-            let tmp = p.with_extension("json.tmp");
-            std::fs::write(&tmp, &json)?;
-            std::fs::rename(&tmp, &p)
-        })
-        .await
-        .map_err(|e| ClientError::OffsetFile {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(|source| ClientError::OffsetFile { path, source })
+        // A crash or power cut leaves the old file or the new one, never a torn or empty file.
+        tokio::task::spawn_blocking(move || ferromq_durable::write_atomic(&p, &json))
+            .await
+            .map_err(|e| ClientError::OffsetFile {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?
+            .map_err(|source| ClientError::OffsetFile { path, source })
     }
 }
 

@@ -291,7 +291,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::{BenchCommand, Cli, Command};
+    use crate::args::{BenchCommand, Cli, Command};
 
     fn schedule(extra: &[&str]) -> Schedule {
         let mut argv = vec!["ferromq", "bench", "produce", "--size", "64"];

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::cli::{parse_body_size, parse_seconds, OutputFormat};
+use crate::args::{parse_body_size, parse_seconds, OutputFormat};
 
 /// `ferromq bench produce|consume|e2e`.
 #[derive(Debug, Clone, Args)]
@@ -165,7 +165,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 mod tests {
     use clap::Parser;
 
-    use crate::cli::{BenchCommand, Cli, Command};
+    use crate::args::{BenchCommand, Cli, Command};
 
     use super::*;
 

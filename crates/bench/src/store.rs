@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 use super::report::{self, CaseResult, Report};
 use super::{cpu, disk_limits};
-use crate::cli::{OutputFormat, StoreBenchArgs, WriterDriver};
+use crate::args::{OutputFormat, StoreBenchArgs, WriterDriver};
 
 const TOPIC: &str = "BenchTopic";
 /// Writers spread over this many queues of the topic (writer index modulo it).
@@ -598,7 +598,7 @@ mod tests {
     #[test]
     fn a_short_case_appends_into_a_real_store_in_both_flush_modes_and_drivers() {
         let root = tempfile::tempdir().expect("temp dir");
-        let body = crate::bench::random_bytes(128);
+        let body = crate::random_bytes(128);
         for (flush, driver) in [
             (FlushMode::AsyncFlush, WriterDriver::Threads),
             (FlushMode::SyncFlush, WriterDriver::Threads),
@@ -630,7 +630,7 @@ mod tests {
     #[test]
     fn plan_runs_each_combination_once_in_report_order() {
         use clap::Parser;
-        let cli = crate::cli::Cli::try_parse_from([
+        let cli = crate::args::Cli::try_parse_from([
             "ferromq",
             "bench",
             "store",
@@ -642,7 +642,8 @@ mod tests {
             "both",
         ])
         .expect("flags parse");
-        let crate::cli::Command::Bench(crate::cli::BenchCommand::Store(args)) = cli.command else {
+        let crate::args::Command::Bench(crate::args::BenchCommand::Store(args)) = cli.command
+        else {
             panic!("bench store expected");
         };
         let labels: Vec<String> = plan(&args).iter().map(Case::label).collect();

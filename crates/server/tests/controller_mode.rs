@@ -3,7 +3,12 @@
 //! the replica is elected and takes sends; the old master comes back as a replica; a master the
 //! controllers stop confirming refuses sends; a former master with records the new master never had
 //! cuts them and then holds exactly the new master's log.
+//!
+//! It lives here rather than with the broker's tests because it starts a controller in process, and
+//! the broker must not depend on the controller (and openraft), not even for its tests.
 
+// The broker tests' raw-protocol helpers, shared rather than copied.
+#[path = "../../broker/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;

@@ -18,7 +18,7 @@ use std::str::FromStr;
 use ferromq_remoting::{RemotingCommand, RequestCode};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{BrokerId, ReplicaInfo};
+use crate::replica::{BrokerId, ReplicaInfo};
 
 /// A request that is missing a field or carries one that does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,5 +1,7 @@
-//! `ferromq bench ...`: measurements a person runs by hand on a machine they care about.
+//! `ferromq bench ...`: measurements a person runs by hand on a machine they care about. The
+//! `ferromq` binary parses [`BenchCommand`] as its `bench` subcommand and calls [`run`].
 //!
+//! - [`args`]: the subcommands and their options.
 //! - [`store`]: append cases against the storage engine, in process, no network.
 //! - [`disk_limits`]: what the disk does on its own, the yardstick for the store.
 //! - [`report`]: the text table or JSON, and the target ratios.
@@ -11,7 +13,9 @@
 //! - [`stamp`]: the run id, sequence number and due time at the start of each body;
 //! - [`meter`]: live counters, latency histograms and the progress line; [`cpu`]: the bench's own
 //!   CPU time; [`net_report`]: the summary.
+#![forbid(unsafe_code)]
 
+pub mod args;
 mod consume;
 mod cpu;
 mod disk_limits;
@@ -25,44 +29,67 @@ mod stamp;
 mod store;
 mod topic;
 
+use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context as _;
 use serde::Serializer;
 use tokio_util::sync::CancellationToken;
 
+pub use self::args::{
+    BenchCommand, FlushChoice, IoChoice, OutputFormat, StoreBenchArgs, WriterDriver,
+};
 pub use self::net_args::NetBenchArgs;
 use self::net_report::Summary;
-use crate::cli::{BenchCommand, OutputFormat};
-use crate::signals;
 
 /// Runs one benchmark command, printing its report on stdout.
-pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+///
+/// `interrupt` resolves with `Ok` when the user asks to stop (the binary passes its Ctrl-C/SIGTERM
+/// wait, so signal handling stays in one place). It is polled on the network benches' runtime,
+/// and ends them early: sends stop, and the summary covers what was done. `bench store` runs its
+/// fixed cases to the end and ignores it.
+///
+/// # Errors
+/// Whatever stopped the bench: bad arguments, an unreachable cluster, a failing store or disk.
+pub fn run<I>(command: BenchCommand, interrupt: I) -> anyhow::Result<()>
+where
+    I: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     match command {
         BenchCommand::Store(args) => store::run(&args),
-        BenchCommand::Produce(args) => run_net(&args, |stop| produce::bench(&args, stop)),
-        BenchCommand::Consume(args) => run_net(&args, |stop| consume::bench(&args, stop)),
-        BenchCommand::E2e(args) => run_net(&args, |stop| e2e::bench(&args, stop)),
+        BenchCommand::Produce(args) => {
+            run_net(&args, interrupt, |stop| produce::bench(&args, stop))
+        }
+        BenchCommand::Consume(args) => {
+            run_net(&args, interrupt, |stop| consume::bench(&args, stop))
+        }
+        BenchCommand::E2e(args) => run_net(&args, interrupt, |stop| e2e::bench(&args, stop)),
     }
 }
 
-/// Runs a network bench on the multi-threaded runtime and prints its summary. Ctrl-C (or SIGTERM)
-/// ends the run early: sends stop, and the summary covers what was done.
-fn run_net<F, Fut>(args: &NetBenchArgs, bench: F) -> anyhow::Result<()>
+/// Runs a network bench on a multi-threaded runtime and prints its summary; `interrupt` ends the
+/// run early.
+fn run_net<I, F, Fut>(args: &NetBenchArgs, interrupt: I, bench: F) -> anyhow::Result<()>
 where
+    I: Future<Output = anyhow::Result<()>> + Send + 'static,
     F: FnOnce(CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Summary>>,
+    Fut: Future<Output = anyhow::Result<Summary>>,
 {
-    let summary = signals::runtime()?.block_on(async {
-        let interrupt = CancellationToken::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let summary = runtime.block_on(async {
+        let stop = CancellationToken::new();
         let watcher = tokio::spawn({
-            let interrupt = interrupt.clone();
+            let stop = stop.clone();
             async move {
-                if signals::shutdown_signal().await.is_ok() {
-                    interrupt.cancel();
+                if interrupt.await.is_ok() {
+                    stop.cancel();
                 }
             }
         });
-        let summary = bench(interrupt).await;
+        let summary = bench(stop).await;
         watcher.abort();
         summary
     })?;

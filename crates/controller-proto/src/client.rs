@@ -16,7 +16,7 @@ use crate::codes;
 use crate::protocol::{
     self, AlterSyncStateSetRequest, HeartbeatRequest, ProtocolError, RegisterRequest,
 };
-use crate::state::ReplicaInfo;
+use crate::replica::ReplicaInfo;
 
 /// Why a controller request failed.
 #[derive(Debug, thiserror::Error)]

@@ -221,7 +221,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::{BenchCommand, Cli, Command};
+    use crate::args::{BenchCommand, Cli, Command};
 
     fn args() -> NetBenchArgs {
         let cli =
