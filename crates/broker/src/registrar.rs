@@ -26,12 +26,15 @@ const COMPRESS_ABOVE_BYTES: usize = ferromq_remoting::frame::DEFAULT_MAX_FRAME_L
 /// How long one name server may take to answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// After a registration, further topic changes wait this long, so that a burst of creations
-/// (thousands of topics by a script) is sent as a few registrations of the whole table rather than
-/// one per topic; a lone change is still registered at once.
-const CHANGE_COALESCING: Duration = Duration::from_millis(200);
+/// The longest pause between two registrations caused by topic changes (see [`run`]).
+const MAX_CHANGE_PAUSE: Duration = Duration::from_secs(1);
 
 /// Re-registers periodically and on topic changes until `token` is cancelled, then unregisters.
+///
+/// After a registration, the next one waits as long as that one took (at most
+/// [`MAX_CHANGE_PAUSE`]): with a small table that is a millisecond, so a new topic is routed at
+/// once; during a burst of thousands of creations the whole table is sent at most half the time,
+/// instead of back to back, and the changes meanwhile go in the next one.
 pub(crate) async fn run(state: Arc<State>, pool: ClientPool, token: CancellationToken) {
     let mut changes = state.topics.subscribe();
     let period = Duration::from_millis(state.config.register_name_server_period_ms);
@@ -41,10 +44,12 @@ pub(crate) async fn run(state: Arc<State>, pool: ClientPool, token: Cancellation
             () = tokio::time::sleep(period) => {}
             changed = changes.changed() => if changed.is_err() { break },
         }
+        let started = tokio::time::Instant::now();
         register_all(&state, &pool).await;
+        let pause = started.elapsed().min(MAX_CHANGE_PAUSE);
         tokio::select! {
             () = token.cancelled() => break,
-            () = tokio::time::sleep(CHANGE_COALESCING) => {}
+            () = tokio::time::sleep(pause) => {}
         }
     }
     unregister_all(&state, &pool).await;
