@@ -81,14 +81,7 @@ async fn new_connection_answers(addr: &str, code: RequestCode) {
 
 /// Every queue holds exactly its one message, readable from offset 0.
 async fn every_queue_reads_back(namesrv: &str) {
-    let consumer = PullConsumer::start(PullConsumerConfig {
-        namesrv_addrs: vec![namesrv.to_owned()],
-        group: "scale_reader".into(),
-        ..PullConsumerConfig::default()
-    })
-    .await
-    .expect("consumer");
-    wait_for_routes(&consumer).await;
+    let consumer = routed_consumer(namesrv, "scale_reader").await;
     let queues = all_queues();
     for chunk in queues.chunks(CONCURRENCY) {
         // Long polling: a send is acknowledged before the broker has indexed it for consumers.
@@ -102,6 +95,19 @@ async fn every_queue_reads_back(namesrv: &str) {
         }
     }
     consumer.shutdown().await;
+}
+
+/// A pull consumer of `group`, returned once the name server routes every topic.
+async fn routed_consumer(namesrv: &str, group: &str) -> PullConsumer {
+    let consumer = PullConsumer::start(PullConsumerConfig {
+        namesrv_addrs: vec![namesrv.to_owned()],
+        group: group.into(),
+        ..PullConsumerConfig::default()
+    })
+    .await
+    .expect("consumer");
+    wait_for_routes(&consumer).await;
+    consumer
 }
 
 /// Waits until the name server routes every topic (registration follows creation shortly).
@@ -150,14 +156,7 @@ async fn create_and_fill(dev: &Dev) {
     admin.shutdown().await;
     // Sends find their broker through the name server, which learns new topics from the broker's
     // next registration.
-    let consumer = PullConsumer::start(PullConsumerConfig {
-        namesrv_addrs: vec![namesrv.clone()],
-        group: "scale_route_check".into(),
-        ..PullConsumerConfig::default()
-    })
-    .await
-    .expect("consumer");
-    wait_for_routes(&consumer).await;
+    let consumer = routed_consumer(&namesrv, "scale_route_check").await;
     consumer.shutdown().await;
 
     let producer = Producer::start(ProducerConfig {
