@@ -520,6 +520,16 @@ async fn our_client_sends_delayed_and_timed_messages() {
     })
     .await
     .expect("consumer");
+    // The first send created the topic on the broker; its route reaches the name server with the
+    // broker's next registration, and the consumer finds the broker through that route.
+    let routed = Instant::now() + Duration::from_secs(15);
+    while consumer.fetch_queues("ClientDelayed").await.is_err() {
+        assert!(
+            Instant::now() < routed,
+            "the name server never routed ClientDelayed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut got = Vec::new();
     let mut offset = 0;
     let end = Instant::now() + Duration::from_secs(10);
