@@ -29,6 +29,59 @@ pub mod keys {
     pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
     pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
     pub const TRANSACTION_ID: &str = "__transactionId__";
+    /// Absolute delivery time (ms since the epoch) of a message parked by the timer.
+    pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+    /// Older clients' name for an absolute delivery time.
+    pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+}
+
+/// The system properties the send path acts on (unique key, cluster, transaction flag, delay level,
+/// timers), found in one pass over a message's property string instead of one scan per rule.
+/// Values are as stored; each rule parses the one it needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendProps<'a> {
+    pub uniq_key: Option<&'a str>,
+    pub cluster: Option<&'a str>,
+    pub transaction_prepared: Option<&'a str>,
+    pub delay_level: Option<&'a str>,
+    pub timer_delay_sec: Option<&'a str>,
+    pub timer_delay_ms: Option<&'a str>,
+    pub timer_deliver_ms: Option<&'a str>,
+    pub start_deliver_time: Option<&'a str>,
+    pub timer_out_ms: Option<&'a str>,
+}
+
+impl<'a> SendProps<'a> {
+    /// Each field as [`get`] would find it.
+    #[must_use]
+    pub fn scan(props: &'a str) -> Self {
+        let [uniq_key, cluster, transaction_prepared, delay_level, timer_delay_sec, timer_delay_ms, timer_deliver_ms, start_deliver_time, timer_out_ms] =
+            get_all(
+                props,
+                [
+                    keys::UNIQ_KEY,
+                    keys::CLUSTER,
+                    keys::TRANSACTION_PREPARED,
+                    keys::DELAY_TIME_LEVEL,
+                    keys::TIMER_DELAY_SEC,
+                    keys::TIMER_DELAY_MS,
+                    keys::TIMER_DELIVER_MS,
+                    keys::START_DELIVER_TIME,
+                    keys::TIMER_OUT_MS,
+                ],
+            );
+        Self {
+            uniq_key,
+            cluster,
+            transaction_prepared,
+            delay_level,
+            timer_delay_sec,
+            timer_delay_ms,
+            timer_deliver_ms,
+            start_deliver_time,
+            timer_out_ms,
+        }
+    }
 }
 
 /// Iterates the valid `(name, value)` entries of a property string, in stored order.
@@ -97,6 +150,27 @@ mod tests {
         let names = ["A", "B", "C", "D"];
         assert_eq!(get_all(s, names), names.map(|n| get(s, n)));
         assert_eq!(get_all(s, names), [Some("3"), Some("2"), None, None]);
+    }
+
+    #[test]
+    fn send_props_agree_with_get() {
+        let s = encode([
+            (keys::UNIQ_KEY, "U1"),
+            (keys::DELAY_TIME_LEVEL, "3"),
+            (keys::TIMER_DELAY_MS, "500"),
+            (keys::START_DELIVER_TIME, "42"),
+            (keys::DELAY_TIME_LEVEL, "4"),
+        ]);
+        let p = SendProps::scan(&s);
+        assert_eq!(p.uniq_key, get(&s, keys::UNIQ_KEY));
+        assert_eq!(p.delay_level, Some("4"), "a later duplicate wins");
+        assert_eq!(p.timer_delay_ms, Some("500"));
+        assert_eq!(p.start_deliver_time, Some("42"));
+        assert_eq!(
+            (p.cluster, p.timer_out_ms, p.transaction_prepared),
+            (None, None, None)
+        );
+        assert_eq!(SendProps::scan(""), SendProps::default());
     }
 
     #[test]
