@@ -517,8 +517,5 @@ impl Admin {
     }
 }
 
-/// `%RETRY%<group>`.
-#[must_use]
-pub fn retry_topic(group: &str) -> String {
-    format!("%RETRY%{group}")
-}
+/// `%RETRY%<group>` (a consumer-side name, kept here for admin callers).
+pub use crate::consumer::retry_topic;

@@ -30,3 +30,9 @@ pub use push::{
     ConsumeFrom, ConsumeMode, ConsumeStatus, MessageModel, PushConsumer, PushConsumerConfig,
 };
 pub use subscription::MessageSelector;
+
+/// `%RETRY%<group>`.
+#[must_use]
+pub fn retry_topic(group: &str) -> String {
+    format!("%RETRY%{group}")
+}

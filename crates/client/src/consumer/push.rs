@@ -43,7 +43,7 @@ use super::offset_store::OffsetStore;
 use super::pull::Offsets;
 use super::queue_loop;
 use super::subscription::subscription_data;
-use crate::admin::retry_topic;
+use crate::consumer::retry_topic;
 use crate::error::ClientError;
 use crate::heartbeat;
 use crate::ids::{new_client_id, now_ms};

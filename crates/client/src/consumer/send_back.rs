@@ -12,7 +12,7 @@ use ferromq_remoting::{RemotingCommand, RequestCode};
 use tracing::debug;
 
 use super::push::Core;
-use crate::admin::retry_topic;
+use crate::consumer::retry_topic;
 use crate::heartbeat::CLIENT_INNER_PRODUCER;
 use crate::ids::now_ms;
 use crate::message_ext::MessageExt;
