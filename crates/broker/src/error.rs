@@ -70,7 +70,7 @@ pub enum BrokerError {
     LeaseExpired(String),
     /// SYNC_MASTER: the message is stored on the master but not (yet) on enough replicas.
     #[error("{0}")]
-    Replication(#[from] crate::ha::ReplicaWaitError),
+    Replication(#[from] ReplicaWaitError),
     /// Persisting broker metadata (topics, offsets) failed.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -92,4 +92,13 @@ impl BrokerError {
             source,
         }
     }
+}
+
+/// Why a SYNC_MASTER wait failed (see `crate::ha::acks`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaWaitError {
+    #[error("{in_sync} replica(s) in sync, {needed} needed")]
+    NotEnoughReplicas { in_sync: usize, needed: usize },
+    #[error("no replica acknowledged offset {offset} within {millis} ms")]
+    Timeout { offset: u64, millis: u64 },
 }

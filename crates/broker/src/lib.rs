@@ -1,26 +1,23 @@
 //! The ferromq broker: stores messages sent by producers and serves them to consumers, speaking
 //! RocketMQ's remoting protocol.
 //!
-//! Layout:
+//! Layout (the layers of `docs/architecture.md`, top to bottom):
 //!
 //! - here: [`Broker::start`] and the [`BrokerHandle`] that owns every task and the store.
-//! - [`config`] / [`java_conf`]: [`BrokerConfig`], from TOML or a Java `broker.conf`.
-//! - `handlers/`: request code → handler (`send`, `pull`, `heartbeat`, `offsets`, `query`, `admin`).
-//! - [`topics`]: topic table, auto-creation, `config/topics.json`.
-//! - [`offsets`]: consumer offsets, `config/consumerOffset.json`.
-//! - [`subscriptions`]: consumer group settings, `config/subscriptionGroup.json`.
-//! - [`live_config`]: the settings `UPDATE_BROKER_CONFIG` may change at run time.
-//! - [`clients`]: consumer and producer groups (heartbeats, expiry).
-//! - [`long_poll`]: parked pulls, woken by the store's dispatcher.
-//! - [`filter`]: tag subscriptions.
-//! - `transaction`: half messages, END_TRANSACTION, the check scan.
-//! - [`trace`]: server-side message trace into `RMQ_SYS_TRACE_TOPIC`.
-//! - [`ha`]: master/replica replication of the commit log.
-//! - `registrar`: registration with the name servers.
-//! - [`names`]: topic and group naming rules.
-//! - [`responses`]: [`BrokerError`] → response code, in one place.
-//! - [`schedule`]: delay-level and timer messages (parked, then delivered when due).
-//! - `state`, `stats`, `persist`, `uniq_key`, `housekeeping`: shared state and small helpers.
+//! - `handlers/`: the remoting adapter, request code → decode, call, encode.
+//! - [`service`]: what clients ask for, as typed calls ([`BrokerService`]): send, send-back, end a
+//!   transaction, pull with long polling, offsets.
+//! - `tasks/`: background work over the whole state: registration with the name servers, the
+//!   controller agent, replica metadata, the transaction check scan, housekeeping.
+//! - `state`: the components below, bundled for the layers above.
+//! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
+//!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
+//!   [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`], [`live_config`],
+//!   [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the half-message layout),
+//!   [`trace`], [`ha`] (replication of the commit log), `stats`, `persist`, `uniq_key`.
+//! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
+//!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
+//!   (error → response code, in one place).
 #![forbid(unsafe_code)]
 
 pub mod clients;
@@ -29,21 +26,20 @@ pub mod error;
 pub mod filter;
 pub mod ha;
 mod handlers;
-mod housekeeping;
-pub mod java_conf;
 pub mod live_config;
 pub mod locks;
 pub mod long_poll;
 pub mod names;
 pub mod offsets;
 mod persist;
-mod registrar;
 pub mod responses;
 pub mod role;
 pub mod schedule;
+pub mod service;
 mod state;
 mod stats;
 pub mod subscriptions;
+mod tasks;
 pub mod topics;
 pub mod trace;
 pub mod transaction;
@@ -58,8 +54,10 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+pub use config::java as java_conf;
 pub use config::{BrokerConfig, BrokerRole, ConfigError};
 pub use error::BrokerError;
+pub use service::BrokerService;
 
 use handlers::BrokerHandler;
 use offsets::ConsumerOffsets;
@@ -177,7 +175,7 @@ impl Broker {
             .store
             .add_write_listener(Arc::new(move |_end: u64| written.notify_waiters()));
         let pool = ClientPool::new(ClientConfig::default());
-        registrar::register_all(&state, &pool).await;
+        tasks::registrar::register_all(&state, &pool).await;
         let service = ServiceHandle::new();
         if let Some(l) = ha_listener {
             service.spawn(ha::master::serve(
@@ -190,7 +188,10 @@ impl Broker {
         }
         if is_replica || controlled {
             // Mirrors whichever master `replication.master_broker` names (none while master).
-            service.spawn(ha::metadata::mirror(state.clone(), service.token().clone()));
+            service.spawn(tasks::replica_metadata::mirror(
+                state.clone(),
+                service.token().clone(),
+            ));
         }
         if is_replica {
             service.spawn(ha::replica::follow(
@@ -202,10 +203,17 @@ impl Broker {
             ));
         }
         if controlled {
-            service.spawn(ha::agent::run(state.clone(), service.token().clone()));
+            service.spawn(tasks::controller_agent::run(
+                state.clone(),
+                service.token().clone(),
+            ));
         }
-        service.spawn(registrar::run(state.clone(), pool, service.token().clone()));
-        service.spawn(housekeeping::persist_offsets(
+        service.spawn(tasks::registrar::run(
+            state.clone(),
+            pool,
+            service.token().clone(),
+        ));
+        service.spawn(tasks::housekeeping::persist_offsets(
             state.clone(),
             service.token().clone(),
         ));
@@ -219,18 +227,21 @@ impl Broker {
             ));
         }
         if !is_replica {
-            service.spawn(transaction::check::run(
+            service.spawn(tasks::transaction_check::run(
                 state.clone(),
                 service.token().clone(),
             ));
         }
-        service.spawn(housekeeping::expire_clients(
+        service.spawn(tasks::housekeeping::expire_clients(
             state.clone(),
             service.token().clone(),
         ));
         let server = ferromq_net::serve(
             listener,
-            Arc::new(BrokerHandler::new(state.clone())),
+            Arc::new(BrokerHandler::new(
+                service::BrokerService::new(state.clone()),
+                state.clone(),
+            )),
             ConnectionConfig::default(),
         )
         .map_err(|e| BrokerError::io("listener", e))?;
@@ -249,7 +260,7 @@ impl Broker {
 
 impl Broker {
     /// Cuts the (closed) store of `config` back to commit-log offset `offset`, and the epoch table
-    /// with it: what a former master does before following a new one (see `ha::agent`).
+    /// with it: what a former master does before following a new one (see `crate::tasks::controller_agent`).
     ///
     /// # Errors
     /// The store's or the epoch table's I/O errors.
@@ -317,6 +328,12 @@ impl BrokerHandle {
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The broker's operations as typed calls, for a protocol adapter other than remoting.
+    #[must_use]
+    pub fn service(&self) -> BrokerService {
+        BrokerService::new(self.state.clone())
     }
 
     /// The address published to name servers and embedded in message ids.

@@ -4,7 +4,7 @@ use ferromq_remoting::{RemotingCommand, ResponseCode};
 use ferromq_store::StoreError;
 
 use crate::error::BrokerError;
-use crate::ha::ReplicaWaitError;
+use crate::error::ReplicaWaitError;
 
 /// The response code a Java broker gives for `err`.
 #[must_use]

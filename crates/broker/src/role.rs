@@ -2,7 +2,7 @@
 //! epoch it is in, and the id it registers under with the name servers.
 //!
 //! Without a controller the role is the configured `brokerRole` for the broker's whole life. In
-//! controller mode (`crate::ha::agent`) it starts as replica and follows the controllers' decisions:
+//! controller mode (`crate::tasks::controller_agent`) it starts as replica and follows the controllers' decisions:
 //! a master registers as id 0, a replica as its own `brokerId`, and a master holds a *lease*: it takes
 //! sends only while a controller confirmed it recently, so that a master cut off from the controllers
 //! has stopped writing before they can elect another one.

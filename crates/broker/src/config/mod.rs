@@ -1,8 +1,11 @@
 //! `BrokerConfig`: the one settings struct of the broker, read from TOML (snake_case keys) or from a
-//! RocketMQ `broker.conf` (Java key names, see [`crate::java_conf`]).
+//! RocketMQ `broker.conf` (Java key names, see [`crate::config::java`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+
+pub mod delay_levels;
+pub mod java;
 
 use ferromq_store::config::{FlushMode, StoreConfig};
 use serde::{Deserialize, Serialize};
@@ -55,7 +58,7 @@ pub struct BrokerConfig {
     /// `haHousekeepingInterval`: a replica silent for this long is out of sync.
     pub ha_housekeeping_interval_ms: u64,
     /// `enableControllerMode`: the controllers (`controller_addrs`) decide which broker of the group
-    /// is master, and roles change at run time (see `crate::ha::agent`). `broker_role` then only
+    /// is master, and roles change at run time (see `crate::tasks::controller_agent`). `broker_role` then only
     /// says which kind of master this broker is when elected (SYNC_MASTER or ASYNC_MASTER), and
     /// `broker_id` (at least 1) is its identity towards the controllers; towards name servers the
     /// master registers as id 0.
@@ -186,7 +189,7 @@ impl Default for BrokerConfig {
             transaction_check_interval_ms: 30_000,
             transaction_timeout_ms: 6_000,
             transaction_check_max: 15,
-            message_delay_level: crate::schedule::levels::DEFAULT_LEVELS.into(),
+            message_delay_level: delay_levels::DEFAULT_LEVELS.into(),
             timer_wheel_enable: true,
             timer_precision_ms: 1_000,
             timer_roll_window_slot: 2 * 86_400,
@@ -337,13 +340,13 @@ impl BrokerConfig {
     }
 
     fn validate_schedule(&self) -> Result<(), ConfigError> {
-        if let Err(e) = crate::schedule::DelayLevels::parse(&self.message_delay_level) {
+        if let Err(e) = delay_levels::DelayLevels::parse(&self.message_delay_level) {
             return Err(ConfigError::OutOfRange {
                 key: "messageDelayLevel",
                 value: self.message_delay_level.clone(),
                 why: match e {
-                    crate::schedule::levels::LevelError::Empty => "no levels",
-                    crate::schedule::levels::LevelError::BadEntry { why, .. } => why,
+                    delay_levels::LevelError::Empty => "no levels",
+                    delay_levels::LevelError::BadEntry { why, .. } => why,
                 },
             });
         }
@@ -415,7 +418,7 @@ impl BrokerConfig {
         if path.extension().is_some_and(|e| e == "toml") {
             Self::from_toml(&text, &file)
         } else {
-            crate::java_conf::parse(&text, &file)
+            java::parse(&text, &file)
         }
     }
 

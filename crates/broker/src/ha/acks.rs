@@ -15,14 +15,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-/// Why a SYNC_MASTER wait failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReplicaWaitError {
-    #[error("{in_sync} replica(s) in sync, {needed} needed")]
-    NotEnoughReplicas { in_sync: usize, needed: usize },
-    #[error("no replica acknowledged offset {offset} within {millis} ms")]
-    Timeout { offset: u64, millis: u64 },
-}
+pub use crate::error::ReplicaWaitError;
 
 /// One connected replica, as the master sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,15 +10,15 @@
 //!
 //! - [`wire`]: the stream's framing. [`master`]: serving replicas. [`replica`]: following a master.
 //! - [`acks`]: replicas' acknowledged offsets, the in-sync set, waiting for a quorum.
-//! - `metadata`: a replica mirrors its master's topic table and consumer offsets.
-//! - `agent` (controller mode): follows the controllers' choice of master; [`epochs`]: where each
-//!   master epoch began in the log, to cut a former master back to what the new one has.
+//! - [`epochs`]: where each master epoch began in the log, to cut a former master back to what the
+//!   new one has (controller mode).
+//!
+//! The tasks that drive replication over the whole broker (mirroring the master's metadata, following
+//! the controllers' choice of master) live in `crate::tasks`.
 
 pub mod acks;
-pub(crate) mod agent;
 pub mod epochs;
 pub mod master;
-pub(crate) mod metadata;
 pub mod replica;
 pub mod wire;
 

@@ -6,27 +6,27 @@ use ferromq_net::RequestContext;
 use ferromq_remoting::headers::transaction::EndTransactionRequestHeader;
 use ferromq_remoting::headers::CustomHeader;
 use ferromq_remoting::RemotingCommand;
-use tracing::{debug, info};
 
 use super::ok;
 use crate::error::BrokerError;
-use crate::state::State;
-use crate::transaction::end::{self, Decision};
+use crate::service::{BrokerService, Decision, EndTransaction};
 
 pub(crate) fn end_transaction(
-    s: &State,
+    service: &BrokerService,
     ctx: &RequestContext,
     req: &RemotingCommand,
 ) -> Result<Option<RemotingCommand>, BrokerError> {
     let h = EndTransactionRequestHeader::from_ext_fields(&req.ext_fields)?;
-    let Some(decision) = Decision::from_wire(h.commit_or_rollback) else {
-        // Unknown: keep the half message; the check scan asks again later. Java answers nothing.
-        debug!(peer = %ctx.peer_addr(), msg_id = %h.msg_id, from_check = h.from_transaction_check, remark = ?req.remark, "transaction state still unknown");
-        return Ok(None);
-    };
-    if h.from_transaction_check {
-        info!(peer = %ctx.peer_addr(), msg_id = %h.msg_id, ?decision, "producer answered a transaction check");
-    }
-    end::end(s, &h, decision)?;
-    Ok(Some(ok(req)))
+    let decision = Decision::from_wire(h.commit_or_rollback);
+    service.end_transaction(&EndTransaction {
+        producer_group: h.producer_group,
+        commit_log_offset: h.commit_log_offset,
+        half_queue_offset: h.tran_state_table_offset,
+        msg_id: h.msg_id,
+        decision,
+        from_check: h.from_transaction_check,
+        producer: ctx.peer_addr(),
+    })?;
+    // Unknown: the half message stays and the check scan asks again later; Java answers nothing.
+    Ok(decision.map(|_| ok(req)))
 }

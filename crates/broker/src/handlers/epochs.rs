@@ -1,5 +1,5 @@
 //! Failover requests: GET_BROKER_EPOCH_CACHE (1007), the epoch table a former master compares with
-//! its own before following (see `crate::ha::agent`), and NOTIFY_BROKER_ROLE_CHANGED (1008), a
+//! its own before following (see `crate::tasks::controller_agent`), and NOTIFY_BROKER_ROLE_CHANGED (1008), a
 //! controller's hint that the master changed.
 
 use ferromq_remoting::RemotingCommand;

@@ -1,5 +1,8 @@
-//! Request code → handler. Each handler returns a response or a [`BrokerError`]; errors are logged
-//! here and answered through [`crate::responses`], so a failing request never breaks its connection.
+//! The remoting adapter: request code → handler. A handler decodes the request's header and body,
+//! calls the broker's operation (`crate::service` for what clients ask; admin and cluster requests
+//! here still read the state directly), and encodes the answer. Each returns a response or a
+//! [`BrokerError`]; errors are logged here and answered through [`crate::responses`], so a failing
+//! request never breaks its connection.
 
 mod admin;
 mod broker_config;
@@ -10,14 +13,12 @@ mod lock;
 mod offsets;
 mod producer_connections;
 mod pull;
-mod pull_source;
 mod query;
 mod replica_sync;
 mod reset_offset;
 mod send;
 mod send_back;
 mod subscription_group;
-pub(crate) use send::put_message;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use tracing::{debug, warn};
 
 use crate::error::BrokerError;
 use crate::responses;
+use crate::service::BrokerService;
 use crate::state::State;
 
 /// A handler's answer.
@@ -38,27 +40,16 @@ pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, ResponseCode::SUCCESS, None)
 }
 
-/// Requests that store messages: a replica refuses them (it only writes what its master sends).
-fn writes(code: RequestCode) -> bool {
-    matches!(
-        code,
-        RequestCode::SEND_MESSAGE
-            | RequestCode::SEND_MESSAGE_V2
-            | RequestCode::SEND_BATCH_MESSAGE
-            | RequestCode::CONSUMER_SEND_MSG_BACK
-            | RequestCode::END_TRANSACTION
-    )
-}
-
 /// The broker's [`Handler`].
 #[derive(Debug)]
 pub(crate) struct BrokerHandler {
+    service: BrokerService,
     state: Arc<State>,
 }
 
 impl BrokerHandler {
-    pub(crate) fn new(state: Arc<State>) -> Self {
-        Self { state }
+    pub(crate) fn new(service: BrokerService, state: Arc<State>) -> Self {
+        Self { service, state }
     }
 
     async fn dispatch(
@@ -67,29 +58,17 @@ impl BrokerHandler {
         req: &RemotingCommand,
     ) -> Result<Option<RemotingCommand>, BrokerError> {
         let s = &self.state;
-        if writes(req.request_code()) {
-            match s.role.check_writable() {
-                Ok(()) => {}
-                Err(crate::role::WriteRefusal::Replica) => {
-                    return Err(BrokerError::ReplicaRefusesWrites(
-                        s.config.broker_name.clone(),
-                    ));
-                }
-                Err(crate::role::WriteRefusal::LeaseExpired) => {
-                    return Err(BrokerError::LeaseExpired(s.config.broker_name.clone()));
-                }
-            }
-        }
+        let service = &self.service;
         let reply = match req.request_code() {
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
-            | RequestCode::SEND_BATCH_MESSAGE => send::send(s, ctx, req).await,
+            | RequestCode::SEND_BATCH_MESSAGE => send::send(service, s, ctx, req).await,
             RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => {
-                return pull::pull(s, ctx, req).await;
+                return pull::pull(service, ctx, req).await;
             }
-            RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(s, ctx.peer_addr(), req),
+            RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(service, ctx, req),
             RequestCode::END_TRANSACTION => {
-                return end_transaction::end_transaction(s, ctx, req);
+                return end_transaction::end_transaction(service, ctx, req);
             }
             RequestCode::HEART_BEAT => heartbeat::heartbeat(s, ctx, req),
             RequestCode::UNREGISTER_CLIENT => heartbeat::unregister_client(s, req),
@@ -97,12 +76,12 @@ impl BrokerHandler {
             RequestCode::CHECK_CLIENT_CONFIG => heartbeat::check_client_config(s, req),
             RequestCode::LOCK_BATCH_MQ => lock::lock_batch(s, ctx, req),
             RequestCode::UNLOCK_BATCH_MQ => lock::unlock_batch(s, req),
-            RequestCode::QUERY_CONSUMER_OFFSET => offsets::query_consumer_offset(s, req),
-            RequestCode::UPDATE_CONSUMER_OFFSET => offsets::update_consumer_offset(s, req),
-            RequestCode::GET_MAX_OFFSET => offsets::max_offset(s, req),
-            RequestCode::GET_MIN_OFFSET => offsets::min_offset(s, req),
-            RequestCode::GET_EARLIEST_MSG_STORETIME => offsets::earliest_time(s, req),
-            RequestCode::SEARCH_OFFSET_BY_TIMESTAMP => offsets::search_by_time(s, req),
+            RequestCode::QUERY_CONSUMER_OFFSET => offsets::query_consumer_offset(service, req),
+            RequestCode::UPDATE_CONSUMER_OFFSET => offsets::update_consumer_offset(service, req),
+            RequestCode::GET_MAX_OFFSET => offsets::max_offset(service, req),
+            RequestCode::GET_MIN_OFFSET => offsets::min_offset(service, req),
+            RequestCode::GET_EARLIEST_MSG_STORETIME => offsets::earliest_time(service, req),
+            RequestCode::SEARCH_OFFSET_BY_TIMESTAMP => offsets::search_by_time(service, req),
             RequestCode::QUERY_MESSAGE => query::query_message(s, req),
             RequestCode::VIEW_MESSAGE_BY_ID => query::view_message(s, req),
             RequestCode::UPDATE_AND_CREATE_TOPIC => admin::create_topic(s, req),

@@ -3,7 +3,7 @@
 //! Layout:
 //! - here: [`reroute`], the one send-path function that parks a delayed message in a schedule topic,
 //!   and [`ScheduleHandle`], which owns the two delivery threads.
-//! - [`levels`]: the `messageDelayLevel` table.
+//! - [`levels`]: the `messageDelayLevel` table (part of the configuration, re-exported here).
 //! - `delay`: level delivery from `SCHEDULE_TOPIC_XXXX` (one queue per level, offsets in
 //!   `config/delayOffset.json`).
 //! - `timer/`: the 5.x timer: messages parked in `rmq_sys_wheel_timer`, indexed by an on-disk
@@ -14,8 +14,6 @@
 //! that), then move it to its real topic and queue when due by storing a copy there. Progress is
 //! persisted after the copy, so a crash repeats a delivery rather than losing it (at least once).
 
-pub mod levels;
-
 mod delay;
 mod redirect;
 mod timer;
@@ -24,19 +22,19 @@ mod wake;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use ferromq_model::properties::{self, keys};
+use ferromq_model::properties::{self, keys, SendProps};
 use ferromq_model::record::{
     SYSFLAG_TRANSACTION_MASK, SYSFLAG_TRANSACTION_PREPARED, SYSFLAG_TRANSACTION_ROLLBACK,
 };
 use ferromq_store::Store;
 use tracing::warn;
 
+pub use crate::config::delay_levels::{self as levels, DelayLevels};
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 pub(crate) use delay::{
     mirror_offsets as mirror_delay_offsets, offsets_json as delay_offsets_json,
 };
-pub use levels::DelayLevels;
 pub(crate) use wake::Wake;
 
 /// Where delay-level messages wait: queue `level - 1`.
@@ -47,12 +45,12 @@ pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
 /// Properties of delayed messages beyond the model's common keys.
 pub mod props {
     /// Absolute delivery time (ms since the epoch) of a parked timer message.
-    pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+    pub use ferromq_model::properties::keys::TIMER_OUT_MS;
     /// When the timer took the message in, and when it let it out (ms since the epoch).
     pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
     pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
     /// Older clients' name for an absolute delivery time.
-    pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+    pub use ferromq_model::properties::keys::START_DELIVER_TIME;
 }
 
 /// What the schedule needs at send time, derived once from the configuration.
@@ -105,6 +103,8 @@ pub struct Target {
 ///   or timers switched off are refused.
 /// - Anything else, and transaction half/rollback messages: `None`, stored as sent.
 ///
+/// `found` is `props_in` scanned once by the caller ([`SendProps::scan`]).
+///
 /// # Errors
 /// `MessageIllegal` for a bad or too distant timer, `Unsupported` when timers are disabled.
 pub fn reroute(
@@ -113,6 +113,7 @@ pub fn reroute(
     queue_id: u32,
     sys_flag: i32,
     props_in: &str,
+    found: &SendProps<'_>,
     now_ms: i64,
 ) -> Result<Option<Target>, BrokerError> {
     // Prepared/rolled-back halves wait for their commit; the commit itself is rerouted.
@@ -125,7 +126,8 @@ pub fn reroute(
     if topic == TIMER_TOPIC || topic == SCHEDULE_TOPIC {
         return Ok(None);
     }
-    let level = properties::get(props_in, keys::DELAY_TIME_LEVEL)
+    let level = found
+        .delay_level
         .and_then(|l| l.trim().parse::<i64>().ok())
         .unwrap_or(0);
     if level > 0 {
@@ -156,10 +158,10 @@ pub fn reroute(
         }));
     }
     // Already through the timer once (Java's double check): delivered as it is.
-    if properties::get(props_in, props::TIMER_OUT_MS).is_some() {
+    if found.timer_out_ms.is_some() {
         return Ok(None);
     }
-    let Some(deliver_ms) = timer_deliver_ms(props_in, now_ms)? else {
+    let Some(deliver_ms) = timer_deliver_ms(found, now_ms)? else {
         return Ok(None);
     };
     if !schedule.timer_enabled {
@@ -194,9 +196,9 @@ pub fn reroute(
 
 /// The absolute delivery time a timer property asks for, if any (Java's precedence: delay in
 /// seconds, delay in ms, then the absolute time).
-fn timer_deliver_ms(props_in: &str, now_ms: i64) -> Result<Option<i64>, BrokerError> {
-    let parse = |key: &str| -> Result<Option<i64>, BrokerError> {
-        properties::get(props_in, key)
+fn timer_deliver_ms(found: &SendProps<'_>, now_ms: i64) -> Result<Option<i64>, BrokerError> {
+    let parse = |key: &str, value: Option<&str>| -> Result<Option<i64>, BrokerError> {
+        value
             .map(|v| {
                 v.trim().parse::<i64>().map_err(|_| {
                     BrokerError::MessageIllegal(format!(
@@ -206,16 +208,16 @@ fn timer_deliver_ms(props_in: &str, now_ms: i64) -> Result<Option<i64>, BrokerEr
             })
             .transpose()
     };
-    if let Some(sec) = parse(keys::TIMER_DELAY_SEC)? {
+    if let Some(sec) = parse(keys::TIMER_DELAY_SEC, found.timer_delay_sec)? {
         return Ok(Some(now_ms.saturating_add(sec.saturating_mul(1000))));
     }
-    if let Some(ms) = parse(keys::TIMER_DELAY_MS)? {
+    if let Some(ms) = parse(keys::TIMER_DELAY_MS, found.timer_delay_ms)? {
         return Ok(Some(now_ms.saturating_add(ms)));
     }
-    if let Some(at) = parse(keys::TIMER_DELIVER_MS)? {
+    if let Some(at) = parse(keys::TIMER_DELIVER_MS, found.timer_deliver_ms)? {
         return Ok(Some(at));
     }
-    parse(props::START_DELIVER_TIME)
+    parse(props::START_DELIVER_TIME, found.start_deliver_time)
 }
 
 /// Milliseconds since the epoch.

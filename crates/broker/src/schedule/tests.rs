@@ -16,14 +16,8 @@ fn schedule() -> Schedule {
 const NOW: i64 = 1_700_000_000_000;
 
 fn route(props: &[(&str, &str)]) -> Result<Option<Target>, BrokerError> {
-    reroute(
-        &schedule(),
-        "Orders",
-        3,
-        0,
-        &properties::encode(props.iter().copied()),
-        NOW,
-    )
+    let p = properties::encode(props.iter().copied());
+    reroute(&schedule(), "Orders", 3, 0, &p, &SendProps::scan(&p), NOW)
 }
 
 #[test]
@@ -112,15 +106,18 @@ fn disabled_timers_are_refused_and_halves_untouched() {
     })
     .expect("valid");
     let p = properties::encode([(keys::TIMER_DELAY_MS, "1000")]);
-    let err = reroute(&off, "T", 0, 0, &p, NOW).expect_err("disabled");
+    let err = reroute(&off, "T", 0, 0, &p, &SendProps::scan(&p), NOW).expect_err("disabled");
     assert!(matches!(err, BrokerError::Unsupported(_)), "{err}");
     let half = properties::encode([(keys::DELAY_TIME_LEVEL, "1")]);
-    assert_eq!(reroute(&off, "T", 0, 0x4, &half, NOW).expect("ok"), None);
+    assert_eq!(
+        reroute(&off, "T", 0, 0x4, &half, &SendProps::scan(&half), NOW).expect("ok"),
+        None
+    );
 }
 
 #[test]
 fn broker_conf_keys_and_validation() {
-    let c = crate::java_conf::parse(
+    let c = crate::config::java::parse(
         "messageDelayLevel=100ms 1s 2m\ntimerWheelEnable=false\ntimerPrecisionMs=100\n\
          timerRollWindowSlot=600\ntimerMaxDelaySec=3600\ntimerFlushIntervalMs=50\n\
          mappedFileSizeTimerLog=4096\n",

@@ -1,19 +1,24 @@
-//! Ending a transaction: commit re-puts the half message to its real topic and queue; both commit
-//! and rollback then write the op message that marks the half message as done.
+//! Transactions: a half message is stored invisibly (by `send`); ending the transaction commits
+//! (re-puts the half message to its real topic and queue) or rolls back, and in both cases writes
+//! the op message that marks the half message as done. See `crate::transaction` for the layout.
+
+use std::net::SocketAddr;
 
 use ferromq_model::properties::{self, keys};
 use ferromq_model::record::{RecordDraft, RecordView, SYSFLAG_TRANSACTION_MASK};
-use ferromq_remoting::headers::transaction::{commit_or_rollback, EndTransactionRequestHeader};
+use ferromq_remoting::headers::transaction::commit_or_rollback;
 use ferromq_store::PutResult;
+use tracing::{debug, info};
 
-use super::{edit_properties, read_record, view, HALF_TOPIC, OP_TOPIC, REMOVE_TAG};
+use super::BrokerService;
 use crate::error::BrokerError;
 use crate::state::State;
 use crate::topics::now_ms;
+use crate::transaction::{edit_properties, read_record, view, HALF_TOPIC, OP_TOPIC, REMOVE_TAG};
 
 /// What a producer decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
+pub enum Decision {
     Commit,
     Rollback,
 }
@@ -22,7 +27,7 @@ impl Decision {
     /// `None` for "unknown" (and values Java ignores): the broker keeps the half message and asks
     /// again later.
     #[must_use]
-    pub(crate) fn from_wire(value: i32) -> Option<Self> {
+    pub fn from_wire(value: i32) -> Option<Self> {
         match value {
             commit_or_rollback::COMMIT => Some(Decision::Commit),
             commit_or_rollback::ROLLBACK => Some(Decision::Rollback),
@@ -31,16 +36,42 @@ impl Decision {
     }
 }
 
-/// Applies a producer's decision to the half message the header names.
-///
-/// # Errors
-/// `Missing` (SYSTEM_ERROR, with Java's remarks) when the offsets do not name a half message of this
-/// producer group; store errors.
-pub(crate) fn end(
-    s: &State,
-    h: &EndTransactionRequestHeader,
-    decision: Decision,
-) -> Result<(), BrokerError> {
+/// A producer's answer about one half message.
+#[derive(Debug, Clone)]
+pub struct EndTransaction {
+    pub producer_group: String,
+    /// Where the half message is: its commit-log offset and its offset in the half queue.
+    pub commit_log_offset: i64,
+    pub half_queue_offset: i64,
+    /// The message id the producer knows (logged only).
+    pub msg_id: String,
+    /// `None`: still unknown; the half message stays and the broker asks again later.
+    pub decision: Option<Decision>,
+    /// The answer to a CHECK_TRANSACTION_STATE rather than the producer's own end.
+    pub from_check: bool,
+    pub producer: SocketAddr,
+}
+
+impl BrokerService {
+    /// Applies a producer's decision to the half message the request names.
+    ///
+    /// # Errors
+    /// Replica refusals; `Missing` (SYSTEM_ERROR, with Java's remarks) when the offsets do not name
+    /// a half message of this producer group; store errors.
+    pub fn end_transaction(&self, req: &EndTransaction) -> Result<(), BrokerError> {
+        self.check_writable()?;
+        let Some(decision) = req.decision else {
+            debug!(peer = %req.producer, msg_id = %req.msg_id, from_check = req.from_check, "transaction state still unknown");
+            return Ok(());
+        };
+        if req.from_check {
+            info!(peer = %req.producer, msg_id = %req.msg_id, ?decision, "producer answered a transaction check");
+        }
+        end(&self.state, req, decision)
+    }
+}
+
+fn end(s: &State, h: &EndTransaction, decision: Decision) -> Result<(), BrokerError> {
     let not_found = || BrokerError::Missing("Find prepared transaction message failed".into());
     let offset = u64::try_from(h.commit_log_offset).map_err(|_| not_found())?;
     let bytes = read_record(&s.store, offset).map_err(|_| not_found())?;
@@ -51,7 +82,7 @@ pub(crate) fn end(
     if properties::get(half.properties, keys::PRODUCER_GROUP) != Some(h.producer_group.as_str()) {
         return Err(BrokerError::Missing("The producer group wrong".into()));
     }
-    if i64::try_from(half.queue_offset).ok() != Some(h.tran_state_table_offset) {
+    if i64::try_from(half.queue_offset).ok() != Some(h.half_queue_offset) {
         return Err(BrokerError::Missing(
             "The transaction state table offset wrong".into(),
         ));
@@ -69,18 +100,18 @@ pub(crate) fn end(
         Decision::Rollback => crate::trace::Kind::RolledBack,
     };
     crate::trace::hooks::step(
-        s,
+        s.trace.as_deref(),
         kind,
         &half,
         &h.producer_group,
         "",
-        format!("fromCheck={}", h.from_transaction_check),
+        format!("fromCheck={}", h.from_check),
     );
     tracing::debug!(
         ?decision,
         msg_id = %h.msg_id,
         half_offset = half.queue_offset,
-        from_check = h.from_transaction_check,
+        from_check = h.from_check,
         "transaction ended"
     );
     Ok(())
@@ -122,11 +153,11 @@ fn commit(s: &State, half: &RecordView<'_>) -> Result<PutResult, BrokerError> {
         body: half.body,
         properties: &props,
     };
-    crate::handlers::put_message(s, &committed)
+    super::put_message(s, &committed)
 }
 
 /// Marks the half message at `half_offset` of half queue `queue_id` as done.
-pub(crate) fn write_op(s: &State, queue_id: u32, half_offset: u64) -> Result<(), BrokerError> {
+fn write_op(s: &State, queue_id: u32, half_offset: u64) -> Result<(), BrokerError> {
     s.topics.ensure_internal(OP_TOPIC, 1)?;
     let body = half_offset.to_string();
     let props = properties::encode([(keys::TAGS, REMOVE_TAG), (keys::WAIT_STORE_MSG_OK, "false")]);

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::epochs::{consistent_end, EpochCache};
+use crate::ha::epochs::{consistent_end, EpochCache};
 use crate::state::State;
 
 /// A replica this close to the master's end may join the sync-state set: from then on every send
@@ -264,7 +264,7 @@ impl Agent {
         }
         *self.state.replication.master_broker.write() = Some(addr.clone());
         let token = CancellationToken::new();
-        let task = tokio::spawn(super::replica::follow(
+        let task = tokio::spawn(crate::ha::replica::follow(
             Arc::new(parking_lot::RwLock::new(Some(ha_addr.clone()))),
             self.state.store.clone(),
             self.state.replication.master_offset.clone(),
@@ -306,7 +306,7 @@ impl Agent {
     }
 
     async fn register_namesrv(&self) {
-        super::super::registrar::register_all(&self.state, &self.pool).await;
+        super::registrar::register_all(&self.state, &self.pool).await;
     }
 
     /// A master whose lease ran out refuses every write until a controller confirms it again.

@@ -121,7 +121,7 @@ pub(crate) async fn register_all(state: &State, pool: &ClientPool) {
 /// A SLAVE learns its master's broker address (for mirroring topics and offsets) from the name
 /// server's answer, and, without `haMasterAddress`, the HA address to follow too.
 fn learn_master(state: &State, resp: &RemotingCommand) {
-    // Under a controller the master comes from the controllers (`crate::ha::agent`).
+    // Under a controller the master comes from the controllers (`crate::tasks::controller_agent`).
     if state.role.is_controlled() || state.config.broker_role != BrokerRole::Slave {
         return;
     }

@@ -20,13 +20,13 @@ use ferromq_store::{GetStatus, QueueRead, TagFilter};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::{
-    edit_properties, view, CHECK_IMMUNITY_SECS, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, OP_TOPIC,
-    SYSTEM_GROUP,
-};
 use crate::error::BrokerError;
 use crate::state::State;
 use crate::topics::now_ms;
+use crate::transaction::{
+    edit_properties, view, CHECK_IMMUNITY_SECS, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, OP_TOPIC,
+    SYSTEM_GROUP,
+};
 
 /// Op messages read per store call.
 const OP_BATCH: usize = 32;
@@ -246,7 +246,7 @@ fn recheck(s: &State, half: &RecordView<'_>, times: u32) -> Result<CheckRequest,
     );
     info!(%group, real_topic, msg_id = ?uniq, check = times, "checking transaction state");
     crate::trace::hooks::step(
-        s,
+        s.trace.as_deref(),
         crate::trace::Kind::Checked,
         half,
         &group,
@@ -286,7 +286,7 @@ fn discard(s: &State, half: &RecordView<'_>) -> Result<(), BrokerError> {
         properties: half.properties,
     })?;
     crate::trace::hooks::step(
-        s,
+        s.trace.as_deref(),
         crate::trace::Kind::Discarded,
         half,
         properties::get(half.properties, keys::PRODUCER_GROUP).unwrap_or_default(),

@@ -1,17 +1,18 @@
 //! The calls the request paths make to record trace events: one line at each place, the details
-//! here.
+//! here. Each takes the recorder (`None` when tracing is off), never the broker's whole state.
 
 use ferromq_model::msg_id::offset_msg_id;
 use ferromq_model::properties::{self, keys};
 use ferromq_model::record::{self, Entry, RecordDraft, RecordView};
 use ferromq_store::Appended;
 
+use super::Recorder;
 use super::{msg_id_of, now_ms, Event, Kind};
 use crate::names;
-use crate::state::State;
 
-fn record(s: &State, event: impl FnOnce() -> Event) {
-    if let Some(r) = &s.trace {
+/// Records `event` when tracing is on; the event is only built then.
+fn record(recorder: Option<&Recorder>, event: impl FnOnce() -> Event) {
+    if let Some(r) = recorder {
         r.record(event());
     }
 }
@@ -19,8 +20,13 @@ fn record(s: &State, event: impl FnOnce() -> Event) {
 /// A message stored from `draft` (as sent) at `at`, in `stored_topic` (differs when it was parked
 /// for a delay). The kind follows from where it went: a retry topic → Retried (parked or not),
 /// parked → Delayed, a dead-letter topic → DeadLettered, else Stored.
-pub(crate) fn stored(s: &State, draft: &RecordDraft<'_>, stored_topic: &str, at: &Appended) {
-    record(s, || {
+pub(crate) fn stored(
+    recorder: Option<&Recorder>,
+    draft: &RecordDraft<'_>,
+    stored_topic: &str,
+    at: &Appended,
+) {
+    record(recorder, || {
         let parked = || {
             let level = properties::get(draft.properties, keys::DELAY_TIME_LEVEL).unwrap_or("");
             format!("parkedIn={stored_topic} delayLevel={level}")
@@ -45,7 +51,7 @@ pub(crate) fn stored(s: &State, draft: &RecordDraft<'_>, stored_topic: &str, at:
             kind,
             at_ms: at.store_timestamp,
             msg_id: msg_id_of(draft.properties, || {
-                offset_msg_id(s.advertised, at.physical_offset)
+                offset_msg_id(draft.store_host, at.physical_offset)
             }),
             topic: draft.topic.to_owned(),
             queue_id: draft.queue_id,
@@ -60,12 +66,12 @@ pub(crate) fn stored(s: &State, draft: &RecordDraft<'_>, stored_topic: &str, at:
 }
 
 /// A transaction's half message stored invisibly.
-pub(crate) fn half_stored(s: &State, draft: &RecordDraft<'_>, at: &Appended) {
-    record(s, || Event {
+pub(crate) fn half_stored(recorder: Option<&Recorder>, draft: &RecordDraft<'_>, at: &Appended) {
+    record(recorder, || Event {
         kind: Kind::HalfStored,
         at_ms: at.store_timestamp,
         msg_id: msg_id_of(draft.properties, || {
-            offset_msg_id(s.advertised, at.physical_offset)
+            offset_msg_id(draft.store_host, at.physical_offset)
         }),
         topic: draft.topic.to_owned(),
         queue_id: draft.queue_id,
@@ -79,8 +85,13 @@ pub(crate) fn half_stored(s: &State, draft: &RecordDraft<'_>, at: &Appended) {
 }
 
 /// The records of a pull response body, handed to `peer` of consumer `group`.
-pub(crate) fn delivered(s: &State, group: &str, peer: std::net::SocketAddr, body: &[u8]) {
-    let Some(r) = &s.trace else {
+pub(crate) fn delivered(
+    recorder: Option<&Recorder>,
+    group: &str,
+    peer: std::net::SocketAddr,
+    body: &[u8],
+) {
+    let Some(r) = recorder else {
         return;
     };
     let now = now_ms();
@@ -110,14 +121,14 @@ pub(crate) fn delivered(s: &State, group: &str, peer: std::net::SocketAddr, body
 /// A step about a stored message (`view`) that writes no record of its own in its topic: a
 /// send-back, a transaction outcome or check, a discard.
 pub(crate) fn step(
-    s: &State,
+    recorder: Option<&Recorder>,
     kind: Kind,
     view: &RecordView<'_>,
     group: &str,
     peer: &str,
     detail: String,
 ) {
-    record(s, || Event {
+    record(recorder, || Event {
         kind,
         at_ms: now_ms(),
         msg_id: msg_id_of(view.properties, || {
@@ -136,11 +147,7 @@ pub(crate) fn step(
 
 /// A parked (delayed or timed) message delivered to its real topic by the delivery threads, which
 /// hold no `State`.
-pub(crate) fn due(
-    recorder: Option<&super::Recorder>,
-    draft: &RecordDraft<'_>,
-    at: Option<&Appended>,
-) {
+pub(crate) fn due(recorder: Option<&Recorder>, draft: &RecordDraft<'_>, at: Option<&Appended>) {
     let (Some(r), Some(at)) = (recorder, at) else {
         return;
     };

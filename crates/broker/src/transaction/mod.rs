@@ -2,19 +2,18 @@
 //!
 //! - a half message (property `TRAN_MSG=true` on send) goes to `RMQ_SYS_TRANS_HALF_TOPIC` queue 0 with
 //!   its real topic and queue in `REAL_TOPIC` / `REAL_QID`; consumers of the real topic cannot see it
-//!   ([`half`]);
+//!   (`half` says which sends are half messages);
 //! - END_TRANSACTION commits (re-puts it to the real topic) or rolls back, and in both cases writes an
 //!   op message to `RMQ_SYS_TRANS_OP_HALF_TOPIC` whose body is the half message's queue offset, tag
-//!   `d` ([`end`]);
+//!   `d` (`crate::service`, END_TRANSACTION);
 //! - a background scan asks a producer of the group (CHECK_TRANSACTION_STATE) about half messages
 //!   without an op message once they are older than `transactionTimeOut`, at most
-//!   `transactionCheckMax` times, then moves them to `TRANS_CHECK_MAX_TIME_TOPIC` ([`check`]).
+//!   `transactionCheckMax` times, then moves them to `TRANS_CHECK_MAX_TIME_TOPIC`
+//!   (`crate::tasks::transaction_check`).
 //!
 //! The scan's progress through both queues is kept as consumer offsets of the system group
 //! `CID_RMQ_SYS_TRANS`, like Java, so it survives restarts with the other offsets.
 
-pub(crate) mod check;
-pub(crate) mod end;
 pub(crate) mod half;
 
 use std::collections::{HashSet, VecDeque};

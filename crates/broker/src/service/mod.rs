@@ -1,0 +1,57 @@
+//! What a client can ask the broker to do, as typed calls independent of any wire protocol: send
+//! one message or a batch, hand a message back for a retry, end a transaction, pull, and read or
+//! commit offsets. Each call takes a plain request struct and returns a typed answer or one
+//! [`BrokerError`]; a protocol adapter (the remoting handlers in `crate::handlers`) only decodes a
+//! request into these types, calls, and encodes the answer, so a reader finds what "send" means in
+//! `service/send.rs` and nowhere else.
+//!
+//! The service sits above `crate::state`: it combines the store, the topic table, the offsets and
+//! the rest, which themselves never see each other.
+
+mod durability;
+mod offsets;
+mod pull;
+mod pull_source;
+mod retry;
+mod send;
+mod send_back;
+mod transaction;
+
+use std::sync::Arc;
+
+pub use offsets::Boundary;
+pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};
+pub(crate) use send::put_message;
+pub use send::{BatchEntry, SendMessages, SendReceipt, SendRequest};
+pub use send_back::SendBack;
+pub use transaction::{Decision, EndTransaction};
+
+use crate::error::BrokerError;
+use crate::state::State;
+
+/// The broker's operations (see the module documentation). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct BrokerService {
+    state: Arc<State>,
+}
+
+impl BrokerService {
+    pub(crate) fn new(state: Arc<State>) -> Self {
+        Self { state }
+    }
+
+    /// Operations that store messages are refused by a replica (it only writes what its master
+    /// sends) and, in controller mode, by a master whose lease the controllers did not renew.
+    fn check_writable(&self) -> Result<(), BrokerError> {
+        let s = &self.state;
+        match s.role.check_writable() {
+            Ok(()) => Ok(()),
+            Err(crate::role::WriteRefusal::Replica) => Err(BrokerError::ReplicaRefusesWrites(
+                s.config.broker_name.clone(),
+            )),
+            Err(crate::role::WriteRefusal::LeaseExpired) => {
+                Err(BrokerError::LeaseExpired(s.config.broker_name.clone()))
+            }
+        }
+    }
+}
