@@ -19,7 +19,7 @@ use ferromq_remoting::RemotingCommand;
 
 use super::{ok, Reply};
 use crate::error::BrokerError;
-use crate::names;
+use crate::service::BrokerService;
 use crate::state::State;
 
 fn wire(v: u64) -> i64 {
@@ -35,26 +35,13 @@ fn parse_attributes(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-pub(crate) fn create_topic(s: &State, req: &RemotingCommand) -> Reply {
+pub(crate) fn create_topic(service: &BrokerService, req: &RemotingCommand) -> Reply {
     let h: CreateTopicRequestHeader = req.decode_header()?;
-    names::validate_topic(&h.topic)?;
-    if h.topic == h.default_topic && h.topic != names::AUTO_CREATE_TOPIC {
-        return Err(BrokerError::InvalidName {
-            name: h.topic,
-            reason: "The topic is conflict with the default topic.",
-        });
-    }
-    if h.read_queue_nums <= 0 || h.write_queue_nums <= 0 {
-        return Err(BrokerError::BadBody(format!(
-            "queue numbers must be positive (read {}, write {})",
-            h.read_queue_nums, h.write_queue_nums
-        )));
-    }
     let filter = match h.topic_filter_type.as_str() {
         "MULTI_TAG" => TopicFilterType::MultiTag,
         _ => TopicFilterType::SingleTag,
     };
-    s.topics.upsert(TopicConfig {
+    let config = TopicConfig {
         topic_name: h.topic,
         read_queue_nums: h.read_queue_nums,
         write_queue_nums: h.write_queue_nums,
@@ -63,27 +50,20 @@ pub(crate) fn create_topic(s: &State, req: &RemotingCommand) -> Reply {
         topic_sys_flag: h.topic_sys_flag.unwrap_or(0),
         order: h.order,
         attributes: parse_attributes(h.attributes.as_deref().unwrap_or("")),
-    })?;
+    };
+    service.create_topic(config, &h.default_topic)?;
     Ok(ok(req))
 }
 
-pub(crate) fn delete_topic(s: &State, req: &RemotingCommand) -> Reply {
+pub(crate) fn delete_topic(service: &BrokerService, req: &RemotingCommand) -> Reply {
     let h: TopicRequestHeader = req.decode_header()?;
-    s.topics.delete(&h.topic)?;
-    s.store.delete_topic(&h.topic)?;
-    s.offsets.remove_topic(&h.topic);
+    service.delete_topic(&h.topic)?;
     Ok(ok(req))
 }
 
-fn existing(s: &State, topic: &str) -> Result<TopicConfig, BrokerError> {
-    s.topics
-        .get(topic)
-        .ok_or_else(|| BrokerError::TopicNotExist(topic.to_owned()))
-}
-
-pub(crate) fn topic_config(s: &State, req: &RemotingCommand) -> Reply {
+pub(crate) fn topic_config(service: &BrokerService, req: &RemotingCommand) -> Reply {
     let h: TopicRequestHeader = req.decode_header()?;
-    Ok(ok(req).with_body(existing(s, &h.topic)?.to_json()))
+    Ok(ok(req).with_body(service.topic(&h.topic)?.to_json()))
 }
 
 pub(crate) fn all_topic_config(s: &State, req: &RemotingCommand) -> Reply {
@@ -130,9 +110,9 @@ pub(crate) fn runtime_info(s: &Arc<State>, req: &RemotingCommand) -> Reply {
     Ok(ok(req).with_body(KvTable { table }.to_json()))
 }
 
-pub(crate) fn topic_stats(s: &State, req: &RemotingCommand) -> Reply {
+pub(crate) fn topic_stats(service: &BrokerService, s: &State, req: &RemotingCommand) -> Reply {
     let h: TopicRequestHeader = req.decode_header()?;
-    let t = existing(s, &h.topic)?;
+    let t = service.topic(&h.topic)?;
     let mut offset_table = BTreeMap::new();
     let queues = u32::try_from(t.read_queue_nums.max(t.write_queue_nums)).unwrap_or(0);
     for q in 0..queues {

@@ -1,8 +1,8 @@
 //! The remoting adapter: request code → handler. A handler decodes the request's header and body,
-//! calls the broker's operation (`crate::service` for what clients ask; admin and cluster requests
-//! here still read the state directly), and encodes the answer. Each returns a response or a
-//! [`BrokerError`]; errors are logged here and answered through [`crate::responses`], so a failing
-//! request never breaks its connection.
+//! calls the broker's operation (`crate::service`; client registration, locks, statistics and
+//! cluster requests here still read the components directly), and encodes the answer. Each
+//! returns a response or a [`BrokerError`]; errors are logged here and answered through
+//! [`crate::responses`], so a failing request never breaks its connection.
 
 mod admin;
 mod broker_config;
@@ -82,25 +82,25 @@ impl BrokerHandler {
             RequestCode::GET_MIN_OFFSET => offsets::min_offset(service, req),
             RequestCode::GET_EARLIEST_MSG_STORETIME => offsets::earliest_time(service, req),
             RequestCode::SEARCH_OFFSET_BY_TIMESTAMP => offsets::search_by_time(service, req),
-            RequestCode::QUERY_MESSAGE => query::query_message(s, req),
-            RequestCode::VIEW_MESSAGE_BY_ID => query::view_message(s, req),
-            RequestCode::UPDATE_AND_CREATE_TOPIC => admin::create_topic(s, req),
-            RequestCode::DELETE_TOPIC_IN_BROKER => admin::delete_topic(s, req),
-            RequestCode::GET_TOPIC_CONFIG => admin::topic_config(s, req),
+            RequestCode::QUERY_MESSAGE => query::query_message(service, req),
+            RequestCode::VIEW_MESSAGE_BY_ID => query::view_message(service, req),
+            RequestCode::UPDATE_AND_CREATE_TOPIC => admin::create_topic(service, req),
+            RequestCode::DELETE_TOPIC_IN_BROKER => admin::delete_topic(service, req),
+            RequestCode::GET_TOPIC_CONFIG => admin::topic_config(service, req),
             RequestCode::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(s, req),
             RequestCode::GET_ALL_CONSUMER_OFFSET => replica_sync::all_consumer_offsets(s, req),
             RequestCode::GET_ALL_DELAY_OFFSET => replica_sync::all_delay_offsets(s, req),
             RequestCode::GET_BROKER_RUNTIME_INFO => admin::runtime_info(s, req),
-            RequestCode::GET_TOPIC_STATS_INFO => admin::topic_stats(s, req),
+            RequestCode::GET_TOPIC_STATS_INFO => admin::topic_stats(service, s, req),
             RequestCode::GET_CONSUME_STATS => admin::consume_stats(s, req),
             RequestCode::GET_CONSUMER_CONNECTION_LIST => admin::consumer_connections(s, req),
             RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(s, req),
             RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
-                subscription_group::create_group(s, req)
+                subscription_group::create_group(service, req)
             }
             RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => subscription_group::all_groups(s, req),
-            RequestCode::GET_SUBSCRIPTIONGROUP_CONFIG => subscription_group::group(s, req),
-            RequestCode::DELETE_SUBSCRIPTIONGROUP => subscription_group::delete_group(s, req),
+            RequestCode::GET_SUBSCRIPTIONGROUP_CONFIG => subscription_group::group(service, req),
+            RequestCode::DELETE_SUBSCRIPTIONGROUP => subscription_group::delete_group(service, req),
             RequestCode::GET_BROKER_CONFIG => broker_config::get_broker_config(s, req),
             RequestCode::UPDATE_BROKER_CONFIG => broker_config::update_broker_config(s, req),
             RequestCode::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(s, req).await,

@@ -1,6 +1,6 @@
 //! What a client can ask the broker to do, as typed calls independent of any wire protocol: send
-//! one message or a batch, hand a message back for a retry, end a transaction, pull, and read or
-//! commit offsets. Each call takes a plain request struct and returns a typed answer or one
+//! one message or a batch, hand a message back for a retry, end a transaction, pull, read or commit
+//! offsets, look messages up, and manage topics. Each call takes a plain request struct and returns a typed answer or one
 //! [`BrokerError`]; a protocol adapter (the remoting handlers in `crate::handlers`) only decodes a
 //! request into these types, calls, and encodes the answer, so a reader finds what "send" means in
 //! `service/send.rs` and nowhere else.
@@ -8,10 +8,12 @@
 //! The service sits above `crate::state`: it combines the store, the topic table, the offsets and
 //! the rest, which themselves never see each other.
 
+mod admin;
 mod durability;
 mod offsets;
 mod pull;
 mod pull_source;
+mod query;
 mod retry;
 mod send;
 mod send_back;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 pub use offsets::Boundary;
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};
+pub use query::{FoundMessages, KeyQuery};
 pub(crate) use send::put_message;
 pub use send::{BatchEntry, SendMessages, SendReceipt, SendRequest};
 pub use send_back::SendBack;
