@@ -14,7 +14,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{broker_config, call, pull_all, send_v2};
+use common::{call, pull_all, send_v2};
 use ferromq_broker::{Broker, BrokerConfig, BrokerHandle, BrokerRole};
 use ferromq_controller::{Controller, ControllerConfig, ControllerHandle};
 use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
@@ -22,18 +22,15 @@ use ferromq_net::{Client, ClientConfig};
 use ferromq_remoting::body::lists::KvTable;
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use ferromq_testkit::broker_config;
 use tokio::net::TcpListener;
 
 const TOPIC: &str = "Controlled";
 const GROUP: &str = "broker-a";
 const T: Duration = Duration::from_secs(20);
 
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + T;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    ferromq_testkit::eventually_holds(T, what, cond).await;
 }
 
 async fn start_controller(dir: &Path, listener: TcpListener, unclean: bool) -> ControllerHandle {
@@ -82,7 +79,7 @@ impl Env {
     fn config(&self, id: i64) -> BrokerConfig {
         let mut c = broker_config(
             &self.dir.path().join(format!("b{id}")),
-            &self.ns.local_addr().to_string(),
+            &[self.ns.local_addr().to_string()],
         );
         c.broker_name = GROUP.into();
         c.broker_id = id;
