@@ -242,17 +242,15 @@ async fn the_replica_takes_over_and_the_old_master_rejoins_as_its_replica() {
     assert_eq!(a.runtime("masterEpoch").await, "2");
     // At least everything the new master had by now (it may write more, its broker trace for one).
     let b_end = b.commit_log_end();
-    let deadline = Instant::now() + T;
-    while a
-        .runtime("commitLogMaxOffset")
-        .await
-        .parse::<u64>()
-        .unwrap_or(0)
-        < b_end
-    {
-        assert!(Instant::now() < deadline, "broker 1 never caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ferromq_testkit::eventually(T, "broker 1 to catch up", || async {
+        let end = a
+            .runtime("commitLogMaxOffset")
+            .await
+            .parse::<u64>()
+            .unwrap_or(0);
+        (end >= b_end).then_some(())
+    })
+    .await;
     let all: Vec<String> = first.iter().chain(&second).cloned().collect();
     assert_eq!(bodies_of(&b, all.len()).await, all);
     let got: Vec<String> = pull_all(&a.client().await, TOPIC, 0, "*", all.len())
@@ -278,15 +276,11 @@ async fn a_master_no_controller_confirms_stops_taking_sends_until_confirmed_agai
     );
 
     env.controller.take().expect("running").shutdown().await;
-    let deadline = Instant::now() + T;
-    loop {
+    ferromq_testkit::eventually(T, "the master to refuse sends", || async {
         let codes = send_all(&c, ["probe".to_owned()]).await;
-        if codes[0] == ResponseCode::SERVICE_NOT_AVAILABLE {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the master kept taking sends");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (codes[0] == ResponseCode::SERVICE_NOT_AVAILABLE).then_some(())
+    })
+    .await;
 
     // The controller comes back on its address and folder: the master is confirmed again.
     let listener = TcpListener::bind(env.controller_addr)
@@ -294,18 +288,11 @@ async fn a_master_no_controller_confirms_stops_taking_sends_until_confirmed_agai
         .expect("rebind");
     env.controller =
         Some(start_controller(&env.dir.path().join("controller"), listener, false).await);
-    let deadline = Instant::now() + T;
-    loop {
+    ferromq_testkit::eventually(T, "the master to take sends again", || async {
         let codes = send_all(&c, ["after".to_owned()]).await;
-        if codes[0] == ResponseCode::SUCCESS {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the master never took sends again"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (codes[0] == ResponseCode::SUCCESS).then_some(())
+    })
+    .await;
     a.shutdown().await;
 }
 
@@ -427,15 +414,15 @@ async fn a_promoted_replica_does_not_deliver_again_what_the_old_master_delivered
     let first = pull_all(&ca, "Later", 0, "*", 5).await;
     assert_eq!(first.len(), 5);
     let mirrored = env.dir.path().join("b2/store/config/delayOffset.json");
-    let deadline = Instant::now() + T;
-    loop {
+    ferromq_testkit::eventually_ok(T, "the delivery progress mirrored", || {
         let text = std::fs::read_to_string(&mirrored).unwrap_or_default();
-        if text.replace([' ', '\n'], "").contains("\"1\":5") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "progress never mirrored: {text}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        std::future::ready(if text.replace([' ', '\n'], "").contains("\"1\":5") {
+            Ok(())
+        } else {
+            Err(format!("progress never mirrored: {text}"))
+        })
+    })
+    .await;
 
     a.shutdown().await;
     eventually("broker 2 is elected", || b.role() == BrokerRole::SyncMaster).await;
