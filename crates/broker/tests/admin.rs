@@ -20,9 +20,7 @@ fn topic_request(code: RequestCode, topic: &str) -> RemotingCommand {
 
 #[tokio::test]
 async fn topic_admin_and_statistics() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster =
-        Cluster::start_with(dir.path(), |c| c.flush_disk_type = FlushMode::SyncFlush).await;
+    let cluster = TestCluster::start_with(|c| c.flush_disk_type = FlushMode::SyncFlush).await;
     let c = cluster.broker_client().await;
     create_topic(&c, "Adm", 2).await;
     for i in 0..3 {

@@ -484,13 +484,12 @@ async fn our_client_sends_delayed_and_timed_messages() {
     use ferromq_client::consumer::{PullConsumer, PullConsumerConfig};
     use ferromq_client::{Message, Producer, ProducerConfig};
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = common::Cluster::start_with(dir.path(), |c| {
+    let cluster = common::TestCluster::start_with(|c| {
         c.message_delay_level = "200ms 500ms".into();
         c.timer_precision_ms = 100;
     })
     .await;
-    let ns = vec![cluster.ns.local_addr().to_string()];
+    let ns = vec![cluster.ns().local_addr().to_string()];
     let producer = Producer::start(ProducerConfig {
         namesrv_addrs: ns.clone(),
         ..ProducerConfig::default()
@@ -522,14 +521,12 @@ async fn our_client_sends_delayed_and_timed_messages() {
     .expect("consumer");
     // The first send created the topic on the broker; its route reaches the name server with the
     // broker's next registration, and the consumer finds the broker through that route.
-    let routed = Instant::now() + Duration::from_secs(15);
-    while consumer.fetch_queues("ClientDelayed").await.is_err() {
-        assert!(
-            Instant::now() < routed,
-            "the name server never routed ClientDelayed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ferromq_testkit::eventually_ok(
+        Duration::from_secs(15),
+        "the name server to route ClientDelayed",
+        || consumer.fetch_queues("ClientDelayed"),
+    )
+    .await;
     let mut got = Vec::new();
     let mut offset = 0;
     let end = Instant::now() + Duration::from_secs(10);

@@ -71,11 +71,10 @@ impl Handler for Recorder {
 
 #[tokio::test]
 async fn heartbeats_register_consumers_and_notify_members() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let first = Client::connect(
-        cluster.broker.local_addr().to_string(),
+        cluster.broker().local_addr().to_string(),
         ClientConfig {
             handler: Arc::new(Recorder(tx)),
             ..ClientConfig::default()
@@ -178,8 +177,7 @@ fn query_offset(group: &str, topic: &str, queue: i32) -> RemotingCommand {
 
 #[tokio::test]
 async fn offsets_and_messages_survive_a_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let mut cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     create_topic(&c, "Durable", 2).await;
     for i in 0..3 {
@@ -220,7 +218,7 @@ async fn offsets_and_messages_survive_a_restart() {
     );
     call(&c, pull).await;
 
-    let cluster = cluster.restart_broker().await;
+    cluster.restart_broker(0).await;
     let c = cluster.broker_client().await;
     for (queue, want) in [(1, 2), (0, 5)] {
         let r = call(&c, query_offset("cg", "Durable", queue)).await;
@@ -248,8 +246,7 @@ async fn offsets_and_messages_survive_a_restart() {
 
 #[tokio::test]
 async fn finds_messages_by_key_and_by_offset_id() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     let p = props(Some("T"), Some("order-42 other"), "UK1");
     let resp = call(

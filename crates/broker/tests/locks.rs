@@ -71,24 +71,21 @@ async fn unlock(client: &Client, client_id: &str, queues: &[i32]) {
 
 /// Retries `lock` until it grants exactly `want`, within 10 s.
 async fn lock_eventually(client: &Client, client_id: &str, queues: &[i32], want: &[i32]) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("{client_id} to get {want:?}");
+    ferromq_testkit::eventually_ok(Duration::from_secs(10), &what, || async {
         let got = lock(client, client_id, queues).await;
         if got == want {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{client_id} still gets {got:?}, wants {want:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{client_id} still gets {got:?}, wants {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn one_owner_per_queue_until_it_unlocks() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let (a, b) = (cluster.broker_client().await, cluster.broker_client().await);
 
     assert_eq!(lock(&a, "client-a", &[0, 1]).await, [0, 1]);
@@ -120,8 +117,7 @@ async fn one_owner_per_queue_until_it_unlocks() {
 
 #[tokio::test]
 async fn a_lock_not_renewed_expires_after_the_configured_lifetime() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start_with(dir.path(), |c| c.rebalance_lock_max_live_ms = 1_000).await;
+    let cluster = TestCluster::start_with(|c| c.rebalance_lock_max_live_ms = 1_000).await;
     let (a, b) = (cluster.broker_client().await, cluster.broker_client().await);
 
     assert_eq!(lock(&a, "client-a", &[0]).await, [0]);
@@ -135,9 +131,8 @@ async fn a_lock_not_renewed_expires_after_the_configured_lifetime() {
 
 #[tokio::test]
 async fn locks_are_released_when_the_owner_disconnects() {
-    let dir = tempfile::tempdir().expect("tempdir");
     // The default 60 s lifetime: only the disconnect can free the queues within the test.
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let (a, b) = (cluster.broker_client().await, cluster.broker_client().await);
 
     assert_eq!(lock(&a, "client-a", &[0, 1]).await, [0, 1]);
@@ -150,8 +145,7 @@ async fn locks_are_released_when_the_owner_disconnects() {
 
 #[tokio::test]
 async fn bad_lock_bodies_are_refused_with_a_remark() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let client = cluster.broker_client().await;
     let cases: [(RequestCode, Option<&[u8]>); 4] = [
         (RequestCode::LOCK_BATCH_MQ, None),

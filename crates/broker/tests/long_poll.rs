@@ -11,8 +11,7 @@ use ferromq_remoting::ResponseCode;
 
 #[tokio::test]
 async fn parked_pull_returns_when_a_message_arrives() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     create_topic(&c, "LP", 1).await;
 
@@ -22,7 +21,7 @@ async fn parked_pull_returns_when_a_message_arrives() {
         let c = c.clone();
         async move { call(&c, pull_request("cg", "LP", 0, 0, "*", Some(20_000))).await }
     });
-    while cluster.broker.parked_pulls() == 0 {
+    while cluster.broker().parked_pulls() == 0 {
         tokio::task::yield_now().await;
     }
     let sent = send_v2(&c, "LP", 0, None, b"wake").await;
@@ -40,8 +39,7 @@ async fn parked_pull_returns_when_a_message_arrives() {
 
 #[tokio::test]
 async fn parked_pull_times_out_with_not_found() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     create_topic(&c, "Quiet", 1).await;
     let sent = send_v2(&c, "Quiet", 0, None, b"one").await;

@@ -4,15 +4,16 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{broker_config, read_topic};
+use common::read_topic;
 use ferromq_broker::Broker;
 use ferromq_client::{Message, Producer, ProducerConfig};
 use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
 use ferromq_net::{Client, ClientConfig};
 use ferromq_remoting::headers::route::GetRouteInfoRequestHeader;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use ferromq_testkit::{broker_config, eventually};
 use tokio::net::TcpListener;
 
 const TOPIC: &str = "EveryNs";
@@ -36,11 +37,11 @@ async fn has_route(addr: &str) -> bool {
 }
 
 async fn eventually_routed(addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !has_route(addr).await {
-        assert!(Instant::now() < deadline, "{addr} never served the route");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("{addr} to serve the route");
+    eventually(Duration::from_secs(15), &what, || async {
+        has_route(addr).await.then_some(())
+    })
+    .await;
 }
 
 async fn produce(addrs: &[String], bodies: &[String]) {
@@ -83,8 +84,7 @@ async fn any_one_name_server_is_enough() {
     let addr2 = l2.local_addr().expect("addr");
     drop(l2);
     let ns1 = name_server(l1).await;
-    let mut config = broker_config(dir.path(), &addrs[0]);
-    config.namesrv_addrs.clone_from(&addrs);
+    let mut config = broker_config(dir.path(), &addrs);
     config.register_name_server_period_ms = 200;
     let broker = Broker::start(
         config,

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{call, client_of, decode, pull_request, send_v2, start_replica, Cluster, T};
+use common::{call, client_of, decode, pull_request, send_v2, start_replica, TestCluster, T};
 use ferromq_broker::BrokerConfig;
 use ferromq_net::Client;
 use ferromq_remoting::body::subscription_group::SubscriptionGroupConfig;
@@ -93,8 +93,7 @@ async fn create_group(client: &Client, config: &SubscriptionGroupConfig) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_sends_a_consumer_far_behind_to_its_groups_slow_reader() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start_with(dir.path(), reads_from_replicas).await;
+    let cluster = TestCluster::start_with(reads_from_replicas).await;
     let m = cluster.broker_client().await;
     let sent = send_bodies(&m, 10).await;
 
@@ -135,9 +134,8 @@ async fn a_master_sends_a_consumer_far_behind_to_its_groups_slow_reader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_keeps_readers_from_memory_and_everyone_without_slave_reads() {
-    let dir = tempfile::tempdir().expect("tempdir");
     // The default ratio (40% of this machine's memory) is far more than a few messages.
-    let cluster = Cluster::start_with(&dir.path().join("a"), |c| c.slave_read_enable = true).await;
+    let cluster = TestCluster::start_with(|c| c.slave_read_enable = true).await;
     let m = cluster.broker_client().await;
     let sent = send_bodies(&m, 5).await;
     let (bodies, suggested) = pull_all(&m, "cg", sent.len()).await;
@@ -146,7 +144,7 @@ async fn a_master_keeps_readers_from_memory_and_everyone_without_slave_reads() {
     cluster.shutdown().await;
 
     // slaveReadEnable off (RocketMQ's default): the master, however far behind.
-    let cluster = Cluster::start_with(&dir.path().join("b"), |c| {
+    let cluster = TestCluster::start_with(|c| {
         c.access_message_in_memory_max_ratio = 0;
     })
     .await;
@@ -160,21 +158,20 @@ async fn a_master_keeps_readers_from_memory_and_everyone_without_slave_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_without_slave_reads_sends_consumers_to_the_master() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let master = Cluster::start_with(&dir.path().join("master"), |c| {
+    let master = TestCluster::start_with(|c| {
         c.ha_listen_port = Some(0);
         reads_from_replicas(c);
     })
     .await;
-    let ns = master.ns.local_addr().to_string();
+    let ns = master.ns().local_addr().to_string();
     let m = master.broker_client().await;
     let sent = send_bodies(&m, 20).await;
     // Two replicas with the same lag threshold, one with slave reads and one without.
-    let closed = start_replica(&dir.path().join("r1"), &ns, 1, |c| {
+    let closed = start_replica(&master.dir().join("r1"), &ns, 1, |c| {
         c.access_message_in_memory_max_ratio = 0;
     })
     .await;
-    let open = start_replica(&dir.path().join("r2"), &ns, 2, reads_from_replicas).await;
+    let open = start_replica(&master.dir().join("r2"), &ns, 2, reads_from_replicas).await;
     let (rc, ro) = (client_of(&closed).await, client_of(&open).await);
 
     let (bodies, suggested) = pull_all(&rc, "cg", sent.len()).await;

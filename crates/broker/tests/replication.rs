@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{call, client_of, pull_all, send_v2, start_replica, Cluster, T};
+use common::{call, client_of, pull_all, send_v2, start_replica, TestCluster, T};
 use ferromq_broker::{BrokerConfig, BrokerHandle, BrokerRole};
 use ferromq_model::msg_id::decode_offset_msg_id;
 use ferromq_net::Client;
@@ -18,31 +16,25 @@ use ferromq_remoting::headers::offset::{
 use ferromq_remoting::headers::query::ViewMessageRequestHeader;
 use ferromq_remoting::headers::send::SendMessageResponseHeader;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use ferromq_testkit::{eventually_holds, eventually_ok};
 
 const TOPIC: &str = "Replicated";
-
-/// Polls `cond` until it holds, failing the test after 10 s.
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + T;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
 
 /// Waits until `replica` holds everything below `end` of `master`'s log (the master may write more
 /// meanwhile, its broker trace for one), failing with both ends.
 async fn caught_up(master: &BrokerHandle, replica: &BrokerHandle, end: u64) {
-    let deadline = Instant::now() + T;
-    while replica.commit_log_end() < end {
-        assert!(
-            Instant::now() < deadline,
-            "replica at {} of the master's {end} (now {})",
-            replica.commit_log_end(),
-            master.commit_log_end()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually_ok(T, "the replica to catch up", || {
+        let at = replica.commit_log_end();
+        std::future::ready(if at >= end {
+            Ok(())
+        } else {
+            Err(format!(
+                "replica at {at} of the master's {end} (now {})",
+                master.commit_log_end()
+            ))
+        })
+    })
+    .await;
 }
 
 fn msg_id(resp: &RemotingCommand) -> String {
@@ -73,13 +65,12 @@ async fn body_by_offset(client: &Client, id: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_master_answers_once_its_replica_holds_the_message() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let master = Cluster::start_with(&dir.path().join("master"), |c| {
+    let master = TestCluster::start_with(|c| {
         c.broker_role = BrokerRole::SyncMaster;
         c.ha_listen_port = Some(0);
     })
     .await;
-    let ns = master.ns.local_addr().to_string();
+    let ns = master.ns().local_addr().to_string();
     let m = master.broker_client().await;
 
     // No replica yet: the message is stored, but the sender is told no replica holds it.
@@ -91,8 +82,11 @@ async fn a_sync_master_answers_once_its_replica_holds_the_message() {
     );
 
     // The replica finds its master's HA address through the name server.
-    let replica = start_replica(&dir.path().join("replica"), &ns, 1, |_| {}).await;
-    eventually("replica connected", || master.broker.replicas().len() == 1).await;
+    let replica = start_replica(&master.dir().join("replica"), &ns, 1, |_| {}).await;
+    eventually_holds(T, "replica connected", || {
+        master.broker().replicas().len() == 1
+    })
+    .await;
     let r = client_of(&replica).await;
 
     let mut ids = Vec::new();
@@ -113,7 +107,7 @@ async fn a_sync_master_answers_once_its_replica_holds_the_message() {
     for (id, body) in &ids {
         assert_eq!(body_by_offset(&r, id).await, body.as_bytes());
     }
-    let info = master.broker.replicas();
+    let info = master.broker().replicas();
     assert!(info[0].in_sync, "{info:?}");
     let (_, last) = decode_offset_msg_id(&ids[ids.len() - 1].0).expect("offset id");
     assert!(info[0].acked > last, "{info:?}");
@@ -128,7 +122,7 @@ async fn a_sync_master_answers_once_its_replica_holds_the_message() {
 
     // Losing the replica: SYNC_MASTER sends are refused again as not replicated.
     replica.shutdown().await;
-    eventually("replica gone", || master.broker.replicas().is_empty()).await;
+    eventually_holds(T, "replica gone", || master.broker().replicas().is_empty()).await;
     let resp = send_v2(&m, TOPIC, 0, None, b"after").await;
     assert_eq!(
         resp.response_code(),
@@ -140,8 +134,7 @@ async fn a_sync_master_answers_once_its_replica_holds_the_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_catches_up_from_zero_and_after_a_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let master = Cluster::start_with(&dir.path().join("master"), |c| {
+    let master = TestCluster::start_with(|c| {
         c.broker_role = BrokerRole::AsyncMaster;
         c.ha_listen_port = Some(0);
         // Small segments, so the copy crosses segment ends.
@@ -149,8 +142,8 @@ async fn a_replica_catches_up_from_zero_and_after_a_restart() {
         c.max_message_size = 16 * 1024;
     })
     .await;
-    let ns = master.ns.local_addr().to_string();
-    let ha = master.broker.ha_addr().expect("HA listener").to_string();
+    let ns = master.ns().local_addr().to_string();
+    let ha = master.broker().ha_addr().expect("HA listener").to_string();
     let m = master.broker_client().await;
     let mut ids = Vec::new();
     let send = |n: std::ops::Range<usize>| {
@@ -168,22 +161,22 @@ async fn a_replica_catches_up_from_zero_and_after_a_restart() {
     };
     ids.extend(send(0..500).await);
 
-    let replica_dir = dir.path().join("replica");
+    let replica_dir = master.dir().join("replica");
     let with_master = |c: &mut BrokerConfig| {
         c.ha_master_address = Some(ha.clone());
         c.commit_log_file_size = 128 * 1024;
         c.max_message_size = 16 * 1024;
     };
     let replica = start_replica(&replica_dir, &ns, 1, with_master).await;
-    let end = master.broker.commit_log_end();
+    let end = master.broker().commit_log_end();
     assert!(end > 2 * 128 * 1024);
-    caught_up(&master.broker, &replica, end).await;
+    caught_up(master.broker(), &replica, end).await;
     replica.shutdown().await;
 
     ids.extend(send(500..700).await);
     let replica = start_replica(&replica_dir, &ns, 1, with_master).await;
-    let end = master.broker.commit_log_end();
-    caught_up(&master.broker, &replica, end).await;
+    let end = master.broker().commit_log_end();
+    caught_up(master.broker(), &replica, end).await;
     let r = client_of(&replica).await;
     for (id, body) in &ids {
         assert_eq!(body_by_offset(&r, id).await, body.as_bytes(), "{id}");
@@ -213,8 +206,7 @@ async fn a_replica_catches_up_from_zero_and_after_a_restart() {
         call(&m, commit).await.response_code(),
         ResponseCode::SUCCESS
     );
-    let deadline = Instant::now() + T;
-    loop {
+    eventually_ok(T, "the offset mirrored", || async {
         let q = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET).with_header(
             &QueryConsumerOffsetRequestHeader {
                 consumer_group: "cg".into(),
@@ -227,12 +219,12 @@ async fn a_replica_catches_up_from_zero_and_after_a_restart() {
         if resp.response_code() == ResponseCode::SUCCESS {
             let h: QueryConsumerOffsetResponseHeader = resp.decode_header().expect("header");
             if h.offset == 42 {
-                break;
+                return Ok(());
             }
         }
-        assert!(Instant::now() < deadline, "offset never mirrored: {resp:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        Err(format!("offset never mirrored: {resp:?}"))
+    })
+    .await;
     replica.shutdown().await;
     master.shutdown().await;
 }

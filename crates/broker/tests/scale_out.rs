@@ -10,32 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{broker_config, create_topic_on_cluster, read_topic};
-use ferromq_broker::{Broker, BrokerHandle};
+use common::{create_topic_on_cluster, read_topic};
 use ferromq_client::{Message, Producer, ProducerConfig};
-use ferromq_namesrv::{NameServer, NameServerConfig};
-use tokio::net::TcpListener;
+use ferromq_testkit::{eventually_holds, TestCluster};
 
 const TOPIC: &str = "Growing";
 
-async fn group(dir: &std::path::Path, name: &str, ns: &str) -> BrokerHandle {
-    let mut c = broker_config(&dir.join(name), ns);
-    c.broker_name = name.into();
-    Broker::start(c, TcpListener::bind("127.0.0.1:0").await.expect("bind"))
-        .await
-        .expect("broker starts")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_broker_group_takes_sends_without_a_failed_send() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ns = NameServer::start(
-        NameServerConfig::default(),
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
-    .expect("ns");
-    let ns_addr = ns.local_addr().to_string();
-    let a = group(dir.path(), "broker-a", &ns_addr).await;
+    let mut cluster = TestCluster::builder().brokers(["broker-a"]).start().await;
+    let ns_addr = cluster.namesrv();
     assert_eq!(create_topic_on_cluster(&ns_addr, TOPIC, 4).await, 1);
 
     let producer = Arc::new(
@@ -69,35 +53,33 @@ async fn a_new_broker_group_takes_sends_without_a_failed_send() {
     };
 
     // Wait for some traffic, then add the second group and its share of the topic.
-    let started = Instant::now();
-    while a.commit_log_end() == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "no traffic");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let b = group(dir.path(), "broker-b", &ns_addr).await;
+    eventually_holds(Duration::from_secs(10), "traffic", || {
+        cluster.broker_at(0).commit_log_end() > 0
+    })
+    .await;
+    cluster.add_broker("broker-b", |_| {}).await;
+    let (a, b) = (cluster.broker_at(0), cluster.broker_at(1));
     assert_eq!(
         create_topic_on_cluster(&ns_addr, TOPIC, 4).await,
         2,
         "the topic on both groups"
     );
     let added = Instant::now();
-    while b.commit_log_end() == 0 {
-        assert!(
-            added.elapsed() < Duration::from_secs(10),
-            "the new group never took a send"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_holds(
+        Duration::from_secs(10),
+        "the new group's first send",
+        || b.commit_log_end() > 0,
+    )
+    .await;
     let first_send = added.elapsed();
     // Let both groups take sends for a while.
     let b_first = b.commit_log_end();
-    while b.commit_log_end() < b_first + 20_000 {
-        assert!(
-            added.elapsed() < Duration::from_secs(20),
-            "too few sends to the new group"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_holds(
+        Duration::from_secs(20).saturating_sub(added.elapsed()),
+        "enough sends to the new group",
+        || b.commit_log_end() >= b_first + 20_000,
+    )
+    .await;
     stop.store(true, Ordering::Release);
     let sent = sender.await.expect("sender");
     let per_group = sent.values().fold(BTreeMap::new(), |mut m, g| {
@@ -116,7 +98,7 @@ async fn a_new_broker_group_takes_sends_without_a_failed_send() {
     }
 
     let mut received: BTreeMap<String, String> = BTreeMap::new();
-    for broker in [&a, &b] {
+    for broker in [a, b] {
         assert!(
             broker.wait_readable(Duration::from_secs(30)).await,
             "sends not indexed"
@@ -133,7 +115,5 @@ async fn a_new_broker_group_takes_sends_without_a_failed_send() {
         received, sent,
         "every message once, on the group that acknowledged it"
     );
-    a.shutdown().await;
-    b.shutdown().await;
-    ns.shutdown().await;
+    cluster.shutdown().await;
 }

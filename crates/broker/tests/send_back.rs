@@ -31,8 +31,7 @@ fn send_back_request(offset: i64, group: &str, delay_level: i32) -> RemotingComm
 
 #[tokio::test]
 async fn negative_delay_level_sends_straight_to_the_dlq_keeping_everything() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let client = cluster.broker_client().await;
     create_topic(&client, "T", 1).await;
     let resp = send_v2(&client, "T", 0, Some("TagA"), b"payload").await;
@@ -60,8 +59,7 @@ async fn negative_delay_level_sends_straight_to_the_dlq_keeping_everything() {
 
 #[tokio::test]
 async fn plain_retry_send_past_the_maximum_goes_to_the_dlq() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let client = cluster.broker_client().await;
     let send = |reconsume: i32, max: Option<i32>, body: &'static [u8]| {
         let mut h = send_header(
@@ -96,8 +94,7 @@ async fn plain_retry_send_past_the_maximum_goes_to_the_dlq() {
 
 #[tokio::test]
 async fn bad_requests_get_codes_and_remarks() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let client = cluster.broker_client().await;
     create_topic(&client, "T", 1).await;
 
@@ -187,9 +184,7 @@ async fn bad_requests_get_codes_and_remarks() {
 
 #[tokio::test]
 async fn unknown_group_is_refused_when_groups_are_not_auto_created() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster =
-        Cluster::start_with(dir.path(), |c| c.auto_create_subscription_group = false).await;
+    let cluster = TestCluster::start_with(|c| c.auto_create_subscription_group = false).await;
     let client = cluster.broker_client().await;
     create_topic(&client, "T", 1).await;
     let resp = send_v2(&client, "T", 0, None, b"m").await;

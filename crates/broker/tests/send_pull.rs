@@ -17,8 +17,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 #[tokio::test]
 async fn sends_in_every_encoding_and_pulls_back_in_order() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
 
     // v1: long header names.
@@ -37,7 +36,7 @@ async fn sends_in_every_encoding_and_pulls_back_in_order() {
     assert_eq!(resp.ext("MSG_REGION"), Some("DefaultRegion"));
     assert_eq!(resp.ext("TRACE_ON"), Some("true"));
     let (host, _) = decode_offset_msg_id(&h.msg_id).expect("offset msg id");
-    assert_eq!(host, cluster.broker.advertised_addr());
+    assert_eq!(host, cluster.broker().advertised_addr());
 
     // v2: compact names.
     let resp = send_v2(&c, "Orders", 1, Some("TagB"), b"m2").await;
@@ -97,8 +96,7 @@ async fn sends_in_every_encoding_and_pulls_back_in_order() {
 
 #[tokio::test]
 async fn auto_created_topic_is_routed_by_the_name_server() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     let ns = cluster.ns_client().await;
     let route = |topic: &str| {
@@ -115,7 +113,7 @@ async fn auto_created_topic_is_routed_by_the_name_server() {
     let tbw = TopicRouteData::from_json(tbw.body.as_deref().expect("body")).expect("route");
     assert_eq!(tbw.queue_datas[0].perm, 7);
 
-    let mut changes = cluster.ns.route_changes();
+    let mut changes = cluster.ns().route_changes();
     let resp = send_v2(&c, "NewTopic", -1, None, b"x").await;
     assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
     let found = tokio::time::timeout(T, async {
@@ -133,15 +131,14 @@ async fn auto_created_topic_is_routed_by_the_name_server() {
     assert_eq!((q.read_queue_nums, q.write_queue_nums, q.perm), (4, 4, 6));
     assert_eq!(
         found.broker_datas[0].master_addr(),
-        Some(cluster.broker.advertised_addr().to_string().as_str())
+        Some(cluster.broker().advertised_addr().to_string().as_str())
     );
     cluster.shutdown().await;
 }
 
 #[tokio::test]
 async fn errors_are_answered_and_the_connection_stays_usable() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
 
     let resp = call(&c, RemotingCommand::request(9999)).await;
@@ -197,10 +194,9 @@ async fn errors_are_answered_and_the_connection_stays_usable() {
 
 #[tokio::test]
 async fn a_malformed_frame_only_closes_its_own_connection() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let good = cluster.broker_client().await;
-    let mut bad = tokio::net::TcpStream::connect(cluster.broker.local_addr())
+    let mut bad = tokio::net::TcpStream::connect(cluster.broker().local_addr())
         .await
         .expect("connect");
     // Frame of 12 bytes whose header claims 1000 bytes.

@@ -78,8 +78,8 @@ async fn send_range(
 /// Appends reach the consume queue in the background: waits (with a deadline) until queue 0 of
 /// `topic` holds `count` entries.
 async fn wait_dispatched(c: &ferromq_net::Client, topic: &str, count: usize) {
-    let deadline = tokio::time::Instant::now() + T;
-    loop {
+    let what = format!("{count} entries in {topic}");
+    ferromq_testkit::eventually_ok(T, &what, || async {
         let resp = call(
             c,
             RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(
@@ -93,15 +93,12 @@ async fn wait_dispatched(c: &ferromq_net::Client, topic: &str, count: usize) {
         .await;
         let h: OffsetResponseHeader = resp.decode_header().expect("offset");
         if usize::try_from(h.offset).is_ok_and(|o| o >= count) {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{topic}: only {} entries", h.offset))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{topic}: only {} entries",
-            h.offset
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    })
+    .await;
 }
 
 /// A pull of queue 0 carrying an SQL92 `expression`, or (`None`) relying on the group's heartbeat.
@@ -165,8 +162,7 @@ async fn pull_until(
 
 #[tokio::test]
 async fn sql_pull_returns_exactly_the_matching_messages() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     create_topic(&c, "Prices", 1).await;
     send_range(&c, "Prices", 0..100, message_props).await;
@@ -196,8 +192,7 @@ async fn sql_pull_returns_exactly_the_matching_messages() {
 
 #[tokio::test]
 async fn long_runs_of_non_matching_messages_still_advance_the_offset() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     create_topic(&c, "Sparse", 1).await;
     // 2,000 messages; only every 700th has hit = 'yes', so most pulls see nothing matching.
@@ -225,8 +220,7 @@ async fn long_runs_of_non_matching_messages_still_advance_the_offset() {
 
 #[tokio::test]
 async fn a_held_sql_pull_is_answered_by_the_first_matching_arrival() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     create_topic(&c, "Held", 1).await;
     let puller = cluster.broker_client().await;
@@ -315,8 +309,7 @@ async fn members(c: &ferromq_net::Client, group: &str) -> Option<Vec<String>> {
 
 #[tokio::test]
 async fn bad_expressions_are_refused_with_their_position() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path()).await;
+    let cluster = TestCluster::start().await;
     let c = cluster.broker_client().await;
     create_topic(&c, "Prices", 1).await;
     send_range(&c, "Prices", 0..100, message_props).await;

@@ -7,7 +7,7 @@ use ferromq_client::admin::{Admin, AdminConfig, GroupSpec, TopicSpec};
 use ferromq_client::{ClientError, Message, MessageQueue, Producer};
 use ferromq_remoting::ResponseCode;
 
-async fn admin(cluster: &Cluster) -> Admin {
+async fn admin(cluster: &TestCluster) -> Admin {
     Admin::start(AdminConfig {
         namesrv_addrs: vec![cluster.namesrv()],
         ..AdminConfig::default()
@@ -18,7 +18,7 @@ async fn admin(cluster: &Cluster) -> Admin {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn topics_clusters_and_messages() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let admin = admin(&cluster).await;
 
     let brokers = admin.cluster_list().await.expect("cluster list");
@@ -28,7 +28,7 @@ async fn topics_clusters_and_messages() {
         (b.cluster.as_str(), b.broker_name.as_str(), b.broker_id),
         ("DefaultCluster", "broker-a", 0)
     );
-    assert_eq!(b.addr, cluster.broker.advertised_addr().to_string());
+    assert_eq!(b.addr, cluster.broker().advertised_addr().to_string());
     assert!(!b.runtime.as_ref().expect("runtime info").is_empty());
 
     let spec = TopicSpec {
@@ -40,7 +40,7 @@ async fn topics_clusters_and_messages() {
         .create_topic("DefaultCluster", &spec)
         .await
         .expect("create");
-    assert_eq!(written, [cluster.broker.advertised_addr().to_string()]);
+    assert_eq!(written, [cluster.broker().advertised_addr().to_string()]);
     let route = eventually("route of the new topic", || async {
         admin.topic_route("AdminTopic").await.ok()
     })

@@ -61,7 +61,7 @@ async fn register_dead_broker(namesrv: &str, topic: &str) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sends_fail_over_from_an_unreachable_broker() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let topic = "Failover";
     let seeder = Producer::start(cluster.producer_config())
         .await

@@ -27,11 +27,11 @@ const KEYS: usize = 8;
 /// One callback invocation's message: (consumer, key, sequence).
 type Log = Arc<Mutex<Vec<(&'static str, String, u32)>>>;
 
-async fn create_topic(cluster: &Cluster) {
+async fn create_topic(cluster: &TestCluster) {
     admin_with_topic(cluster, TOPIC, 4).await.shutdown().await;
 }
 
-fn orderly_config(cluster: &Cluster) -> PushConsumerConfig {
+fn orderly_config(cluster: &TestCluster) -> PushConsumerConfig {
     let mut c = PushConsumerConfig::new(vec![cluster.namesrv()], GROUP).subscribe(TOPIC, "*");
     c.consume_mode = ConsumeMode::Orderly;
     c.consume_from = ConsumeFrom::FirstOffset;
@@ -71,7 +71,7 @@ impl Busy {
 /// delivery of a message is refused once, so suspended batches are retried in place. Each
 /// callback takes a few milliseconds, so a hand-over finds the old owner inside one.
 async fn start_consumer(
-    cluster: &Cluster,
+    cluster: &TestCluster,
     name: &'static str,
     log: Log,
     busy: Arc<Busy>,
@@ -177,7 +177,7 @@ fn check_order(log: &[(&'static str, String, u32)]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_key_stays_in_order_while_a_consumer_joins_and_leaves() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     create_topic(&cluster).await;
     let producer = Producer::start(cluster.producer_config())
         .await
@@ -243,7 +243,7 @@ async fn each_key_stays_in_order_while_a_consumer_joins_and_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn by_circle_allocation_splits_the_queues_and_no_queue_is_consumed_twice_at_once() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     create_topic(&cluster).await;
     let producer = Producer::start(cluster.producer_config())
         .await
@@ -309,7 +309,7 @@ async fn by_circle_allocation_splits_the_queues_and_no_queue_is_consumed_twice_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broadcasting_orderly_consumers_each_get_every_key_in_order() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     create_topic(&cluster).await;
     let producer = Producer::start(cluster.producer_config())
         .await

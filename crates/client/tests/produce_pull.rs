@@ -11,7 +11,7 @@ use ferromq_remoting::ResponseCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sync_async_oneway_batch_are_all_pulled_back() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let producer = Producer::start(cluster.producer_config())
         .await
         .expect("producer");
@@ -106,7 +106,7 @@ async fn sync_async_oneway_batch_are_all_pulled_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ordered_sends_keep_per_key_order_and_queue_sends_hit_their_queue() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let producer = Producer::start(cluster.producer_config())
         .await
         .expect("producer");
@@ -166,7 +166,7 @@ async fn ordered_sends_keep_per_key_order_and_queue_sends_hit_their_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pull_statuses_offsets_and_tag_filter() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let producer = Producer::start(cluster.producer_config())
         .await
         .expect("producer");

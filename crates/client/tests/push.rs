@@ -17,12 +17,12 @@ use parking_lot::Mutex;
 
 type Received = Arc<Mutex<Vec<MessageExt>>>;
 
-async fn setup(cluster: &Cluster, topic: &str) -> Admin {
+async fn setup(cluster: &TestCluster, topic: &str) -> Admin {
     admin_with_topic(cluster, topic, 4).await
 }
 
 async fn consumer(
-    cluster: &Cluster,
+    cluster: &TestCluster,
     group: &str,
     topic: &str,
     model: MessageModel,
@@ -51,7 +51,7 @@ fn topic_queues(c: &PushConsumer, topic: &str) -> BTreeSet<MessageQueue> {
         .collect()
 }
 
-async fn produce(cluster: &Cluster, topic: &str, n: usize) -> BTreeSet<String> {
+async fn produce(cluster: &TestCluster, topic: &str, n: usize) -> BTreeSet<String> {
     let producer = Producer::start(cluster.producer_config())
         .await
         .expect("producer");
@@ -91,7 +91,7 @@ fn assert_in_queue_order(msgs: &[MessageExt]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_consumer_receives_exactly_the_sent_set_and_progress_shows_it() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = "PushOne";
     let admin = setup(&cluster, topic).await;
@@ -143,7 +143,7 @@ async fn one_consumer_receives_exactly_the_sent_set_and_progress_shows_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_consumers_split_the_queues_and_receive_everything_once() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = "PushTwo";
     let admin = setup(&cluster, topic).await;
@@ -198,7 +198,7 @@ async fn two_consumers_split_the_queues_and_receive_everything_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broadcasting_consumers_each_receive_everything_and_keep_local_offsets() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     let (dir_a, dir_b) = (
         tempfile::tempdir().expect("tempdir"),
         tempfile::tempdir().expect("tempdir"),

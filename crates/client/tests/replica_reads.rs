@@ -209,19 +209,12 @@ impl Pair {
 }
 
 /// Polls `probe` until it returns `Some`, failing after [`DEADLINE`].
-async fn poll<T, F, Fut>(what: &str, mut probe: F) -> T
+async fn poll<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ferromq_testkit::eventually(DEADLINE, what, probe).await
 }
 
 /// Messages a broker has handed out to consumers since it started.

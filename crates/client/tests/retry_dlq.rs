@@ -31,7 +31,7 @@ fn fast(config: &mut BrokerConfig) {
     }
 }
 
-async fn admin(cluster: &Cluster, topic: &str) -> Admin {
+async fn admin(cluster: &TestCluster, topic: &str) -> Admin {
     admin_with_topic(cluster, topic, 2).await
 }
 
@@ -39,7 +39,7 @@ type Deliveries = Arc<Mutex<Vec<MessageExt>>>;
 
 /// A consumer whose callback fails each message as many times as `fails` says (by body).
 async fn failing_consumer(
-    cluster: &Cluster,
+    cluster: &TestCluster,
     group: &str,
     topic: &str,
     max_reconsume_times: i32,
@@ -78,7 +78,7 @@ fn of_body<'a>(seen: &'a [MessageExt], body: &str) -> Vec<&'a MessageExt> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_messages_come_back_exactly_as_often_as_they_failed() {
-    let cluster = Cluster::start_with(fast).await;
+    let cluster = TestCluster::start_with(fast).await;
     let topic = "RetryTopic";
     let admin = admin(&cluster, topic).await;
     let producer = Producer::start(cluster.producer_config())
@@ -140,7 +140,7 @@ async fn failed_messages_come_back_exactly_as_often_as_they_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn always_failing_message_lands_in_the_dlq_intact() {
-    let cluster = Cluster::start_with(fast).await;
+    let cluster = TestCluster::start_with(fast).await;
     let topic = "DlqTopic";
     let group = "cg-dlq";
     let admin = admin(&cluster, topic).await;

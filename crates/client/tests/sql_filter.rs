@@ -45,13 +45,13 @@ fn expected(n: usize) -> BTreeSet<String> {
         .collect()
 }
 
-async fn setup(cluster: &Cluster) {
+async fn setup(cluster: &TestCluster) {
     admin_with_topic(cluster, TOPIC, 4).await.shutdown().await;
 }
 
 /// Sends messages `0..n`, then four that match (`m900`..`m903`): the producer spreads consecutive
 /// sends over the four queues, so once those arrive every queue was read past all the others.
-async fn produce(cluster: &Cluster, n: usize) -> BTreeSet<String> {
+async fn produce(cluster: &TestCluster, n: usize) -> BTreeSet<String> {
     let producer = Producer::start(cluster.producer_config())
         .await
         .expect("producer");
@@ -73,7 +73,7 @@ async fn produce(cluster: &Cluster, n: usize) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_and_push_consumers_get_exactly_the_matching_messages() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     setup(&cluster).await;
     let want = produce(&cluster, 120).await;
     assert!(want.len() > 10 && want.len() < 60, "{want:?}");
@@ -138,7 +138,7 @@ async fn pull_and_push_consumers_get_exactly_the_matching_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_conditions_are_refused_with_their_position() {
-    let cluster = Cluster::start().await;
+    let cluster = TestCluster::start().await;
     setup(&cluster).await;
     let config = PushConsumerConfig::new(vec![cluster.namesrv()], "sql-bad")
         .subscribe(TOPIC, MessageSelector::sql("amount >"));

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{admin_with_topic, Cluster};
+use common::{admin_with_topic, ClusterExt as _, TestCluster};
 use ferromq_client::admin::{Admin, AdminConfig};
 use ferromq_client::consumer::{
     ConsumeFrom, ConsumeStatus, PullStatus, PushConsumer, PushConsumerConfig,
@@ -21,18 +21,16 @@ use ferromq_model::trace::{Event, Kind};
 const T: Duration = Duration::from_secs(30);
 
 async fn trace_until(admin: &Admin, msg_id: &str, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
-    let deadline = tokio::time::Instant::now() + T;
-    loop {
+    let what = format!("the trace of {msg_id}");
+    ferromq_testkit::eventually_ok(T, &what, || async {
         let events = admin.query_message_trace(msg_id).await.unwrap_or_default();
         if done(&events) {
-            return events;
+            Ok(events)
+        } else {
+            Err(format!("trace of {msg_id} incomplete: {events:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "trace of {msg_id} incomplete: {events:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 fn kinds(events: &[Event]) -> Vec<Kind> {
@@ -41,7 +39,7 @@ fn kinds(events: &[Event]) -> Vec<Kind> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_messages_path_is_shown_from_its_id() {
-    let cluster = Cluster::start_with(|c| {
+    let cluster = TestCluster::start_with(|c| {
         c.message_delay_level = "100ms 200ms".into();
     })
     .await;
@@ -121,7 +119,7 @@ fn in_order(kinds: &[Kind], want: &[Kind]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_message_is_traced_through_retry_to_the_dead_letter_queue() {
-    let cluster = Cluster::start_with(|c| {
+    let cluster = TestCluster::start_with(|c| {
         c.message_delay_level = ["50ms"; 18].join(" ");
     })
     .await;

@@ -108,7 +108,7 @@ async fn await_exactly(puller: &PullConsumer, topic: &str, want: &[&str]) -> Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outcomes_commit_rollback_checked_and_discarded() {
-    let cluster = Cluster::start_with(fast_checks).await;
+    let cluster = TestCluster::start_with(fast_checks).await;
     let checks: Checks = Arc::default();
     let producer = tx_producer(&cluster.namesrv(), &checks).await;
     use LocalTransactionState::{Commit, Rollback, Unknown};

@@ -27,29 +27,24 @@ async fn register_all(cluster: &Cluster, ids: &[u64]) {
 /// heartbeats have not reached the leader yet.
 async fn put_in_sync(cluster: &Cluster, ids: &[u64]) {
     let client = cluster.client();
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let epoch = client
-            .replica_info(GROUP)
-            .await
-            .expect("info")
-            .sync_state_set_epoch;
-        let alter = AlterSyncStateSetRequest {
-            group: GROUP.into(),
-            master_id: 0,
-            master_epoch: 1,
-            new_set: set(ids),
-            sync_state_set_epoch: epoch,
-        };
-        match client.alter_sync_state_set(&alter).await {
-            Ok(info) => {
-                assert_eq!(info.sync_state_set, set(ids));
-                break;
-            }
-            Err(e) => assert!(Instant::now() < end, "alter sync-state set: {e}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let info =
+        ferromq_testkit::eventually_ok(Duration::from_secs(10), "alter sync-state set", || async {
+            let epoch = client
+                .replica_info(GROUP)
+                .await
+                .expect("info")
+                .sync_state_set_epoch;
+            let alter = AlterSyncStateSetRequest {
+                group: GROUP.into(),
+                master_id: 0,
+                master_epoch: 1,
+                new_set: set(ids),
+                sync_state_set_epoch: epoch,
+            };
+            client.alter_sync_state_set(&alter).await
+        })
+        .await;
+    assert_eq!(info.sync_state_set, set(ids));
     client.shutdown().await;
 }
 

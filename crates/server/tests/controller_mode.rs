@@ -14,7 +14,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{broker_config, call, pull_all, send_v2};
+use common::{call, pull_all, send_v2};
 use ferromq_broker::{Broker, BrokerConfig, BrokerHandle, BrokerRole};
 use ferromq_controller::{Controller, ControllerConfig, ControllerHandle};
 use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
@@ -22,18 +22,15 @@ use ferromq_net::{Client, ClientConfig};
 use ferromq_remoting::body::lists::KvTable;
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use ferromq_testkit::broker_config;
 use tokio::net::TcpListener;
 
 const TOPIC: &str = "Controlled";
 const GROUP: &str = "broker-a";
 const T: Duration = Duration::from_secs(20);
 
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + T;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    ferromq_testkit::eventually_holds(T, what, cond).await;
 }
 
 async fn start_controller(dir: &Path, listener: TcpListener, unclean: bool) -> ControllerHandle {
@@ -82,7 +79,7 @@ impl Env {
     fn config(&self, id: i64) -> BrokerConfig {
         let mut c = broker_config(
             &self.dir.path().join(format!("b{id}")),
-            &self.ns.local_addr().to_string(),
+            &[self.ns.local_addr().to_string()],
         );
         c.broker_name = GROUP.into();
         c.broker_id = id;
@@ -245,17 +242,15 @@ async fn the_replica_takes_over_and_the_old_master_rejoins_as_its_replica() {
     assert_eq!(a.runtime("masterEpoch").await, "2");
     // At least everything the new master had by now (it may write more, its broker trace for one).
     let b_end = b.commit_log_end();
-    let deadline = Instant::now() + T;
-    while a
-        .runtime("commitLogMaxOffset")
-        .await
-        .parse::<u64>()
-        .unwrap_or(0)
-        < b_end
-    {
-        assert!(Instant::now() < deadline, "broker 1 never caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ferromq_testkit::eventually(T, "broker 1 to catch up", || async {
+        let end = a
+            .runtime("commitLogMaxOffset")
+            .await
+            .parse::<u64>()
+            .unwrap_or(0);
+        (end >= b_end).then_some(())
+    })
+    .await;
     let all: Vec<String> = first.iter().chain(&second).cloned().collect();
     assert_eq!(bodies_of(&b, all.len()).await, all);
     let got: Vec<String> = pull_all(&a.client().await, TOPIC, 0, "*", all.len())
@@ -281,15 +276,11 @@ async fn a_master_no_controller_confirms_stops_taking_sends_until_confirmed_agai
     );
 
     env.controller.take().expect("running").shutdown().await;
-    let deadline = Instant::now() + T;
-    loop {
+    ferromq_testkit::eventually(T, "the master to refuse sends", || async {
         let codes = send_all(&c, ["probe".to_owned()]).await;
-        if codes[0] == ResponseCode::SERVICE_NOT_AVAILABLE {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the master kept taking sends");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (codes[0] == ResponseCode::SERVICE_NOT_AVAILABLE).then_some(())
+    })
+    .await;
 
     // The controller comes back on its address and folder: the master is confirmed again.
     let listener = TcpListener::bind(env.controller_addr)
@@ -297,18 +288,11 @@ async fn a_master_no_controller_confirms_stops_taking_sends_until_confirmed_agai
         .expect("rebind");
     env.controller =
         Some(start_controller(&env.dir.path().join("controller"), listener, false).await);
-    let deadline = Instant::now() + T;
-    loop {
+    ferromq_testkit::eventually(T, "the master to take sends again", || async {
         let codes = send_all(&c, ["after".to_owned()]).await;
-        if codes[0] == ResponseCode::SUCCESS {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the master never took sends again"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (codes[0] == ResponseCode::SUCCESS).then_some(())
+    })
+    .await;
     a.shutdown().await;
 }
 
@@ -430,15 +414,15 @@ async fn a_promoted_replica_does_not_deliver_again_what_the_old_master_delivered
     let first = pull_all(&ca, "Later", 0, "*", 5).await;
     assert_eq!(first.len(), 5);
     let mirrored = env.dir.path().join("b2/store/config/delayOffset.json");
-    let deadline = Instant::now() + T;
-    loop {
+    ferromq_testkit::eventually_ok(T, "the delivery progress mirrored", || {
         let text = std::fs::read_to_string(&mirrored).unwrap_or_default();
-        if text.replace([' ', '\n'], "").contains("\"1\":5") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "progress never mirrored: {text}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        std::future::ready(if text.replace([' ', '\n'], "").contains("\"1\":5") {
+            Ok(())
+        } else {
+            Err(format!("progress never mirrored: {text}"))
+        })
+    })
+    .await;
 
     a.shutdown().await;
     eventually("broker 2 is elected", || b.role() == BrokerRole::SyncMaster).await;

@@ -1,14 +1,13 @@
-//! An in-process name server + broker on 127.0.0.1:0 in a temp folder, and raw-protocol helpers:
-//! requests are built from the typed headers a Java client fills.
+//! Raw-protocol helpers for tests over an in-process [`TestCluster`]: requests are built from the
+//! typed headers a Java client fills.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferromq_broker::{Broker, BrokerConfig, BrokerHandle};
+use ferromq_broker::{BrokerConfig, BrokerHandle};
 use ferromq_model::properties;
-use ferromq_namesrv::{NameServer, NameServerConfig, NameServerHandle};
 use ferromq_net::{Client, ClientConfig};
 use ferromq_remoting::body::batch;
 use ferromq_remoting::body::records;
@@ -16,84 +15,10 @@ use ferromq_remoting::headers::admin::CreateTopicRequestHeader;
 use ferromq_remoting::headers::pull::{sys_flag, PullMessageRequestHeader};
 use ferromq_remoting::headers::send::{SendMessageRequestHeader, SendMessageRequestHeaderV2};
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
-use tokio::net::TcpListener;
+#[allow(unused_imports)] // not every test file starts a cluster
+pub use ferromq_testkit::TestCluster;
 
 pub const T: Duration = Duration::from_secs(10);
-
-/// A name server and a broker registered with it.
-pub struct Cluster {
-    pub ns: NameServerHandle,
-    pub broker: BrokerHandle,
-    pub dir: PathBuf,
-}
-
-pub fn broker_config(dir: &Path, namesrv: &str) -> BrokerConfig {
-    BrokerConfig {
-        namesrv_addrs: vec![namesrv.to_owned()],
-        store_root_dir: dir.join("store"),
-        // Small files keep the temp folders small.
-        commit_log_file_size: 8 << 20,
-        ..BrokerConfig::default()
-    }
-}
-
-impl Cluster {
-    pub async fn start(dir: &Path) -> Self {
-        Self::start_with(dir, |_| {}).await
-    }
-
-    pub async fn start_with(dir: &Path, tweak: impl FnOnce(&mut BrokerConfig)) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind ns");
-        let ns = NameServer::start(NameServerConfig::default(), listener).expect("ns starts");
-        let broker = start_broker(dir, &ns.local_addr().to_string(), tweak).await;
-        Cluster {
-            ns,
-            broker,
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// Stops the broker and starts a new one on the same folder.
-    pub async fn restart_broker(self) -> Self {
-        let Cluster { ns, broker, dir } = self;
-        broker.shutdown().await;
-        let broker = start_broker(&dir, &ns.local_addr().to_string(), |_| {}).await;
-        Cluster { ns, broker, dir }
-    }
-
-    pub async fn broker_client(&self) -> Client {
-        Client::connect(
-            self.broker.local_addr().to_string(),
-            ClientConfig::default(),
-        )
-        .await
-        .expect("connect broker")
-    }
-
-    pub async fn ns_client(&self) -> Client {
-        Client::connect(self.ns.local_addr().to_string(), ClientConfig::default())
-            .await
-            .expect("connect ns")
-    }
-
-    pub async fn shutdown(self) {
-        self.broker.shutdown().await;
-        self.ns.shutdown().await;
-    }
-}
-
-async fn start_broker(
-    dir: &Path,
-    namesrv: &str,
-    tweak: impl FnOnce(&mut BrokerConfig),
-) -> BrokerHandle {
-    let mut config = broker_config(dir, namesrv);
-    tweak(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind broker");
-    Broker::start(config, listener)
-        .await
-        .expect("broker starts")
-}
 
 pub async fn call(client: &Client, cmd: RemotingCommand) -> RemotingCommand {
     client.request(cmd, T).await.expect("response")
@@ -317,14 +242,11 @@ pub async fn start_replica(
     id: i64,
     tweak: impl FnOnce(&mut BrokerConfig),
 ) -> BrokerHandle {
-    let mut config = broker_config(dir, namesrv);
+    let mut config = ferromq_testkit::broker_config(dir, &[namesrv.to_owned()]);
     config.broker_role = ferromq_broker::BrokerRole::Slave;
     config.broker_id = id;
     tweak(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    Broker::start(config, listener)
-        .await
-        .expect("replica starts")
+    ferromq_testkit::start_broker(config).await
 }
 
 /// A client connected to `broker`.

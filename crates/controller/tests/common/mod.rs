@@ -18,19 +18,14 @@ use ferromq_remoting::{RemotingCommand, RequestCode};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub const GROUP: &str = "broker-a";
 pub const CLUSTER: &str = "DefaultCluster";
 
-/// Polls `cond` every 20 ms until it holds; panics with `what` after `deadline`.
-pub async fn wait_until(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Polls `cond` until it holds; panics with `what` after `deadline`.
+pub async fn wait_until(what: &str, deadline: Duration, cond: impl FnMut() -> bool) {
+    ferromq_testkit::eventually_holds(deadline, what, cond).await;
 }
 
 /// Raft timings short enough for tests; the master timeout and check interval are the production
