@@ -93,10 +93,16 @@ fn sorted_bodies(msgs: &[MessageExt]) -> Vec<String> {
 async fn await_exactly(puller: &PullConsumer, topic: &str, want: &[&str]) -> Vec<MessageExt> {
     let mut want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
     want.sort();
-    let msgs = eventually(&format!("{topic} to hold {want:?}"), || async {
-        let got = pull_all(puller, topic).await;
-        (got.len() >= want.len()).then_some(got)
-    })
+    // Checks after a restart wait for the producer's heartbeat and the check interval: allow a
+    // loaded machine more than the default deadline.
+    let msgs = ferromq_testkit::eventually(
+        Duration::from_secs(30),
+        &format!("{topic} to hold {want:?}"),
+        || async {
+            let got = pull_all(puller, topic).await;
+            (got.len() >= want.len()).then_some(got)
+        },
+    )
     .await;
     assert_eq!(
         sorted_bodies(&msgs),
@@ -228,6 +234,33 @@ async fn tx_broker_child() {
     std::future::pending::<()>().await;
 }
 
+/// Waits until the broker at `addr` holds `n` op messages (one per ended transaction) in queue 0 of
+/// the transaction op topic, where every half message of queue 0 gets its op message.
+async fn decisions_recorded(addr: &str, n: i64) {
+    use ferromq_remoting::headers::offset::{GetMaxOffsetRequestHeader, OffsetResponseHeader};
+    use ferromq_remoting::{RemotingCommand, RequestCode};
+    let client = ferromq_net::Client::connect(addr, ferromq_net::ClientConfig::default())
+        .await
+        .expect("connect broker");
+    ferromq_testkit::eventually(
+        ferromq_testkit::DEFAULT_DEADLINE,
+        &format!("{n} ended transactions recorded"),
+        || async {
+            let cmd = RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(
+                &GetMaxOffsetRequestHeader {
+                    topic: "RMQ_SYS_TRANS_OP_HALF_TOPIC".into(),
+                    queue_id: 0,
+                    committed: true,
+                },
+            );
+            let resp = client.request(cmd, Duration::from_secs(5)).await.ok()?;
+            let h: OffsetResponseHeader = resp.decode_header().ok()?;
+            (h.offset >= n).then_some(())
+        },
+    )
+    .await;
+}
+
 /// A child broker process, killed with SIGKILL at the latest when dropped (a failing test must not
 /// leave it running).
 struct ChildBroker(std::process::Child);
@@ -256,6 +289,7 @@ async fn restart_mid_transaction(kill: bool) {
     let namesrv = ns.local_addr().to_string();
 
     let mut child: Option<ChildBroker> = None;
+    let mut child_addr: Option<String> = None;
     let mut first = None;
     if kill {
         let mut c = Command::new(std::env::current_exe().expect("test binary"))
@@ -277,11 +311,11 @@ async fn restart_mid_transaction(kill: bool) {
                 .lines()
                 .map_while(Result::ok)
                 // libtest prints the test name on the same line first.
-                .find(|l| l.contains("READY "))
+                .find_map(|l| Some(l.split_once("READY ")?.1.trim().to_owned()))
         })
         .await
         .expect("reader");
-        assert!(ready.is_some(), "child broker did not start");
+        child_addr = Some(ready.expect("child broker did not start"));
         child = Some(ChildBroker(c));
     } else {
         let config = BrokerConfig {
@@ -316,6 +350,10 @@ async fn restart_mid_transaction(kill: bool) {
     )
     .await;
     puller.shutdown().await;
+    // Producers end transactions oneway: before the kill, wait until the broker has recorded all
+    // five decisions (four commits, one rollback), so only the three unknown ones are open.
+    let addr = child_addr.or_else(|| first.as_ref().map(|b| b.local_addr().to_string()));
+    decisions_recorded(&addr.expect("broker address"), 5).await;
     producer.shutdown().await;
 
     if let Some(mut c) = child {
