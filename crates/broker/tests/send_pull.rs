@@ -94,6 +94,38 @@ async fn sends_in_every_encoding_and_pulls_back_in_order() {
     cluster.shutdown().await;
 }
 
+/// Java clients 4.9.x send the property string without the separator after its last entry; the
+/// broker's own additions (`CLUSTER`) must not run into that last value.
+#[tokio::test]
+async fn properties_without_a_trailing_separator_keep_their_last_value() {
+    let cluster = TestCluster::start().await;
+    let c = cluster.broker_client().await;
+    let sent = "UNIQ_KEY\u{1}J1\u{2}KEYS\u{1}k9\u{2}TAGS\u{1}TagV";
+    let resp = call(
+        &c,
+        RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+            .with_header(&SendMessageRequestHeaderV2(send_header(
+                "JavaProps",
+                0,
+                sent,
+            )))
+            .with_body(Bytes::from_static(b"j1")),
+    )
+    .await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    assert!(cluster.broker().wait_readable(T).await, "indexed");
+    let resp = call(&c, pull_request("cg", "JavaProps", 0, 0, "TagV", None)).await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let got = decode(resp.body.as_deref().expect("body"));
+    assert_eq!(got.len(), 1, "the tag filter finds the message");
+    let p = &got[0].2;
+    assert_eq!(properties::get(p, "TAGS"), Some("TagV"));
+    assert_eq!(properties::get(p, "KEYS"), Some("k9"));
+    assert_eq!(properties::get(p, "UNIQ_KEY"), Some("J1"));
+    assert_eq!(properties::get(p, "CLUSTER"), Some("DefaultCluster"));
+    cluster.shutdown().await;
+}
+
 #[tokio::test]
 async fn auto_created_topic_is_routed_by_the_name_server() {
     let cluster = TestCluster::start().await;

@@ -158,7 +158,13 @@ fn pick_queue(topic: &TopicConfig, asked: Option<u32>) -> Result<u32, BrokerErro
 /// The stored property string: the client's, plus `UNIQ_KEY` when missing and `CLUSTER`; and the
 /// unique key.
 fn stored_properties(s: &State, props: &str, found: &SendProps<'_>) -> (String, String) {
-    let mut out = props.to_owned();
+    let mut out = String::with_capacity(props.len() + 64);
+    out.push_str(props);
+    // Java clients 4.9.x send the string without the last entry's separator; appending to it as is
+    // would glue our first entry onto their last value (`TAGS` most often).
+    if !out.is_empty() && !out.ends_with(properties::PROPERTY_SEPARATOR) {
+        out.push(properties::PROPERTY_SEPARATOR);
+    }
     let uniq = match found.uniq_key {
         Some(u) => u.to_owned(),
         None => {
