@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the Java compatibility suite (official RocketMQ Java client) against a fresh `ferromq dev`.
+#
+#   compat/java/run.sh                      # build ferromq if needed, start it, run the suite, stop it
+#   compat/java/run.sh -Dtest=OrderlyTest   # extra arguments go to Maven
+#   COMPAT_NAMESRV=host:port compat/java/run.sh   # run against a cluster that is already running
+#
+# Needs cargo, a JDK 17+ and Maven. Exits with Maven's status.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+
+ferromq_pid=""
+work=""
+cleanup() {
+    if [[ -n "$ferromq_pid" ]] && kill -0 "$ferromq_pid" 2>/dev/null; then
+        kill -TERM "$ferromq_pid" 2>/dev/null || true
+        wait "$ferromq_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$work" ]]; then
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+namesrv="${COMPAT_NAMESRV:-}"
+if [[ -z "$namesrv" ]]; then
+    (cd "$repo" && cargo build -q -p ferromq-server)
+    bin="${CARGO_TARGET_DIR:-$repo/target}/debug/ferromq"
+    work="$(mktemp -d "${TMPDIR:-/tmp}/ferromq-java-compat.XXXXXX")"
+    mkfifo "$work/stdout"
+    "$bin" dev --data-dir "$work/data" --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 \
+        >"$work/stdout" 2>"$work/ferromq.log" &
+    ferromq_pid=$!
+    exec 3<"$work/stdout"
+    # `ferromq dev ready: namesrv=ADDR broker=ADDR data=DIR`, printed once both listen
+    ready=""
+    while IFS= read -r -t 120 line <&3; do
+        if [[ "$line" == "ferromq dev ready: "* ]]; then
+            ready="$line"
+            break
+        fi
+    done
+    if [[ -z "$ready" ]]; then
+        echo "ferromq dev did not report ready; its log:" >&2
+        tail -n 50 "$work/ferromq.log" >&2
+        exit 1
+    fi
+    cat <&3 >/dev/null &   # keep its stdout drained
+    exec 3<&-
+    namesrv="${ready#*namesrv=}"
+    namesrv="${namesrv%% *}"
+fi
+
+cd "$here"
+status=0
+mvn -B -q -Dstyle.color=never test -Dnamesrv="$namesrv" "$@" || status=$?
+if [[ $status -ne 0 && -n "$work" ]]; then
+    echo "ferromq log (last 30 lines; client logs in compat/java/target/client-logs):" >&2
+    tail -n 30 "$work/ferromq.log" >&2
+fi
+exit $status
