@@ -32,7 +32,7 @@ if [[ -z "$namesrv" ]]; then
     bin="${CARGO_TARGET_DIR:-$repo/target}/debug/ferromq"
     work="$(mktemp -d "${TMPDIR:-/tmp}/ferromq-java-compat.XXXXXX")"
     mkfifo "$work/stdout"
-    "$bin" dev --data-dir "$work/data" --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 \
+    NO_COLOR=1 "$bin" dev --data-dir "$work/data" --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 \
         >"$work/stdout" 2>"$work/ferromq.log" &
     ferromq_pid=$!
     exec 3<"$work/stdout"
@@ -59,7 +59,8 @@ cd "$here"
 status=0
 mvn -B -q -Dstyle.color=never test -Dnamesrv="$namesrv" "$@" || status=$?
 if [[ $status -ne 0 && -n "$work" ]]; then
-    echo "ferromq log (last 30 lines; client logs in compat/java/target/client-logs):" >&2
-    tail -n 30 "$work/ferromq.log" >&2
+    mkdir -p "$here/target"
+    cp "$work/ferromq.log" "$here/target/ferromq.log"
+    echo "ferromq's log: compat/java/target/ferromq.log; the client's: compat/java/target/client-logs/" >&2
 fi
 exit $status
