@@ -15,7 +15,6 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.MixAll;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,7 +22,6 @@ import org.junit.jupiter.api.Test;
  * with maxReconsumeTimes 1, a message that always fails is delivered twice (reconsumeTimes 0 and 1) and
  * then lands in %DLQ%group, where it can be found by key (DLQ topics are write-only for consumers).
  */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class DeadLetterTest extends CompatTest {
     @Test
     void aMessageThatKeepsFailingEndsInTheDeadLetterQueue() throws Exception {

@@ -15,14 +15,12 @@ import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Scenario 4: delay levels (1 = 1 s, 2 = 5 s in the default messageDelayLevel). The 4.9.8 client has no
  * 5.x delivery time (setDeliverTimeMs), so only levels are checked here.
  */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class DelayTest extends CompatTest {
     /** The broker checks due messages every 100 ms or so; a message may never arrive early by more than clock noise. */
     private static final long EARLY_TOLERANCE_MS = 50;

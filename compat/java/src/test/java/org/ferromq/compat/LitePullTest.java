@@ -16,14 +16,12 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Scenario 6: DefaultLitePullConsumer in assign mode: seek, poll, commit; a new instance of the group
  * resumes at the committed offsets.
  */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class LitePullTest extends CompatTest {
     private static final int PER_QUEUE = 5;
     private static final long SEEK_TO = 2;

@@ -9,7 +9,6 @@ import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,7 +16,6 @@ import org.junit.jupiter.api.Test;
  * broker may add properties (Java adds CLUSTER), never change the client's. Read back by viewMessage, so
  * no consumer is involved. See FINDINGS J1 for why it is pending.
  */
-@Tag("pending")
 class MessagePropertiesTest extends CompatTest {
     @Test
     void taggedMessageKeepsEveryPropertyAsSent() throws Exception {

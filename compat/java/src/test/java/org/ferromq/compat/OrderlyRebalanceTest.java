@@ -23,7 +23,6 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,7 +31,6 @@ import org.junit.jupiter.api.Test;
  * ahead: a message is handed to a listener only after every earlier message of its order was. (A
  * message may be handed over twice around the move; RocketMQ promises at-least-once.)
  */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class OrderlyRebalanceTest extends CompatTest {
     private static final int ORDERS = 8;
 

@@ -17,11 +17,9 @@ import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Scenario 3: an orderly push consumer sees each queue's messages in the order they were sent. */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class OrderlyTest extends CompatTest {
     private static final int ORDERS = 6;
     private static final int PER_ORDER = 25;

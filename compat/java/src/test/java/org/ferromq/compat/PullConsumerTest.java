@@ -15,11 +15,9 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The classic DefaultMQPullConsumer: pull by offset and tag, offsets and statuses as the broker reports them. */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 @SuppressWarnings("deprecation")
 class PullConsumerTest extends CompatTest {
     @Test

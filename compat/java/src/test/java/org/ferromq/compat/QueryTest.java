@@ -16,11 +16,9 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageClientExt;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Scenario 8: queryMessage by key, and viewMessage by offset message id and by client message id. */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class QueryTest extends CompatTest {
     @Test
     void queryByKeyFindsExactlyTheMessagesWithThatKey() throws Exception {

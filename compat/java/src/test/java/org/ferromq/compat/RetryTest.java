@@ -13,14 +13,12 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Scenario 7: a listener that answers RECONSUME_LATER gets the message again, with reconsumeTimes one
  * higher, under its own topic and id. The broker picks the delay (level 3 + reconsumeTimes: 10 s).
  */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class RetryTest extends CompatTest {
     @Test
     void reconsumeLaterRedeliversWithReconsumeTimesPlusOne() throws Exception {

@@ -14,11 +14,9 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** SQL92 property filter (a broker needs enablePropertyFilter=true; ferromq always has it). */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class SqlFilterTest extends CompatTest {
     @Test
     void sqlSelectorDeliversExactlyTheMatchingMessages() throws Exception {

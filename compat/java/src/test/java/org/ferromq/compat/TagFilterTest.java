@@ -13,11 +13,9 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Scenario 2: a push consumer subscribed with "TagA || TagB" gets exactly the messages with those tags. */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class TagFilterTest extends CompatTest {
     @Test
     void tagExpressionDeliversOnlyTheNamedTags() throws Exception {

@@ -21,7 +21,6 @@ import org.apache.rocketmq.client.producer.TransactionSendResult;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,7 +28,6 @@ import org.junit.jupiter.api.Test;
  * broker's check-back (every transactionCheckInterval, 30 s in ferromq and 60 s in Apache RocketMQ 4.x by
  * default), answered COMMIT, and then delivered.
  */
-@Tag("pending") // FINDINGS J1: ferromq glues CLUSTER onto the last property of a 4.9.8 client's message
 class TransactionTest extends CompatTest {
     @Test
     void commitIsDeliveredRollbackNeverAndUnknownAfterCheckBack() throws Exception {
