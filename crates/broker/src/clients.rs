@@ -212,6 +212,17 @@ impl Clients {
             .collect()
     }
 
+    /// The connection of the producer with client id `client_id`, in any group.
+    #[must_use]
+    pub fn producer_by_client_id(&self, client_id: &str) -> Option<ClientChannel> {
+        self.producers
+            .lock()
+            .values()
+            .flat_map(HashMap::values)
+            .find(|c| c.client_id == client_id && !c.connection.is_closed())
+            .cloned()
+    }
+
     /// Connections of a producer group.
     #[must_use]
     pub fn producer_channels(&self, group: &str) -> Vec<ClientChannel> {

@@ -33,6 +33,12 @@ pub mod keys {
     pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
     /// Older clients' name for an absolute delivery time.
     pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+    /// Request-reply: the requesting client's id, where the broker pushes the reply.
+    pub const REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
+    /// Request-reply: matches a reply to its request.
+    pub const CORRELATION_ID: &str = "CORRELATION_ID";
+    /// Request-reply: when the broker pushed the reply (ms since the epoch).
+    pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
 }
 
 /// The system properties the send path acts on (unique key, cluster, transaction flag, delay level,

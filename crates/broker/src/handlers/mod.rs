@@ -15,6 +15,7 @@ mod producer_connections;
 mod pull;
 mod query;
 mod replica_sync;
+mod reply;
 mod reset_offset;
 mod send;
 mod send_back;
@@ -65,6 +66,9 @@ impl BrokerHandler {
             | RequestCode::SEND_BATCH_MESSAGE => send::send(service, s, ctx, req).await,
             RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => {
                 return pull::pull(service, ctx, req).await;
+            }
+            RequestCode::SEND_REPLY_MESSAGE | RequestCode::SEND_REPLY_MESSAGE_V2 => {
+                reply::send_reply(service, s, ctx, req).await
             }
             RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(service, ctx, req),
             RequestCode::END_TRANSACTION => {

@@ -55,9 +55,16 @@ pub fn topic_config(name: &str, queues: i32, perm_bits: i32) -> TopicConfig {
     }
 }
 
+/// `<cluster>_REPLY_TOPIC`: the topic replies of request-reply messaging are sent to.
+#[must_use]
+pub fn reply_topic(cluster: &str) -> String {
+    format!("{cluster}_REPLY_TOPIC")
+}
+
 /// The topics a Java broker always has: `TBW102` (when auto-creation is on), `SELF_TEST_TOPIC`,
-/// `OFFSET_MOVED_EVENT`, and topics named after the cluster and the broker (producers may name them
-/// as the template topic). Names that break the topic rules are skipped.
+/// `OFFSET_MOVED_EVENT`, topics named after the cluster and the broker (producers may name them
+/// as the template topic), and the cluster's reply topic. Names that break the topic rules are
+/// skipped.
 #[must_use]
 pub fn system_topics(config: &BrokerConfig) -> Vec<TopicConfig> {
     let rwx = perm::READ | perm::WRITE | perm::INHERIT;
@@ -71,6 +78,8 @@ pub fn system_topics(config: &BrokerConfig) -> Vec<TopicConfig> {
     out.push(topic_config("OFFSET_MOVED_EVENT", 1, rw));
     out.push(topic_config(&config.cluster_name, 16, rwx));
     out.push(topic_config(&config.broker_name, 1, rwx));
+    // Where responders send replies to requests (request-reply): `<cluster>_REPLY_TOPIC`.
+    out.push(topic_config(&reply_topic(&config.cluster_name), 1, rw));
     out.retain(|t| names::validate_topic(&t.topic_name).is_ok());
     out
 }

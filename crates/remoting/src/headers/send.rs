@@ -1,5 +1,6 @@
 //! Producing: `SEND_MESSAGE` (10, long names), `SEND_MESSAGE_V2` (310) and `SEND_BATCH_MESSAGE` (320)
-//! (one-letter names), their response, `CONSUMER_SEND_MSG_BACK` (36) and `RECALL_MESSAGE` (370).
+//! (one-letter names), their response, `CONSUMER_SEND_MSG_BACK` (36), `RECALL_MESSAGE` (370) and
+//! the reply push of request-reply, `PUSH_REPLY_MESSAGE_TO_CLIENT` (326).
 //!
 //! Both request encodings carry the same fields, so there is one struct,
 //! [`SendMessageRequestHeader`], whose own `CustomHeader` impl uses the long names, and a wrapper,
@@ -35,6 +36,30 @@ ext_header! {
         pub max_reconsume_times: Option<i32> = "maxReconsumeTimes",
         /// Target broker name; the long form sends it as the routing field `bname`.
         pub broker_name: Option<String> = "bname",
+    }
+}
+
+ext_header! {
+    /// `PUSH_REPLY_MESSAGE_TO_CLIENT` (326): a reply the broker pushes to the client that sent the
+    /// request (request-reply); the body is the reply's body.
+    pub struct ReplyMessageRequestHeader {
+        pub producer_group: String = "producerGroup",
+        pub topic: String = "topic",
+        pub default_topic: String = "defaultTopic",
+        pub default_topic_queue_nums: i32 = "defaultTopicQueueNums",
+        pub queue_id: i32 = "queueId",
+        pub sys_flag: i32 = "sysFlag",
+        /// Milliseconds since the epoch.
+        pub born_timestamp: i64 = "bornTimestamp",
+        pub flag: i32 = "flag",
+        pub properties: Option<String> = "properties",
+        pub reconsume_times: Option<i32> = "reconsumeTimes",
+        pub unit_mode: Option<bool> = "unitMode",
+        /// The responder's address, `ip:port`.
+        pub born_host: String = "bornHost",
+        /// The broker's address, `ip:port`.
+        pub store_host: String = "storeHost",
+        pub store_timestamp: i64 = "storeTimestamp",
     }
 }
 

@@ -12,7 +12,6 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.utils.MessageUtil;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,7 +19,6 @@ import org.junit.jupiter.api.Test;
  * `MessageUtil.createReplyMessage` (topic `<cluster>_REPLY_TOPIC`, SEND_REPLY_MESSAGE_V2), which the
  * broker pushes back to the requesting client (PUSH_REPLY_MESSAGE_TO_CLIENT).
  */
-@Tag("pending") // FINDINGS J1 and J2: no CLUSTER property to build the reply from; no reply path in ferromq
 class RequestReplyTest extends CompatTest {
     @Test
     void requestGetsTheReplyTheConsumerSends() throws Exception {
