@@ -192,9 +192,15 @@ impl Connection {
         rx.await.map_err(|_| NetError::ConnectionClosed)
     }
 
-    /// Encodes and queues one command as it is.
+    /// Encodes and queues one command as it is: a response in its own header encoding (the
+    /// request's, see `RemotingCommand::response_to`), anything else in the connection's.
     pub(crate) async fn send(&self, cmd: &RemotingCommand) -> Result<(), NetError> {
-        let frame = encode_command(cmd, self.shared.serialize_type)?;
+        let encoding = if cmd.is_response() {
+            cmd.serialize_type
+        } else {
+            self.shared.serialize_type
+        };
+        let frame = encode_command(cmd, encoding)?;
         self.send_frame(frame).await
     }
 

@@ -231,6 +231,14 @@ async fn request_response_in_both_header_encodings() {
     .await
     .expect("connect");
     assert_echo(&binary, "binary").await;
+    // Each is answered in the header encoding it asked in.
+    for (client, encoding) in [
+        (&json, SerializeType::Json),
+        (&binary, SerializeType::RocketMq),
+    ] {
+        let resp = client.request(echo("encoding"), T).await.expect("echo");
+        assert_eq!(resp.serialize_type, encoding);
+    }
 
     let unknown = json
         .request(RemotingCommand::request(RequestCode(9999)), T)

@@ -83,6 +83,8 @@ impl RemotingCommand {
             opaque: request.opaque,
             flag: FLAG_RESPONSE,
             remark,
+            // Answered in the header encoding the request came in, as Java does.
+            serialize_type: request.serialize_type,
             ..Self::default()
         }
     }
