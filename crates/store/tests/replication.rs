@@ -235,6 +235,8 @@ fn an_empty_replica_starts_at_the_sources_oldest_segment() {
     assert_eq!(dst.store().min_physical_offset(), start);
     replicate(src.store(), dst.store(), 16 * 1024, 77);
     assert_eq!(dst.store().written_offset(), src.store().written_offset());
+    // Both sides' queues are read below: wait for both dispatchers.
+    wait_dispatched(src.store());
     wait_dispatched(dst.store());
     // The replica's queues hold exactly the records from `start` on, with the source's queue offsets.
     for topic in TOPICS {
