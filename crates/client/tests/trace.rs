@@ -58,7 +58,14 @@ async fn a_messages_path_is_shown_from_its_id() {
 
     // Pull everything, delayed message included once it is due.
     let consumer = cluster.pull_consumer("trace-readers").await;
-    let queues = consumer.fetch_queues("Traced").await.expect("queues");
+    // The first send created the topic; its route reaches the name server with the broker's next
+    // registration.
+    let queues = ferromq_testkit::eventually_ok(
+        ferromq_testkit::DEFAULT_DEADLINE,
+        "the name server routes Traced",
+        || consumer.fetch_queues("Traced"),
+    )
+    .await;
     let mut bodies = Vec::new();
     let deadline = tokio::time::Instant::now() + T;
     let mut next = vec![0; queues.len()];
