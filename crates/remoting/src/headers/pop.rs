@@ -1,6 +1,6 @@
 //! POP consumption (5.x): `POP_MESSAGE` (200050), `ACK_MESSAGE` (200051),
 //! `CHANGE_MESSAGE_INVISIBLETIME` (200053). Their codes do not fit the 16-bit code field of the
-//! RocketMQ header encoding, so these travel in JSON headers only.
+//! `ROCKETMQ` header encoding, so these travel in JSON headers only.
 //!
 //! Each popped message carries a receipt handle, Java's "extra info": the client reads it from the
 //! message property `POP_CK` and sends it back as `extraInfo`.
