@@ -6,7 +6,7 @@
 //! - here: [`Broker::start`] and the [`BrokerHandle`] that owns every task and the store.
 //! - `handlers/`: the remoting adapter, request code → decode, call, encode.
 //! - [`service`]: what clients ask for, as typed calls ([`BrokerService`]): send, send-back, end a
-//!   transaction, pull with long polling, offsets.
+//!   transaction, pull with long polling, pop and ack, offsets.
 //! - `tasks/`: background work over the whole state: registration with the name servers, the
 //!   controller agent, replica metadata, the transaction check scan, housekeeping.
 //! - `state`: the components below, bundled for the layers above.
@@ -14,7 +14,8 @@
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
 //!   [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`], [`live_config`],
 //!   [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the half-message layout),
-//!   [`trace`], [`ha`] (replication of the commit log), `stats`, `persist`, `uniq_key`.
+//!   [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt handles, in-flight
+//!   deliveries, the revive timer), `stats`, `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
@@ -32,6 +33,7 @@ pub mod long_poll;
 pub mod names;
 pub mod offsets;
 mod persist;
+pub mod pop;
 pub mod responses;
 pub mod role;
 pub mod schedule;
@@ -130,6 +132,7 @@ impl Broker {
             )),
             transactions: transaction::Ended::default(),
             long_poll: Arc::default(),
+            pop: pop::Leases::default(),
             filters: filter::FilterCache::default(),
             replication,
             role,
@@ -229,6 +232,12 @@ impl Broker {
         if !is_replica {
             service.spawn(tasks::transaction_check::run(
                 state.clone(),
+                service.token().clone(),
+            ));
+        }
+        if !is_replica {
+            service.spawn(pop::revive::run(
+                service::BrokerService::new(state.clone()),
                 service.token().clone(),
             ));
         }
