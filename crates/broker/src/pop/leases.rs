@@ -188,13 +188,6 @@ impl Leases {
             .collect()
     }
 
-    /// Forgets the group's queues (the group or its offsets were removed or reset).
-    pub fn forget(&self, group: &str, topic: Option<&str>) {
-        self.queues
-            .lock()
-            .retain(|(g, t, _), _| g != group || topic.is_some_and(|topic| topic != t));
-    }
-
     /// A fresh delivery token: a 64-bit counter scrambled (splitmix64) so consecutive tokens do not
     /// look alike, cut to Java's non-negative `int`.
     pub fn token(&self) -> u32 {

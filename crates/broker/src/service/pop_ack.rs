@@ -118,8 +118,10 @@ impl BrokerService {
             for (offset, lease) in expired {
                 if lease.attempt >= max {
                     match revive_dead_letter(s, &group, &topic, queue, offset, lease) {
+                        // A FIFO pop may be waiting for exactly this.
                         Ok(()) => {
                             q.leases.remove(&offset);
+                            announce = true;
                         }
                         // Left for the next pass (or a pop) rather than retried at once.
                         Err(e) => {
@@ -134,7 +136,7 @@ impl BrokerService {
             if let Some(offset) = q.commit_due() {
                 s.offsets.commit(&group, &topic, queue, offset);
             }
-            if announce || q.leases.is_empty() {
+            if announce {
                 woken.push((topic.clone(), queue));
             }
             if let Some(at) = q.next_expiry(now) {
