@@ -8,14 +8,15 @@
 //! - [`service`]: what clients ask for, as typed calls ([`BrokerService`]): send, send-back, end a
 //!   transaction, pull with long polling, pop and ack, offsets.
 //! - `tasks/`: background work over the whole state: registration with the name servers, the
-//!   controller agent, replica metadata, the transaction check scan, housekeeping.
+//!   controller agent, replica metadata, the transaction check scan, the POP revive timer,
+//!   housekeeping.
 //! - `state`: the components below, bundled for the layers above.
 //! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
 //!   [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`], [`live_config`],
 //!   [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the half-message layout),
-//!   [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt handles, in-flight
-//!   deliveries, the revive timer), `stats`, `persist`, `uniq_key`.
+//!   [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt handles and in-flight
+//!   deliveries), `stats`, `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
@@ -236,7 +237,7 @@ impl Broker {
             ));
         }
         if !is_replica {
-            service.spawn(pop::revive::run(
+            service.spawn(tasks::pop_revive::run(
                 service::BrokerService::new(state.clone()),
                 service.token().clone(),
             ));

@@ -1,10 +1,9 @@
 //! POP consumption's own state: receipt handles ([`handle`]) and the in-flight table
 //! ([`leases`]). What pop, ack and the rest mean is in `crate::service::pop`; the timer that
-//! dead-letters exhausted messages and wakes waiting pops is [`revive`].
+//! dead-letters exhausted messages and wakes waiting pops is `crate::tasks::pop_revive`.
 
 pub mod handle;
 pub mod leases;
-pub(crate) mod revive;
 
 pub use handle::{MalformedHandle, ReceiptHandle};
 pub use leases::{Lease, Leases, QueueLeases, Stale};
