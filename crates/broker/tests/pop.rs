@@ -784,3 +784,86 @@ async fn kill_9_loses_no_message_and_redelivers_only_what_was_not_acked_in_time(
     assert!(again.keys().all(|b| bodies.contains(b)), "{again:?}");
     broker.shutdown().await;
 }
+
+/// The protocol-neutral calls a v5 gRPC adapter makes, on a broker that also serves remoting.
+#[tokio::test]
+async fn service_calls_pop_change_and_dead_letter_on_request() {
+    use ferromq_broker::error::BrokerError;
+    use ferromq_broker::service::{PopRequest, Subscription};
+
+    let cluster = TestCluster::start().await;
+    let c = cluster.broker_client().await;
+    create_topic(&c, "PopSvc", 1).await;
+    send_bodies(&c, "PopSvc", 0, &["give-up".to_owned(), "keep".to_owned()]).await;
+    let service = cluster.broker().service();
+    let request = PopRequest {
+        group: "sg".into(),
+        topic: "PopSvc".into(),
+        queue_id: Some(0),
+        max_messages: 2,
+        invisible: Duration::from_secs(30),
+        poll: Some(Duration::from_secs(5)),
+        subscription: Subscription::Expression {
+            expression: Some("TagA".into()),
+            kind: Some("TAG".into()),
+        },
+        fifo: false,
+        client: "127.0.0.1:1".parse().expect("addr"),
+    };
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        got.extend(service.pop(request.clone()).await.expect("pops"));
+    }
+    let give_up = &got[0];
+    assert_eq!(&give_up.body[..], b"give-up");
+    assert_eq!(give_up.delivery_attempt, 1);
+    assert_eq!(give_up.msg_id, "UNIQ-give-up");
+    assert_eq!(
+        give_up.properties.get("TAGS").map(String::as_str),
+        Some("TagA")
+    );
+    assert!(give_up.invisible_until_ms >= give_up.pop_time_ms + 30_000);
+
+    let renewed = service
+        .change_invisible("sg", "PopSvc", &got[1].handle, Duration::from_secs(60))
+        .expect("changed");
+    assert!(matches!(
+        service.ack("sg", "PopSvc", &got[1].handle),
+        Err(BrokerError::StaleReceiptHandle(_))
+    ));
+    assert!(matches!(
+        service.change_invisible("sg", "PopSvc", &renewed, Duration::ZERO),
+        Err(BrokerError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        service.ack("sg", "PopSvc", "not a handle"),
+        Err(BrokerError::BadReceiptHandle(_))
+    ));
+    service.ack("sg", "PopSvc", &renewed).expect("acked");
+
+    service
+        .forward_to_dlq("sg", "PopSvc", &give_up.handle)
+        .expect("dead-lettered");
+    assert!(matches!(
+        service.ack("sg", "PopSvc", &give_up.handle),
+        Err(BrokerError::StaleReceiptHandle(_))
+    ));
+    let raw = ferromq_testkit::eventually(Duration::from_secs(10), "a dead letter", || {
+        let c = &c;
+        async move {
+            let resp = call(c, pull_request("x", "%DLQ%sg", 0, 0, "*", None)).await;
+            (resp.response_code() == ResponseCode::SUCCESS).then_some(resp)
+        }
+    })
+    .await;
+    let dead = common::decode(raw.body.as_deref().expect("body"));
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1, b"give-up");
+    assert_eq!(committed(&c, "sg", "PopSvc", 0).await, 2);
+    let empty = PopRequest {
+        poll: None,
+        ..request
+    };
+    assert!(service.pop(empty).await.expect("pops").is_empty());
+    cluster.shutdown().await;
+}
