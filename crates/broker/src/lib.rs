@@ -115,6 +115,10 @@ impl Broker {
         let dir = config.config_dir();
         let topics = Topics::open(dir.join("topics.json"), &config)?;
         let offsets = ConsumerOffsets::open(dir.join("consumerOffset.json"))?;
+        let pop = pop::Leases::new(Some(pop::AckJournal::open(
+            dir.join("popAcks.log"),
+            |(group, topic, queue)| offsets.query(group, topic, *queue),
+        )?));
         let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
         let schedule = Arc::new(schedule::Schedule::new(&config)?);
         let epochs = ha::epochs::EpochTable::open(dir.join("epochs.json"))?;
@@ -133,7 +137,7 @@ impl Broker {
             )),
             transactions: transaction::Ended::default(),
             long_poll: Arc::default(),
-            pop: pop::Leases::default(),
+            pop,
             filters: filter::FilterCache::default(),
             replication,
             role,

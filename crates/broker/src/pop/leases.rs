@@ -7,13 +7,14 @@
 //! synchronous read) without blocking other queues; the outer map lock is held only to find the
 //! queue.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use super::handle::ReceiptHandle;
+use super::journal::{AckJournal, Ended};
 
 /// (group, topic, queue id).
 pub type QueueKey = (String, String, u32);
@@ -57,15 +58,30 @@ pub struct QueueLeases {
     pub leases: BTreeMap<u64, Lease>,
     /// The committed offset last written to the offset table.
     pub committed: u64,
+    /// Deliveries that ended above the lowest unacked offset (journaled, see `journal`): not to be
+    /// delivered again when `next` reaches them after a restart.
+    pub ended: BTreeSet<u64>,
 }
 
 impl QueueLeases {
-    fn new(start: u64) -> Self {
+    fn new(start: u64, ended: BTreeSet<u64>) -> Self {
         Self {
             next: start,
             leases: BTreeMap::new(),
             committed: start,
+            ended,
         }
+    }
+
+    /// Ends the delivery of `offset` (acked or dead-lettered). Returns whether it must be journaled:
+    /// it lies above the lowest unacked offset, so the committed offset does not cover it.
+    pub fn end(&mut self, offset: u64) -> bool {
+        self.leases.remove(&offset);
+        let above = offset > self.lowest_unacked();
+        if above {
+            self.ended.insert(offset);
+        }
+        above
     }
 
     /// The lowest offset not yet acked: everything below it is done.
@@ -116,14 +132,14 @@ impl QueueLeases {
         Ok(*lease)
     }
 
-    /// Ends the delivery `handle` names (ack or dead-letter).
+    /// Ends the delivery `handle` names (ack or dead-letter); returns whether to journal it (see
+    /// [`QueueLeases::end`]).
     ///
     /// # Errors
     /// When it is no longer the message's current delivery.
-    pub fn finish(&mut self, handle: &ReceiptHandle) -> Result<Lease, Stale> {
-        let lease = self.check(handle)?;
-        self.leases.remove(&handle.offset);
-        Ok(lease)
+    pub fn finish(&mut self, handle: &ReceiptHandle) -> Result<bool, Stale> {
+        self.check(handle)?;
+        Ok(self.end(handle.offset))
     }
 
     /// Takes the committed offset to write, when it moved since the last write.
@@ -131,20 +147,30 @@ impl QueueLeases {
         let now = self.lowest_unacked();
         (now != self.committed).then(|| {
             self.committed = now;
+            self.ended = self.ended.split_off(&now);
             now
         })
     }
 }
 
-/// Every queue's leases, plus the token source.
+/// Every queue's leases, the ack journal, and the token source.
 #[derive(Debug)]
 pub struct Leases {
     queues: Mutex<HashMap<QueueKey, Arc<Mutex<QueueLeases>>>>,
+    journal: Option<AckJournal>,
     tokens: AtomicU64,
 }
 
 impl Default for Leases {
     fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl Leases {
+    /// Leases journaling ended deliveries to `journal` (none: memory only).
+    #[must_use]
+    pub fn new(journal: Option<AckJournal>) -> Self {
         // Seeded from the clock so tokens differ across restarts: a handle from before a restart
         // must not match a delivery after it.
         let seed = std::time::SystemTime::now()
@@ -155,19 +181,24 @@ impl Default for Leases {
         s.copy_from_slice(&seed[..8]);
         Self {
             queues: Mutex::new(HashMap::new()),
+            journal,
             tokens: AtomicU64::new(u64::from_le_bytes(s)),
         }
     }
-}
 
-impl Leases {
     /// The queue's bookkeeping, created starting at `start()` when absent.
     pub fn queue(&self, key: &QueueKey, start: impl FnOnce() -> u64) -> Arc<Mutex<QueueLeases>> {
         let mut queues = self.queues.lock();
         if let Some(q) = queues.get(key) {
             return q.clone();
         }
-        let q = Arc::new(Mutex::new(QueueLeases::new(start())));
+        let start = start();
+        let ended = self
+            .journal
+            .as_ref()
+            .map(|j| j.claim(key, start))
+            .unwrap_or_default();
+        let q = Arc::new(Mutex::new(QueueLeases::new(start, ended)));
         queues.insert(key.clone(), q.clone());
         q
     }
@@ -186,6 +217,34 @@ impl Leases {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// Journals ended deliveries ([`QueueLeases::end`] said so). Call after releasing the queue's
+    /// lock.
+    pub fn record_ended(&self, key: &QueueKey, offsets: &[u64]) {
+        if let Some(j) = &self.journal {
+            j.record(key, offsets);
+        }
+    }
+
+    /// Rewrites the journal when it grew enough.
+    ///
+    /// # Errors
+    /// The rewrite failed.
+    pub fn compact_journal_if_due(&self) -> Result<(), crate::error::BrokerError> {
+        let Some(j) = self.journal.as_ref().filter(|j| j.needs_compaction()) else {
+            return Ok(());
+        };
+        j.locked_compact(|| {
+            let mut live = Ended::new();
+            for (key, q) in self.all() {
+                let q = q.lock();
+                if !q.ended.is_empty() {
+                    live.insert(key, q.ended.clone());
+                }
+            }
+            live
+        })
     }
 
     /// A fresh delivery token: a 64-bit counter scrambled (splitmix64) so consecutive tokens do not
@@ -229,7 +288,7 @@ mod tests {
 
     #[test]
     fn committed_offset_is_the_lowest_unacked() {
-        let mut q = QueueLeases::new(5);
+        let mut q = QueueLeases::new(5, BTreeSet::new());
         assert_eq!(q.commit_due(), None);
         for o in 5..8 {
             q.leases
@@ -238,17 +297,21 @@ mod tests {
         q.next = 8;
         assert_eq!(q.lowest_unacked(), 5);
         let h6 = handle(6, &q.leases[&6]);
-        q.finish(&h6).expect("acks 6");
+        assert!(q.finish(&h6).expect("acks 6"), "6 lies above 5: journaled");
         assert_eq!(q.commit_due(), None, "5 is still in flight");
         let h5 = handle(5, &q.leases[&5]);
-        q.finish(&h5).expect("acks 5");
+        assert!(
+            !q.finish(&h5).expect("acks 5"),
+            "the committed offset covers 5"
+        );
         assert_eq!(q.commit_due(), Some(7));
+        assert!(q.ended.is_empty(), "6 is below the committed offset now");
         assert_eq!(q.finish(&h5), Err(Stale::NotInFlight));
     }
 
     #[test]
     fn a_superseded_handle_is_stale() {
-        let mut q = QueueLeases::new(0);
+        let mut q = QueueLeases::new(0, BTreeSet::new());
         q.leases.insert(0, lease(1000, 1));
         let old = handle(0, &q.leases[&0]);
         q.leases.insert(0, lease(2000, 2));
@@ -260,7 +323,7 @@ mod tests {
 
     #[test]
     fn expiry_and_fifo_blocking() {
-        let mut q = QueueLeases::new(0);
+        let mut q = QueueLeases::new(0, BTreeSet::new());
         q.leases.insert(0, lease(1000, 1));
         q.leases.insert(1, lease(1050, 2));
         assert!(q.fifo_blocked(1000));

@@ -314,6 +314,7 @@ fn pop_queue(
         return Ok(ql.next_expiry(now));
     }
     let start = out.len();
+    let mut ended = Vec::new();
     let expired: Vec<(u64, Lease)> = ql.expired(now).collect();
     for (offset, lease) in expired {
         if out.len() - start >= want {
@@ -326,7 +327,9 @@ fn pop_queue(
         };
         if lease.attempt >= plan.max_attempts {
             super::pop_ack::dead_letter(s, group, &record, lease.attempt)?;
-            ql.leases.remove(&offset);
+            if ql.end(offset) {
+                ended.push(offset);
+            }
             continue;
         }
         out.push(deliver(
@@ -347,7 +350,10 @@ fn pop_queue(
         s.offsets.commit(group, topic, q, offset);
     }
     s.offsets.record_pull(group, topic, q, ql.next);
-    Ok(ql.next_expiry(now))
+    let next_expiry = ql.next_expiry(now);
+    drop(ql);
+    s.pop.record_ended(&key, &ended);
+    Ok(next_expiry)
 }
 
 /// Delivers never-popped messages from `ql.next` on, skipping what the filter rejects.
@@ -384,7 +390,8 @@ fn pop_new(
             _ => return Ok(()),
         }
         for (m, &offset) in got.messages.iter().zip(&got.queue_offsets) {
-            if offset < ql.next || !plan.filter.accepts_record(m) {
+            // Below `next`: already handed out. Ended: acked before a restart (see `pop::journal`).
+            if offset < ql.next || ql.ended.contains(&offset) || !plan.filter.accepts_record(m) {
                 continue;
             }
             out.push(deliver(s, plan, ql, q, offset, m, 1)?);

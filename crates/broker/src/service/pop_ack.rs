@@ -39,8 +39,13 @@ impl BrokerService {
         let s = &*self.state;
         let (h, cell) = lookup(s, group, topic, handle)?;
         let mut q = cell.lock();
-        q.finish(&h).map_err(|e| stale(e, &h))?;
+        let journal = q.finish(&h).map_err(|e| stale(e, &h))?;
         after_finish(s, group, topic, h.queue_id, &mut q);
+        drop(q);
+        if journal {
+            s.pop
+                .record_ended(&queue_key(group, topic, &h), &[h.offset]);
+        }
         Ok(())
     }
 
@@ -97,8 +102,13 @@ impl BrokerService {
         if let Some(record) = read_at(s, topic, h.queue_id, h.offset)? {
             dead_letter(s, group, &record, lease.attempt)?;
         }
-        q.leases.remove(&h.offset);
+        let journal = q.end(h.offset);
         after_finish(s, group, topic, h.queue_id, &mut q);
+        drop(q);
+        if journal {
+            s.pop
+                .record_ended(&queue_key(group, topic, &h), &[h.offset]);
+        }
         Ok(())
     }
 
@@ -114,13 +124,16 @@ impl BrokerService {
             let max = max_attempts(s, &group);
             let mut q = cell.lock();
             let mut announce = false;
+            let mut ended = Vec::new();
             let expired: Vec<(u64, Lease)> = q.expired(now).filter(|(_, l)| !l.announced).collect();
             for (offset, lease) in expired {
                 if lease.attempt >= max {
                     match revive_dead_letter(s, &group, &topic, queue, offset, lease) {
                         // A FIFO pop may be waiting for exactly this.
                         Ok(()) => {
-                            q.leases.remove(&offset);
+                            if q.end(offset) {
+                                ended.push(offset);
+                            }
                             announce = true;
                         }
                         // Left for the next pass (or a pop) rather than retried at once.
@@ -142,6 +155,11 @@ impl BrokerService {
             if let Some(at) = q.next_expiry(now) {
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
+            drop(q);
+            s.pop.record_ended(&(group, topic, queue), &ended);
+        }
+        if let Err(e) = s.pop.compact_journal_if_due() {
+            warn!(error = %e, "compacting the POP ack journal failed");
         }
         for (topic, queue) in woken {
             s.long_poll.notify(&topic, queue);
@@ -184,6 +202,10 @@ fn lookup(
         .existing(&key)
         .ok_or_else(|| stale(Stale::NotInFlight, &h))?;
     Ok((h, cell))
+}
+
+fn queue_key(group: &str, topic: &str, h: &ReceiptHandle) -> (String, String, u32) {
+    (group.to_owned(), topic.to_owned(), h.queue_id)
 }
 
 fn stale(why: Stale, h: &ReceiptHandle) -> BrokerError {
