@@ -1,6 +1,7 @@
-//! The ack journal: one line per POP delivery that ended (ack or dead-letter) *above* its queue's
-//! lowest unacked offset. The committed offset alone would make a restart deliver those again;
-//! with the journal a restart skips them.
+//! The ack journal: one line per POP delivery that ended (ack or dead-letter). The committed
+//! offset (the lowest unacked one) alone would make a restart deliver again every message acked
+//! above it, and, after a crash, every ack since the offsets last reached disk; with the journal a
+//! restart skips them.
 //!
 //! Format (`config/popAcks.log`), one entry per line, fields separated by one space (topic and
 //! group names cannot contain spaces):

@@ -73,15 +73,13 @@ impl QueueLeases {
         }
     }
 
-    /// Ends the delivery of `offset` (acked or dead-lettered). Returns whether it must be journaled:
-    /// it lies above the lowest unacked offset, so the committed offset does not cover it.
-    pub fn end(&mut self, offset: u64) -> bool {
+    /// Ends the delivery of `offset` (acked or dead-lettered). The caller journals it: even one the
+    /// committed offset now covers, since that offset reaches disk only every few seconds.
+    pub fn end(&mut self, offset: u64) {
         self.leases.remove(&offset);
-        let above = offset > self.lowest_unacked();
-        if above {
+        if offset > self.lowest_unacked() {
             self.ended.insert(offset);
         }
-        above
     }
 
     /// The lowest offset not yet acked: everything below it is done.
@@ -132,14 +130,14 @@ impl QueueLeases {
         Ok(*lease)
     }
 
-    /// Ends the delivery `handle` names (ack or dead-letter); returns whether to journal it (see
-    /// [`QueueLeases::end`]).
+    /// Ends the delivery `handle` names (ack or dead-letter; see [`QueueLeases::end`]).
     ///
     /// # Errors
     /// When it is no longer the message's current delivery.
-    pub fn finish(&mut self, handle: &ReceiptHandle) -> Result<bool, Stale> {
+    pub fn finish(&mut self, handle: &ReceiptHandle) -> Result<(), Stale> {
         self.check(handle)?;
-        Ok(self.end(handle.offset))
+        self.end(handle.offset);
+        Ok(())
     }
 
     /// Takes the committed offset to write, when it moved since the last write.
@@ -219,8 +217,7 @@ impl Leases {
             .collect()
     }
 
-    /// Journals ended deliveries ([`QueueLeases::end`] said so). Call after releasing the queue's
-    /// lock.
+    /// Journals ended deliveries. Call after releasing the queue's lock.
     pub fn record_ended(&self, key: &QueueKey, offsets: &[u64]) {
         if let Some(j) = &self.journal {
             j.record(key, offsets);
@@ -297,13 +294,11 @@ mod tests {
         q.next = 8;
         assert_eq!(q.lowest_unacked(), 5);
         let h6 = handle(6, &q.leases[&6]);
-        assert!(q.finish(&h6).expect("acks 6"), "6 lies above 5: journaled");
+        q.finish(&h6).expect("acks 6");
+        assert!(q.ended.contains(&6), "6 lies above 5");
         assert_eq!(q.commit_due(), None, "5 is still in flight");
         let h5 = handle(5, &q.leases[&5]);
-        assert!(
-            !q.finish(&h5).expect("acks 5"),
-            "the committed offset covers 5"
-        );
+        q.finish(&h5).expect("acks 5");
         assert_eq!(q.commit_due(), Some(7));
         assert!(q.ended.is_empty(), "6 is below the committed offset now");
         assert_eq!(q.finish(&h5), Err(Stale::NotInFlight));

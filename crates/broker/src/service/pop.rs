@@ -327,9 +327,8 @@ fn pop_queue(
         };
         if lease.attempt >= plan.max_attempts {
             super::pop_ack::dead_letter(s, group, &record, lease.attempt)?;
-            if ql.end(offset) {
-                ended.push(offset);
-            }
+            ql.end(offset);
+            ended.push(offset);
             continue;
         }
         out.push(deliver(

@@ -39,13 +39,11 @@ impl BrokerService {
         let s = &*self.state;
         let (h, cell) = lookup(s, group, topic, handle)?;
         let mut q = cell.lock();
-        let journal = q.finish(&h).map_err(|e| stale(e, &h))?;
+        q.finish(&h).map_err(|e| stale(e, &h))?;
         after_finish(s, group, topic, h.queue_id, &mut q);
         drop(q);
-        if journal {
-            s.pop
-                .record_ended(&queue_key(group, topic, &h), &[h.offset]);
-        }
+        s.pop
+            .record_ended(&queue_key(group, topic, &h), &[h.offset]);
         Ok(())
     }
 
@@ -102,13 +100,11 @@ impl BrokerService {
         if let Some(record) = read_at(s, topic, h.queue_id, h.offset)? {
             dead_letter(s, group, &record, lease.attempt)?;
         }
-        let journal = q.end(h.offset);
+        q.end(h.offset);
         after_finish(s, group, topic, h.queue_id, &mut q);
         drop(q);
-        if journal {
-            s.pop
-                .record_ended(&queue_key(group, topic, &h), &[h.offset]);
-        }
+        s.pop
+            .record_ended(&queue_key(group, topic, &h), &[h.offset]);
         Ok(())
     }
 
@@ -131,9 +127,8 @@ impl BrokerService {
                     match revive_dead_letter(s, &group, &topic, queue, offset, lease) {
                         // A FIFO pop may be waiting for exactly this.
                         Ok(()) => {
-                            if q.end(offset) {
-                                ended.push(offset);
-                            }
+                            q.end(offset);
+                            ended.push(offset);
                             announce = true;
                         }
                         // Left for the next pass (or a pop) rather than retried at once.
