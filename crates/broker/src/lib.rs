@@ -115,10 +115,13 @@ impl Broker {
         let dir = config.config_dir();
         let topics = Topics::open(dir.join("topics.json"), &config)?;
         let offsets = ConsumerOffsets::open(dir.join("consumerOffset.json"))?;
-        let pop = pop::Leases::new(Some(pop::AckJournal::open(
-            dir.join("popAcks.log"),
-            |(group, topic, queue)| offsets.query(group, topic, *queue),
-        )?));
+        let journal = dir.join("popAcks.log");
+        let pop = pop::Leases::new(Some(
+            pop::AckJournal::open(journal.clone(), |(group, topic, queue)| {
+                offsets.query(group, topic, *queue)
+            })
+            .map_err(|e| BrokerError::io(journal, e))?,
+        ));
         let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
         let schedule = Arc::new(schedule::Schedule::new(&config)?);
         let epochs = ha::epochs::EpochTable::open(dir.join("epochs.json"))?;

@@ -24,8 +24,6 @@ use parking_lot::Mutex;
 use tracing::warn;
 
 use super::leases::QueueKey;
-use crate::error::BrokerError;
-use crate::persist;
 
 /// Appended lines after which the revive pass compacts the file.
 pub const COMPACT_AFTER: u64 = 10_000;
@@ -74,9 +72,9 @@ impl AckJournal {
     pub fn open(
         path: PathBuf,
         committed: impl Fn(&QueueKey) -> Option<u64>,
-    ) -> Result<Self, BrokerError> {
+    ) -> std::io::Result<Self> {
         let mut loaded = Ended::new();
-        if let Some(bytes) = persist::read_optional(&path)? {
+        if let Some(bytes) = ferromq_durable::read_optional(&path)? {
             let text = String::from_utf8_lossy(&bytes);
             // Only whole lines: a write cut by a crash leaves a last line without its newline.
             let whole = text.rfind('\n').map_or("", |end| &text[..end]);
@@ -146,24 +144,22 @@ impl AckJournal {
     ///
     /// # Errors
     /// The rewrite failed (the old file stays, and appends go on to it).
-    pub fn locked_compact(&self, gather: impl FnOnce() -> Ended) -> Result<(), BrokerError> {
+    pub fn locked_compact(&self, gather: impl FnOnce() -> Ended) -> std::io::Result<()> {
         let mut a = self.appender.lock();
         let live = gather();
         self.rewrite(&mut a, &live)
     }
 
-    fn rewrite(&self, a: &mut Appender, live: &Ended) -> Result<(), BrokerError> {
+    fn rewrite(&self, a: &mut Appender, live: &Ended) -> std::io::Result<()> {
         let mut text = String::new();
         for (key, offsets) in live.iter().chain(self.loaded.lock().iter()) {
             for &o in offsets {
                 render(&mut text, key, o);
             }
         }
-        persist::write_atomic(&self.path, text.as_bytes())?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| BrokerError::io(&self.path, e))?;
+        // Temporary sibling, fsync, rename, fsync the folder: a crash leaves the old or the new file.
+        ferromq_durable::write_atomic(&self.path, text.as_bytes())?;
+        let file = OpenOptions::new().append(true).open(&self.path)?;
         a.file = Some(file);
         a.appended = 0;
         Ok(())

@@ -228,7 +228,7 @@ impl Leases {
     ///
     /// # Errors
     /// The rewrite failed.
-    pub fn compact_journal_if_due(&self) -> Result<(), crate::error::BrokerError> {
+    pub fn compact_journal_if_due(&self) -> std::io::Result<()> {
         let Some(j) = self.journal.as_ref().filter(|j| j.needs_compaction()) else {
             return Ok(());
         };
