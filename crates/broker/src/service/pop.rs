@@ -23,6 +23,7 @@ use ferromq_model::record::{self, RecordDraft};
 use ferromq_remoting::body::route::perm;
 use ferromq_store::{GetStatus, QueueRead, TagFilter};
 use tokio::time::Instant;
+use tracing::warn;
 
 use super::{BrokerService, Subscription};
 use crate::error::BrokerError;
@@ -271,7 +272,16 @@ fn pop_once(s: &State, plan: &PopPlan) -> Result<(Vec<PoppedMessage>, Option<u64
         if out.len() >= max {
             break;
         }
-        let expiry = pop_queue(s, plan, q, max - out.len(), &mut out)?;
+        let expiry = match pop_queue(s, plan, q, max - out.len(), &mut out) {
+            Ok(expiry) => expiry,
+            // What other queues gave is leased already: hand it out rather than let it wait for
+            // its invisible time to end.
+            Err(e) if !out.is_empty() => {
+                warn!(group = %plan.req.group, topic = %plan.req.topic, queue = q, error = %e, "pop of one queue failed");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         next_expiry = match (next_expiry, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -310,11 +320,36 @@ fn pop_queue(
     });
     let mut ql = cell.lock();
     let now = now_ms();
+    let mut ended = Vec::new();
+    // Whatever happened, what was leased, dead-lettered or skipped is accounted for.
+    let result = pop_locked(s, plan, &mut ql, q, now, want, out, &mut ended);
+    if let Some(offset) = ql.commit_due() {
+        s.offsets.commit(group, topic, q, offset);
+    }
+    s.offsets.record_pull(group, topic, q, ql.next);
+    let next_expiry = ql.next_expiry(now);
+    drop(ql);
+    s.pop.record_ended(&key, &ended);
+    result.map(|()| next_expiry)
+}
+
+/// [`pop_queue`] with the queue locked; `ended` collects what was dead-lettered.
+#[allow(clippy::too_many_arguments)] // one call site, all of it the pop's context
+fn pop_locked(
+    s: &State,
+    plan: &PopPlan,
+    ql: &mut QueueLeases,
+    q: u32,
+    now: u64,
+    want: usize,
+    out: &mut Vec<PoppedMessage>,
+    ended: &mut Vec<u64>,
+) -> Result<(), BrokerError> {
+    let (group, topic) = (&plan.req.group, &plan.req.topic);
     if plan.req.fifo && ql.fifo_blocked(now) {
-        return Ok(ql.next_expiry(now));
+        return Ok(());
     }
     let start = out.len();
-    let mut ended = Vec::new();
     let expired: Vec<(u64, Lease)> = ql.expired(now).collect();
     for (offset, lease) in expired {
         if out.len() - start >= want {
@@ -331,28 +366,13 @@ fn pop_queue(
             ended.push(offset);
             continue;
         }
-        out.push(deliver(
-            s,
-            plan,
-            &mut ql,
-            q,
-            offset,
-            &record,
-            lease.attempt + 1,
-        )?);
+        out.push(deliver(s, plan, ql, q, offset, &record, lease.attempt + 1)?);
     }
     // New messages only once every expired one went out again, so a FIFO queue stays in order.
     if out.len() - start < want && ql.expired(now).next().is_none() {
-        pop_new(s, plan, &mut ql, q, want - (out.len() - start), out)?;
+        pop_new(s, plan, ql, q, want - (out.len() - start), out)?;
     }
-    if let Some(offset) = ql.commit_due() {
-        s.offsets.commit(group, topic, q, offset);
-    }
-    s.offsets.record_pull(group, topic, q, ql.next);
-    let next_expiry = ql.next_expiry(now);
-    drop(ql);
-    s.pop.record_ended(&key, &ended);
-    Ok(next_expiry)
+    Ok(())
 }
 
 /// Delivers never-popped messages from `ql.next` on, skipping what the filter rejects.
