@@ -878,3 +878,45 @@ async fn service_calls_pop_change_and_dead_letter_on_request() {
     assert!(service.pop(empty).await.expect("pops").is_empty());
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_filtered_pop_delivers_only_matching_messages_and_skips_the_rest() {
+    let cluster = TestCluster::start().await;
+    let c = cluster.broker_client().await;
+    create_topic(&c, "PopTags", 1).await;
+    for (i, tag) in ["A", "B", "A", "B", "B", "A"].into_iter().enumerate() {
+        let resp = send_v2(&c, "PopTags", 0, Some(tag), format!("{tag}{i}").as_bytes()).await;
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    }
+    let pop = Pop::new("tg", "PopTags");
+    let request = |exp: &str| {
+        let mut cmd = pop.request();
+        cmd.ext_fields.insert("exp".into(), exp.into());
+        cmd
+    };
+    let mut got = Vec::new();
+    let end = now_ms() + 20_000;
+    while got.len() < 3 {
+        assert!(now_ms() < end, "only {got:?}");
+        let resp = c
+            .request(request("A"), Duration::from_secs(15))
+            .await
+            .expect("response");
+        if resp.response_code() == ResponseCode::SUCCESS {
+            got.extend(common::decode(resp.body.as_deref().expect("body")));
+        }
+    }
+    let bodies: Vec<String> = got
+        .iter()
+        .map(|r| String::from_utf8(r.1.clone()).expect("utf8"))
+        .collect();
+    assert_eq!(bodies, ["A0", "A2", "A5"]);
+    for (_, _, props, _) in &got {
+        let handle = properties::get(props, "POP_CK").expect("handle");
+        let resp = ack(&c, "tg", "PopTags", handle).await;
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    }
+    // The B messages count as consumed for this group.
+    assert_eq!(committed(&c, "tg", "PopTags", 0).await, 6);
+    cluster.shutdown().await;
+}

@@ -159,11 +159,18 @@ impl BrokerService {
         for (topic, queue) in woken {
             s.long_poll.notify(&topic, queue);
         }
-        let wait = next.map_or(REVIVE_MAX_SLEEP, |at| {
-            Duration::from_millis(at.saturating_sub(now_ms()))
-        });
-        wait.clamp(REVIVE_MIN_SLEEP, REVIVE_MAX_SLEEP)
+        revive_sleep(next, now_ms())
     }
+}
+
+/// How long the revive task sleeps when the next invisible delivery expires at `next` (ms since
+/// the epoch): until then, but never less than [`REVIVE_MIN_SLEEP`] (an expiry in the past is
+/// handled by the pass that follows, not by spinning) nor more than [`REVIVE_MAX_SLEEP`].
+fn revive_sleep(next: Option<u64>, now: u64) -> Duration {
+    next.map_or(REVIVE_MAX_SLEEP, |at| {
+        Duration::from_millis(at.saturating_sub(now))
+    })
+    .clamp(REVIVE_MIN_SLEEP, REVIVE_MAX_SLEEP)
 }
 
 fn revive_dead_letter(
@@ -274,4 +281,24 @@ pub(super) fn dead_letter(
     s.stats.add_put(result.records.len());
     info!(dlq = %dlq, %group, topic = %msg.topic, queue_offset = msg.queue_offset, attempts, "POP message sent to the dead-letter queue");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_revive_sleep_is_bounded_whatever_the_expiry() {
+        let now = 1_700_000_000_000;
+        for (next, expected) in [
+            (None, REVIVE_MAX_SLEEP),
+            (Some(0), REVIVE_MIN_SLEEP),
+            (Some(now - 5_000), REVIVE_MIN_SLEEP),
+            (Some(now), REVIVE_MIN_SLEEP),
+            (Some(now + 250), Duration::from_millis(250)),
+            (Some(u64::MAX), REVIVE_MAX_SLEEP),
+        ] {
+            assert_eq!(revive_sleep(next, now), expected, "{next:?}");
+        }
+    }
 }
