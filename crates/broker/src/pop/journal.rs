@@ -13,7 +13,7 @@
 //! A line is appended with one `write` and no fsync: it survives the broker process being killed,
 //! not the machine losing power (then the restart just redelivers, at least once). A torn or
 //! unreadable line is skipped on load. The file is rewritten (atomically) at open and whenever it
-//! grew by [`COMPACT_AFTER`] lines, keeping only entries at or above their queue's committed offset.
+//! grew by [`COMPACT_AFTER`] lines, keeping only entries above their queue's committed offset.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
@@ -107,8 +107,9 @@ impl AckJournal {
             .unwrap_or_default()
     }
 
-    /// Appends ended deliveries. Call without holding a queue's lock (see [`AckJournal::locked_compact`]).
-    /// A failed write is logged: the ack stands, a restart may deliver the message again.
+    /// Appends ended deliveries. Call without holding a queue's lock (see
+    /// [`AckJournal::locked_compact`]). A failed write is logged: the ack stands, and a restart may
+    /// deliver the message again.
     pub fn record(&self, key: &QueueKey, offsets: &[u64]) {
         if offsets.is_empty() {
             return;

@@ -34,7 +34,8 @@ use crate::pop::{Lease, QueueLeases, ReceiptHandle};
 use crate::state::State;
 use crate::transaction::{edit_properties, view};
 
-/// The property carrying the receipt handle in popped records (Java's `MessageConst.PROPERTY_POP_CK`).
+/// The property carrying the receipt handle in popped records (Java's
+/// `MessageConst.PROPERTY_POP_CK`).
 pub const POP_CK: &str = "POP_CK";
 /// At most this many messages per pop (Java's limit too).
 pub const MAX_POP_MESSAGES: u32 = 32;
@@ -178,7 +179,8 @@ pub(super) fn invisible_ms(invisible: Duration) -> Result<u64, BrokerError> {
         .max(1))
 }
 
-/// The group's delivery attempts before dead-lettering: its `retryMaxTimes` retries after the first.
+/// The group's delivery attempts before dead-lettering: its `retryMaxTimes` retries after the
+/// first.
 pub(super) fn max_attempts(s: &State, group: &str) -> u32 {
     s.subscriptions.retry_max_times(group).saturating_add(1)
 }
