@@ -60,6 +60,15 @@ pub enum BrokerError {
     Missing(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A request argument outside what the broker accepts (e.g. a POP invisible time).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A POP receipt handle that is not one this broker writes.
+    #[error("{0}")]
+    BadReceiptHandle(#[from] crate::pop::MalformedHandle),
+    /// A POP receipt handle that no longer names the message's current delivery.
+    #[error("stale receipt handle: {0}")]
+    StaleReceiptHandle(String),
     /// A write request reached a replica (brokerRole SLAVE).
     #[error("the broker[{0}] is a slave: sending is forbidden, send to its master")]
     ReplicaRefusesWrites(String),

@@ -6,15 +6,17 @@
 //! - here: [`Broker::start`] and the [`BrokerHandle`] that owns every task and the store.
 //! - `handlers/`: the remoting adapter, request code → decode, call, encode.
 //! - [`service`]: what clients ask for, as typed calls ([`BrokerService`]): send, send-back, end a
-//!   transaction, pull with long polling, offsets.
+//!   transaction, pull with long polling, pop and ack, offsets.
 //! - `tasks/`: background work over the whole state: registration with the name servers, the
-//!   controller agent, replica metadata, the transaction check scan, housekeeping.
+//!   controller agent, replica metadata, the transaction check scan, the POP revive timer,
+//!   housekeeping.
 //! - `state`: the components below, bundled for the layers above.
 //! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
 //!   [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`], [`live_config`],
 //!   [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the half-message layout),
-//!   [`trace`], [`ha`] (replication of the commit log), `stats`, `persist`, `uniq_key`.
+//!   [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt handles and in-flight
+//!   deliveries), `stats`, `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
@@ -32,6 +34,7 @@ pub mod long_poll;
 pub mod names;
 pub mod offsets;
 mod persist;
+pub mod pop;
 pub mod responses;
 pub mod role;
 pub mod schedule;
@@ -112,6 +115,13 @@ impl Broker {
         let dir = config.config_dir();
         let topics = Topics::open(dir.join("topics.json"), &config)?;
         let offsets = ConsumerOffsets::open(dir.join("consumerOffset.json"))?;
+        let journal = dir.join("popAcks.log");
+        let pop = pop::Leases::new(Some(
+            pop::AckJournal::open(journal.clone(), |(group, topic, queue)| {
+                offsets.query(group, topic, *queue)
+            })
+            .map_err(|e| BrokerError::io(journal, e))?,
+        ));
         let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
         let schedule = Arc::new(schedule::Schedule::new(&config)?);
         let epochs = ha::epochs::EpochTable::open(dir.join("epochs.json"))?;
@@ -130,6 +140,7 @@ impl Broker {
             )),
             transactions: transaction::Ended::default(),
             long_poll: Arc::default(),
+            pop,
             filters: filter::FilterCache::default(),
             replication,
             role,
@@ -229,6 +240,12 @@ impl Broker {
         if !is_replica {
             service.spawn(tasks::transaction_check::run(
                 state.clone(),
+                service.token().clone(),
+            ));
+        }
+        if !is_replica {
+            service.spawn(tasks::pop_revive::run(
+                service::BrokerService::new(state.clone()),
                 service.token().clone(),
             ));
         }

@@ -13,7 +13,11 @@ pub fn code_of(err: &BrokerError) -> ResponseCode {
         BrokerError::BadHeader(_)
         | BrokerError::BadBody(_)
         | BrokerError::InvalidName { .. }
-        | BrokerError::BadQueueId { .. } => ResponseCode::INVALID_PARAMETER,
+        | BrokerError::BadQueueId { .. }
+        | BrokerError::InvalidArgument(_)
+        | BrokerError::BadReceiptHandle(_) => ResponseCode::INVALID_PARAMETER,
+        // Java answers an ack of a message no longer in flight with NO_MESSAGE too.
+        BrokerError::StaleReceiptHandle(_) => ResponseCode::NO_MESSAGE,
         BrokerError::SendForbidden(_)
         | BrokerError::Forbidden(_)
         | BrokerError::NoPermission { .. } => ResponseCode::NO_PERMISSION,

@@ -38,6 +38,8 @@ pub struct State {
     /// Recently ended transactions.
     pub transactions: crate::transaction::Ended,
     pub long_poll: Arc<LongPoll>,
+    /// POP consumption's in-flight deliveries (see `crate::pop`).
+    pub pop: crate::pop::Leases,
     /// Compiled SQL92 subscription filters.
     pub filters: crate::filter::FilterCache,
     /// Master/replica replication (see `crate::ha`).

@@ -11,6 +11,7 @@ mod epochs;
 mod heartbeat;
 mod lock;
 mod offsets;
+mod pop;
 mod producer_connections;
 mod pull;
 mod query;
@@ -70,6 +71,10 @@ impl BrokerHandler {
             RequestCode::SEND_REPLY_MESSAGE | RequestCode::SEND_REPLY_MESSAGE_V2 => {
                 reply::send_reply(service, s, ctx, req).await
             }
+            RequestCode::POP_MESSAGE => return pop::pop_message(service, ctx, req).await,
+            RequestCode::ACK_MESSAGE => pop::ack_message(service, req),
+            RequestCode::BATCH_ACK_MESSAGE => pop::batch_ack(service, &s.config.broker_name, req),
+            RequestCode::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible(service, req),
             RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(service, ctx, req),
             RequestCode::END_TRANSACTION => {
                 return end_transaction::end_transaction(service, ctx, req);

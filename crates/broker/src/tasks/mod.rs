@@ -6,6 +6,7 @@
 
 pub(crate) mod controller_agent;
 pub(crate) mod housekeeping;
+pub(crate) mod pop_revive;
 pub(crate) mod registrar;
 pub(crate) mod replica_metadata;
 pub(crate) mod transaction_check;

@@ -7,6 +7,7 @@ pub mod heartbeat;
 pub mod json;
 pub mod lists;
 pub mod lock;
+pub mod pop;
 pub mod records;
 pub mod register;
 pub mod register_compressed;

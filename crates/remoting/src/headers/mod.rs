@@ -12,6 +12,7 @@ pub mod admin;
 pub mod heartbeat;
 pub mod kv;
 pub mod offset;
+pub mod pop;
 pub mod pull;
 pub mod query;
 pub mod route;
