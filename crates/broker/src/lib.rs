@@ -34,6 +34,7 @@ pub mod offsets;
 mod persist;
 pub mod responses;
 pub mod role;
+mod rolling;
 pub mod schedule;
 pub mod service;
 mod state;
