@@ -112,13 +112,17 @@ func (r *received) snapshot() map[string]int {
 
 func startPushConsumer(t *testing.T, topic, expression string, orderly bool, r *received) {
 	t.Helper()
-	c, err := rocketmq.NewPushConsumer(
+	startConsumer(t, topic, expression, r, consumer.WithGroupName(unique("go_cg")), consumer.WithConsumerOrder(orderly))
+}
+
+func startConsumer(t *testing.T, topic, expression string, r *received, opts ...consumer.Option) {
+	t.Helper()
+	all := append([]consumer.Option{
 		consumer.WithNsResolver(primitive.NewPassthroughResolver(namesrv(t))),
-		consumer.WithGroupName(unique("go_cg")),
 		consumer.WithInstance(unique("go_c")),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
-		consumer.WithConsumerOrder(orderly),
-	)
+	}, opts...)
+	c, err := rocketmq.NewPushConsumer(all...)
 	if err != nil {
 		t.Fatalf("consumer: %v", err)
 	}
@@ -402,4 +406,25 @@ func TestDelayLevelMessagesAreNeverEarly(t *testing.T) {
 			t.Errorf("%s arrived %v after its send, level 2 is 5 s", m.Body, got)
 		}
 	}
+}
+
+func TestBroadcastingConsumersEachGetEveryMessage(t *testing.T) {
+	t.Parallel()
+	topic := unique("GoBroadcast")
+	createTopic(t, topic, 2)
+	group := unique("go_bc")
+	first, second := newReceived(), newReceived()
+	for _, r := range []*received{first, second} {
+		startConsumer(t, topic, "*", r, consumer.WithGroupName(group), consumer.WithConsumerModel(consumer.BroadCasting))
+	}
+	p := startProducer(t)
+	var expected []string
+	for i := 0; i < 8; i++ {
+		body := fmt.Sprintf("broadcast-%d", i)
+		expected = append(expected, body)
+		res, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte(body)))
+		sendOK(t, res, err)
+	}
+	expectExactly(t, first, expected, 60*time.Second)
+	expectExactly(t, second, expected, 60*time.Second)
 }

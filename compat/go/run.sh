@@ -83,7 +83,11 @@ cd "$here"
 status=0
 # in the background, so that a SIGINT/SIGTERM to this script is handled at once (bash runs traps only
 # between foreground commands) and the cleanup stops the tests and ferromq
-COMPAT_NAMESRV="$namesrv" COMPAT_BROKER="$broker" go test -count=1 -timeout 10m "$@" ./... &
+# (broadcasting consumers keep their offsets in a local folder: inside target/, not the home folder)
+mkdir -p "$here/target"
+env COMPAT_NAMESRV="$namesrv" COMPAT_BROKER="$broker" \
+    "rocketmq.client.localOffsetStoreDir=$here/target/local-offsets" \
+    go test -count=1 -timeout 10m "$@" ./... &
 test_pid=$!
 wait "$test_pid" || status=$?
 test_pid=""
