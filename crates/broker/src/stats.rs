@@ -24,6 +24,17 @@ pub enum StatsItem {
 }
 
 impl StatsItem {
+    const ALL: usize = 4;
+
+    fn index(self) -> usize {
+        match self {
+            Self::TopicPutNums => 0,
+            Self::TopicPutSize => 1,
+            Self::GroupGetNums => 2,
+            Self::GroupGetSize => 3,
+        }
+    }
+
     /// The item of a Java stats name; `None` for the ones ferromq does not keep.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
@@ -50,9 +61,9 @@ pub struct StatsWindows {
 pub struct Stats {
     pub messages_put: AtomicU64,
     pub messages_got: AtomicU64,
-    // a read lock to find a key's counter, its own lock to count: sends to different topics do
-    // not wait for each other
-    series: RwLock<HashMap<(StatsItem, String), Mutex<RollingCounter>>>,
+    // per item, by key: a read lock to find a key's counter (no allocation), its own lock to
+    // count, so sends to different topics do not wait for each other
+    series: [RwLock<HashMap<String, Mutex<RollingCounter>>>; StatsItem::ALL],
 }
 
 fn now_ms() -> u64 {
@@ -81,16 +92,14 @@ impl Stats {
 
     fn add(&self, item: StatsItem, key: &str, n: u64) {
         let now = now_ms();
-        {
-            let series = self.series.read();
-            if let Some(c) = series.get(&(item, key.to_owned())) {
-                c.lock().add(now, n);
-                return;
-            }
+        let series = &self.series[item.index()];
+        if let Some(c) = series.read().get(key) {
+            c.lock().add(now, n);
+            return;
         }
-        self.series
+        series
             .write()
-            .entry((item, key.to_owned()))
+            .entry(key.to_owned())
             .or_insert_with(|| Mutex::new(RollingCounter::new(now)))
             .lock()
             .add(now, n);
@@ -100,8 +109,8 @@ impl Stats {
     #[must_use]
     pub fn windows(&self, item: StatsItem, key: &str) -> Option<StatsWindows> {
         let now = now_ms();
-        let series = self.series.read();
-        let c = series.get(&(item, key.to_owned()))?.lock();
+        let series = self.series[item.index()].read();
+        let c = series.get(key)?.lock();
         Some(StatsWindows {
             minute: c.last_minute(now),
             hour: c.last_hour(now),
