@@ -46,8 +46,8 @@ class GroupCommandsTest extends MqadminTest {
         String deleted = mqadmin("deleteSubGroup", "-c", broker.cluster(), "-g", group).ok();
         assertTrue(deleted.contains("delete subscription group [" + group + "] from broker [" + broker.addr()
             + "] in cluster [" + broker.cluster() + "] success."), deleted);
-        Mqadmin.Result after = mqadmin("getConsumerConfig", "-g", group);
-        assertTrue(after.error() != null || !after.output().contains("groupName"),
-            "getConsumerConfig no longer shows " + group + ":\n" + after.output());
+        // the command reads the broker's whole group table and prints nothing for a group not in it
+        String after = mqadmin("getConsumerConfig", "-g", group).ok();
+        assertTrue(!after.contains("groupName"), "getConsumerConfig no longer shows " + group + ":\n" + after);
     }
 }
