@@ -1,6 +1,7 @@
 //! What mqadmin's `statsAll` and `getConsumerStatus` ask a broker: VIEW_BROKER_STATS_DATA (315)
 //! and INVOKE_BROKER_TO_GET_CONSUMER_STATUS (223), which the broker answers by asking each
-//! consumer (GET_CONSUMER_STATUS_FROM_CLIENT, 221).
+//! consumer (GET_CONSUMER_STATUS_FROM_CLIENT, 221); and `consumerStatus`'s
+//! GET_CONSUMER_RUNNING_INFO (307), relayed to the consumer it names.
 
 mod common;
 
@@ -16,7 +17,8 @@ use ferromq_remoting::body::heartbeat::{
 use ferromq_remoting::body::lock::MessageQueue;
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::headers::admin::{
-    GetConsumerStatusRequestHeader, ViewBrokerStatsDataRequestHeader,
+    GetConsumerRunningInfoRequestHeader, GetConsumerStatusRequestHeader,
+    ViewBrokerStatsDataRequestHeader,
 };
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
@@ -76,12 +78,20 @@ async fn view_broker_stats_counts_puts_per_topic_and_pulls_per_topic_and_group()
     }
 }
 
-/// A consumer that reports fixed offsets when the broker asks for its status.
+/// A consumer that reports fixed offsets when the broker asks for its status, and its client id
+/// as its running info.
 struct Reports(Vec<(i32, i64)>);
 
 #[async_trait]
 impl Handler for Reports {
     async fn handle(&self, _ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
+        if req.code == RequestCode::GET_CONSUMER_RUNNING_INFO.0 {
+            let h: GetConsumerRunningInfoRequestHeader = req.decode_header().expect("header");
+            let info = format!("{{\"running\":\"{}\"}}", h.client_id);
+            return Some(
+                RemotingCommand::response_to(&req, ResponseCode::SUCCESS, None).with_body(info),
+            );
+        }
         if req.code != RequestCode::GET_CONSUMER_STATUS_FROM_CLIENT.0 {
             return None;
         }
@@ -189,5 +199,38 @@ async fn consumer_status_gathers_what_each_consumer_reports() {
     assert_eq!(
         r.remark.as_deref(),
         Some("No Any Consumer online in the consumer group: [nobody]")
+    );
+}
+
+fn running_info(client: &str) -> RemotingCommand {
+    RemotingCommand::request(RequestCode::GET_CONSUMER_RUNNING_INFO).with_header(
+        &GetConsumerRunningInfoRequestHeader {
+            consumer_group: "status_cg".into(),
+            client_id: client.into(),
+            jstack_enable: false,
+        },
+    )
+}
+
+#[tokio::test]
+async fn consumer_running_info_is_relayed_to_the_named_consumer() {
+    let cluster = TestCluster::start().await;
+    let admin = cluster.broker_client().await;
+    let _a = consumer(&cluster, "10.0.0.1@a", vec![]).await;
+    let _b = consumer(&cluster, "10.0.0.2@b", vec![]).await;
+
+    for id in ["10.0.0.1@a", "10.0.0.2@b"] {
+        let r = call(&admin, running_info(id)).await;
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+        assert_eq!(
+            r.body.as_deref(),
+            Some(format!(r#"{{"running":"{id}"}}"#).as_bytes())
+        );
+    }
+    let r = call(&admin, running_info("10.0.0.3@gone")).await;
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR, "{r:?}");
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("The Consumer <status_cg> <10.0.0.3@gone> not online")
     );
 }

@@ -110,6 +110,9 @@ impl BrokerHandler {
             RequestCode::GET_BROKER_CONFIG => broker_config::get_broker_config(s, req),
             RequestCode::UPDATE_BROKER_CONFIG => broker_config::update_broker_config(s, req),
             RequestCode::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(s, req).await,
+            RequestCode::GET_CONSUMER_RUNNING_INFO => {
+                consumer_status::consumer_running_info(s, req).await
+            }
             RequestCode::INVOKE_BROKER_TO_GET_CONSUMER_STATUS => {
                 consumer_status::consumer_status(s, req).await
             }

@@ -95,6 +95,14 @@ class ConsumerCommandsTest extends MqadminTest {
         assertTrue(connection.contains("MessageModel: CLUSTERING"), connection);
         assertTrue(connection.contains("ConsumeFromWhere: CONSUME_FROM_FIRST_OFFSET"), connection);
 
+        // consumerStatus -i: the consumer's own running info, relayed by the broker
+        String running = mqadmin("consumerStatus", "-g", group, "-i", consumerId).ok();
+        assertTrue(running.contains("#Consumer Subscription#"), running);
+        assertTrue(Pattern.compile("^\\d{3} Topic: " + Pattern.quote(topic) + "\\s+ClassFilter: false\\s+SubExpression: \\*\\s*$",
+            Pattern.MULTILINE)
+            .matcher(running).find(), "consumerStatus shows the subscription to " + topic + ":\n" + running);
+        assertTrue(running.contains("#Consumer MQ Detail#"), running);
+
         // consumerProgress: both queues fully consumed, no lag
         AtomicReference<String> progress = new AtomicReference<>();
         eventually("consumerProgress shows the committed offsets", Duration.ofSeconds(30), () -> {
