@@ -87,10 +87,32 @@ abstract class MqadminTest {
         return producer;
     }
 
-    /** Creates a topic with mqadmin and waits until a producer can route to it. */
+    /**
+     * Creates a topic with mqadmin and waits until the name server routes it: the broker registers it
+     * right after answering, and a producer that looks the route up before falls back to the default
+     * topic's route (and its queue count).
+     */
     static void createTopic(Broker broker, String topic, int queues) {
         mqadmin("updateTopic", "-c", broker.cluster(), "-t", topic, "-r", Integer.toString(queues),
             "-w", Integer.toString(queues)).ok();
+        DefaultMQAdminExt admin = new DefaultMQAdminExt();
+        admin.setNamesrvAddr(namesrv());
+        admin.setInstanceName(unique("route"));
+        try {
+            admin.start();
+            eventually("the name server routes " + topic, Duration.ofSeconds(10), () -> {
+                try {
+                    return admin.examineTopicRouteInfo(topic).getQueueDatas().stream()
+                        .anyMatch(q -> q.getWriteQueueNums() == queues);
+                } catch (Exception notYet) {
+                    return false;
+                }
+            });
+        } catch (MQClientException e) {
+            throw new IllegalStateException("cannot start an admin client", e);
+        } finally {
+            admin.shutdown();
+        }
     }
 
     static void eventually(String what, Duration timeout, BooleanSupplier condition) {

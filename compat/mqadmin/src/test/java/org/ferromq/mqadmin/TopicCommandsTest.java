@@ -30,7 +30,8 @@ class TopicCommandsTest extends MqadminTest {
         String created = mqadmin("updateTopic", "-c", broker.cluster(), "-t", topic, "-r", "3", "-w", "3").ok();
         assertTrue(created.contains("create topic to " + broker.addr() + " success."), created);
 
-        assertTrue(lines(mqadmin("topicList").ok()).contains(topic), "topicList lists " + topic);
+        // the broker registers the new topic with the name server right after answering
+        eventually("topicList lists " + topic, Duration.ofSeconds(10), () -> lines(mqadmin("topicList").ok()).contains(topic));
         String withClusters = mqadmin("topicList", "-c").ok();
         assertTrue(withClusters.lines().anyMatch(l -> l.startsWith(broker.cluster()) && l.contains(topic)),
             "topicList -c shows " + topic + " in cluster " + broker.cluster() + ":\n" + withClusters);
