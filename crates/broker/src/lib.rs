@@ -37,6 +37,7 @@ mod persist;
 pub mod pop;
 pub mod responses;
 pub mod role;
+mod rolling;
 pub mod schedule;
 pub mod service;
 mod state;

@@ -6,6 +6,7 @@
 
 mod admin;
 mod broker_config;
+mod consumer_status;
 mod end_transaction;
 mod epochs;
 mod heartbeat;
@@ -20,6 +21,7 @@ mod reply;
 mod reset_offset;
 mod send;
 mod send_back;
+mod stats;
 mod subscription_group;
 
 use std::sync::Arc;
@@ -113,11 +115,18 @@ impl BrokerHandler {
             RequestCode::GET_BROKER_CONFIG => broker_config::get_broker_config(s, req),
             RequestCode::UPDATE_BROKER_CONFIG => broker_config::update_broker_config(s, req),
             RequestCode::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(s, req).await,
+            RequestCode::GET_CONSUMER_RUNNING_INFO => {
+                consumer_status::consumer_running_info(s, req).await
+            }
+            RequestCode::INVOKE_BROKER_TO_GET_CONSUMER_STATUS => {
+                consumer_status::consumer_status(s, req).await
+            }
             RequestCode::GET_BROKER_EPOCH_CACHE => epochs::epoch_cache(s, req),
             RequestCode::NOTIFY_BROKER_ROLE_CHANGED => {
                 epochs::role_changed(s);
                 return Ok(None);
             }
+            RequestCode::VIEW_BROKER_STATS_DATA => stats::view_stats(service, req),
             RequestCode::GET_PRODUCER_CONNECTION_LIST => {
                 producer_connections::producer_connections(s, req)
             }

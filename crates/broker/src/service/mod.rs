@@ -19,6 +19,7 @@ mod query;
 mod retry;
 mod send;
 mod send_back;
+mod stats;
 mod transaction;
 
 use std::sync::Arc;

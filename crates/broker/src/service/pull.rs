@@ -269,7 +269,12 @@ fn read_queue(s: &State, plan: &PullPlan) -> Result<Pulled, BrokerError> {
             for m in &kept {
                 body.extend_from_slice(m);
             }
-            s.stats.add_got(kept.len());
+            s.stats.add_got(
+                &plan.req.topic,
+                &plan.req.group,
+                kept.len(),
+                body.len() as u64,
+            );
             found.records = Some(body.freeze());
             found
         }

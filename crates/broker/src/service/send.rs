@@ -117,7 +117,11 @@ impl BrokerService {
                 entries,
             } => (put_batch(s, &req, queue_id, properties, entries)?, None),
         };
-        s.stats.add_put(result.records.len());
+        s.stats.add_put(
+            &req.topic,
+            result.records.len(),
+            result.records.iter().map(|r| u64::from(r.size)).sum(),
+        );
         let msg_ids = result
             .records
             .iter()

@@ -131,7 +131,11 @@ impl BrokerService {
                 properties: &props,
             },
         )?;
-        s.stats.add_put(result.records.len());
+        s.stats.add_put(
+            &topic,
+            result.records.len(),
+            result.records.iter().map(|r| u64::from(r.size)).sum(),
+        );
         if to_dlq {
             info!(
                 dlq = %topic,

@@ -1,5 +1,5 @@
 //! Admin and statistics bodies: connections (203, 204), topic and consume statistics (202, 208),
-//! offset resets (220, 222) and `CHECK_CLIENT_CONFIG` (46).
+//! offset resets (220, 222), consumer status (221, 223) and `CHECK_CLIENT_CONFIG` (46).
 //!
 //! Several Java maps here are keyed by `MessageQueue`. fastjson writes such a key as a raw JSON
 //! object (`{{"brokerName":"b","queueId":0,"topic":"T"}:5}`), which is not JSON; Java also accepts
@@ -181,6 +181,45 @@ pub struct ResetOffsetBody {
 
 impl JsonBody for ResetOffsetBody {}
 
+/// A queue → offset table, as a value of another map ([`GetConsumerStatusBody::consumer_table`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QueueOffsets(#[serde(with = "mq_keyed")] pub BTreeMap<MessageQueue, i64>);
+
+/// `GET_CONSUMER_STATUS_FROM_CLIENT` (221) reply from a consumer (its own offsets in
+/// `message_queue_table`) and `INVOKE_BROKER_TO_GET_CONSUMER_STATUS` (223) reply from the broker
+/// (every asked consumer's table in `consumer_table`, by client id).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GetConsumerStatusBody {
+    #[serde(with = "mq_keyed")]
+    pub message_queue_table: BTreeMap<MessageQueue, i64>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub consumer_table: BTreeMap<String, QueueOffsets>,
+}
+
+impl JsonBody for GetConsumerStatusBody {}
+
+/// One window of [`BrokerStatsData`]: the sum, per second, and per add (e.g. messages per send).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BrokerStatsItem {
+    pub sum: i64,
+    pub tps: f64,
+    pub avgpt: f64,
+}
+
+/// `VIEW_BROKER_STATS_DATA` (315) reply: one statistic over the last minute, hour and day.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BrokerStatsData {
+    pub stats_minute: BrokerStatsItem,
+    pub stats_hour: BrokerStatsItem,
+    pub stats_day: BrokerStatsItem,
+}
+
+impl JsonBody for BrokerStatsData {}
+
 /// `CHECK_CLIENT_CONFIG` (46) request body: validate a non-TAG subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -244,6 +283,54 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(t.offset_table[&mq(1)].max_offset, 3);
+    }
+
+    /// A Java consumer's answer to 221 (fastjson, raw object keys, no consumer table) and the
+    /// broker's 223 reply nesting such tables by client id.
+    #[test]
+    fn consumer_status_bodies_round_trip() {
+        let from_client = GetConsumerStatusBody::from_json(
+            br#"{"consumerTable":null,"messageQueueTable":{{"brokerName":"b","queueId":0,"topic":"T"}:12,{"brokerName":"b","queueId":1,"topic":"T"}:3}}"#,
+        )
+        .expect("parses");
+        assert_eq!(from_client.message_queue_table[&mq(0)], 12);
+        assert_eq!(from_client.message_queue_table[&mq(1)], 3);
+        assert!(from_client.consumer_table.is_empty());
+
+        let reply = GetConsumerStatusBody {
+            consumer_table: [(
+                "10.0.0.5@1".to_owned(),
+                QueueOffsets(from_client.message_queue_table),
+            )]
+            .into_iter()
+            .collect(),
+            ..GetConsumerStatusBody::default()
+        };
+        let text = String::from_utf8(reply.to_json().to_vec()).expect("utf8");
+        assert!(
+            text.contains(r#""consumerTable":{"10.0.0.5@1":{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"T\"}":12"#),
+            "{text}"
+        );
+        assert_eq!(GetConsumerStatusBody::from_json(text.as_bytes()), Ok(reply));
+    }
+
+    /// Java's field names, which `StatsAllSubCommand` reads.
+    #[test]
+    fn broker_stats_data_uses_java_field_names() {
+        let d = BrokerStatsData {
+            stats_minute: BrokerStatsItem {
+                sum: 10,
+                tps: 0.5,
+                avgpt: 1.0,
+            },
+            ..BrokerStatsData::default()
+        };
+        let text = String::from_utf8(d.to_json().to_vec()).expect("utf8");
+        assert!(
+            text.starts_with(r#"{"statsMinute":{"sum":10,"tps":0.5,"avgpt":1.0},"statsHour":"#),
+            "{text}"
+        );
+        assert_eq!(BrokerStatsData::from_json(text.as_bytes()), Ok(d));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Java sets (`Set<ProducerData>`, `Set<String>` …) are JSON arrays; they are `Vec`s here so that a
 //! round trip keeps the order the client chose.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::json::{lenient_enum, lenient_i64, null_as_default, JsonBody};
 
@@ -58,8 +59,8 @@ pub const SUB_ALL: &str = "*";
 #[serde(rename_all = "camelCase", default)]
 pub struct SubscriptionData {
     pub class_filter_mode: bool,
-    /// Java hashes of the tags (`String.hashCode`).
-    #[serde(deserialize_with = "null_as_default")]
+    /// Java hashes of the tags (`String.hashCode`). Java writes numbers, the Go client strings.
+    #[serde(deserialize_with = "lenient_codes")]
     pub code_set: Vec<i32>,
     /// [`expression_type::TAG`] or [`expression_type::SQL92`].
     pub expression_type: String,
@@ -153,6 +154,20 @@ pub struct ConsumerListByGroupResponseBody {
 
 impl JsonBody for ConsumerListByGroupResponseBody {}
 
+/// `#[serde(deserialize_with)]` for `codeSet`: numbers (Java) or decimal strings
+/// (rocketmq-client-go, whose set type writes `["2598919"]`); `null` reads as empty.
+fn lenient_codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Code(#[serde(deserialize_with = "lenient_i64")] i64);
+    Option::<Vec<Code>>::deserialize(d)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|Code(c)| {
+            i32::try_from(c).map_err(|_| D::Error::custom(format!("tag code {c} is not an int")))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +175,22 @@ mod tests {
 
     /// A Java push consumer's heartbeat, members as fastjson writes them.
     const JAVA_HEARTBEAT: &str = r#"{"clientID":"10.0.0.5@12345#81731234567","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"cg1","messageModel":"CLUSTERING","subscriptionDataSet":[{"classFilterMode":false,"codeSet":[2598919],"expressionType":"TAG","subString":"TagA","subVersion":1700000000000,"tagsSet":["TagA"],"topic":"TopicTest"},{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":1700000000001,"tagsSet":[],"topic":"%RETRY%cg1"}],"unitMode":false}],"heartbeatFingerprint":0,"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"},{"groupName":"pg1"}],"withoutSub":false}"#;
+
+    /// rocketmq-client-go writes the tag codes as strings.
+    #[test]
+    fn parses_go_heartbeat_with_string_tag_codes() {
+        let h = HeartbeatData::from_json(
+            br#"{"clientID":"10.0.0.6@1","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"T","subString":"TagA || TagB","tagsSet":["TagA","TagB"],"codeSet":["2598919","2598920"],"subVersion":1,"expressionType":"TAG"}],"unitMode":false}]}"#,
+        )
+        .expect("parses");
+        let s = &h.consumer_data_set[0].subscription_data_set[0];
+        assert_eq!(s.code_set, vec![2_598_919, 2_598_920]);
+        assert_eq!(s.tags_set, ["TagA", "TagB"]);
+        assert!(HeartbeatData::from_json(
+            br#"{"consumerDataSet":[{"subscriptionDataSet":[{"codeSet":["x"]}]}]}"#
+        )
+        .is_err());
+    }
 
     #[test]
     fn parses_java_heartbeat() {

@@ -112,6 +112,15 @@ ext_header! {
     }
 }
 
+ext_header! {
+    /// `VIEW_BROKER_STATS_DATA` (315): one statistic (`TOPIC_PUT_NUMS`, `GROUP_GET_NUMS`, ...) of
+    /// one key (a topic, or `topic@group`).
+    pub struct ViewBrokerStatsDataRequestHeader {
+        pub stats_name: String = "statsName",
+        pub stats_key: String = "statsKey",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +138,7 @@ mod tests {
         reset_offset: ResetOffsetRequestHeader,
         running_info: GetConsumerRunningInfoRequestHeader,
         consumer_status: GetConsumerStatusRequestHeader,
+        view_stats: ViewBrokerStatsDataRequestHeader,
     );
 
     /// `mqadmin updateTopic -t T` as the tool sends it.
