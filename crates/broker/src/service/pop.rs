@@ -290,7 +290,12 @@ fn pop_once(s: &State, plan: &PopPlan) -> Result<(Vec<PoppedMessage>, Option<u64
         };
     }
     if !out.is_empty() {
-        s.stats.add_got(out.len());
+        s.stats.add_got(
+            &plan.req.topic,
+            &plan.req.group,
+            out.len(),
+            out.iter().map(|m| m.record.len() as u64).sum(),
+        );
         for m in &out {
             crate::trace::hooks::delivered(
                 s.trace.as_deref(),

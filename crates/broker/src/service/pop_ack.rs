@@ -278,7 +278,11 @@ pub(super) fn dead_letter(
             properties: &props,
         },
     )?;
-    s.stats.add_put(result.records.len());
+    s.stats.add_put(
+        &dlq,
+        result.records.len(),
+        result.records.iter().map(|r| u64::from(r.size)).sum(),
+    );
     info!(dlq = %dlq, %group, topic = %msg.topic, queue_offset = msg.queue_offset, attempts, "POP message sent to the dead-letter queue");
     Ok(())
 }
