@@ -9,21 +9,25 @@
 //! the rest, which themselves never see each other.
 
 mod admin;
+mod checks;
 mod durability;
 mod offsets;
 mod pull;
 mod pull_source;
 mod query;
 mod retry;
+mod route;
 mod send;
 mod send_back;
 mod transaction;
 
 use std::sync::Arc;
 
+pub use checks::{CheckRelay, CheckRelays, TransactionCheck};
 pub use offsets::Boundary;
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};
 pub use query::{FoundMessages, KeyQuery};
+pub use route::{MessageKind, TopicRoute, MESSAGE_TYPE_ATTRIBUTE};
 pub(crate) use send::put_message;
 pub use send::{BatchEntry, SendMessages, SendReceipt, SendRequest};
 pub use send_back::SendBack;
