@@ -6,7 +6,7 @@
 //!
 //! - [`GrpcServer::start`] and the [`GrpcHandle`] that owns the listener and every connection
 //!   (`server.rs`); `conn.rs` sniffs each connection's first byte (TLS or plaintext HTTP/2 on one
-//!   port), `tls.rs` loads the configured certificate or generates a self-signed one.
+//!   port), `current.rs` holds the broker served (replaced when it restarts in place), `tls.rs` loads the configured certificate or generates a self-signed one.
 //! - [`GrpcConfig`] (`config.rs`) and [`GrpcError`] (`error.rs`).
 //! - `messaging.rs`: the generated service trait, one method per RPC, each delegating to
 //!   `route.rs` (QueryRoute, QueryAssignment), `send.rs` (SendMessage), `transaction.rs`
@@ -22,6 +22,7 @@
 
 mod config;
 mod conn;
+mod current;
 mod error;
 mod message;
 mod messaging;

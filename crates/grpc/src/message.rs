@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use ferromq_model::properties::{self, keys};
 use ferromq_model::record::RecordView;
-use ferromq_proto::v2::{Encoding, Message, MessageType, Resource, SystemProperties};
+use ferromq_proto::v2::{
+    Digest, DigestType, Encoding, Message, MessageType, Resource, SystemProperties,
+};
 
 use crate::send::{is_reserved, SHARDING_KEY, TRACE_CONTEXT};
 
@@ -24,6 +26,12 @@ pub(crate) fn from_record(view: &RecordView<'_>, kind: MessageType) -> Message {
             .map(|k| properties::split_keys(k).map(str::to_owned).collect())
             .unwrap_or_default(),
         message_id: get(keys::UNIQ_KEY).unwrap_or_default(),
+        // v5 clients check the body against its digest: CRC32 as upper-case hex, unpadded (as
+        // the Java client computes it).
+        body_digest: Some(Digest {
+            r#type: DigestType::Crc32 as i32,
+            checksum: format!("{:X}", crc32fast::hash(view.body)),
+        }),
         body_encoding: if view.sys_flag & 0x1 != 0 {
             Encoding::Gzip
         } else {

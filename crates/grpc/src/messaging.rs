@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use ferromq_broker::BrokerService;
 use ferromq_proto::v2::{
     AckMessageRequest, AckMessageResponse, ChangeInvisibleDurationRequest,
     ChangeInvisibleDurationResponse, EndTransactionRequest, EndTransactionResponse,
@@ -24,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Streaming};
 
+use crate::current::CurrentBroker;
 use crate::pb::messaging_service_server::MessagingService;
 use crate::sessions::Sessions;
 use crate::telemetry::{self, TelemetryStream};
@@ -39,7 +39,7 @@ type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Sen
 /// The service tonic calls.
 #[derive(Debug, Clone)]
 pub(crate) struct Messaging {
-    broker: BrokerService,
+    broker: CurrentBroker,
     /// What routes name as this broker's endpoint.
     endpoint: SocketAddr,
     telemetry: telemetry::Context,
@@ -47,7 +47,7 @@ pub(crate) struct Messaging {
 
 impl Messaging {
     pub(crate) fn new(
-        broker: BrokerService,
+        broker: CurrentBroker,
         sessions: Arc<Sessions>,
         endpoint: SocketAddr,
         token: CancellationToken,
@@ -99,7 +99,7 @@ impl MessagingService for Messaging {
     async fn query_route(&self, request: Request<QueryRouteRequest>) -> Reply<QueryRouteResponse> {
         let req = request.into_inner();
         Ok(Response::new(route::query_route(
-            &self.broker,
+            &self.broker.get(),
             self.endpoint,
             &req,
         )))
@@ -127,7 +127,7 @@ impl MessagingService for Messaging {
         let peer = peer(&request);
         let req = request.into_inner();
         Ok(Response::new(
-            send::send_message(&self.broker, peer, &req).await,
+            send::send_message(&self.broker.get(), peer, &req).await,
         ))
     }
 
@@ -137,7 +137,7 @@ impl MessagingService for Messaging {
     ) -> Reply<QueryAssignmentResponse> {
         let req = request.into_inner();
         Ok(Response::new(route::query_assignment(
-            &self.broker,
+            &self.broker.get(),
             self.endpoint,
             &req,
         )))
@@ -216,7 +216,7 @@ impl MessagingService for Messaging {
         let peer = peer(&request);
         let req = request.into_inner();
         Ok(Response::new(transaction::end_transaction(
-            &self.broker,
+            &self.broker.get(),
             peer,
             &req,
         )))

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::GrpcConfig;
 use crate::conn::{Conn, OPENING_TIMEOUT};
+use crate::current::CurrentBroker;
 use crate::error::GrpcError;
 use crate::messaging::Messaging;
 use crate::pb::messaging_service_server::MessagingServiceServer;
@@ -39,8 +40,7 @@ pub struct GrpcHandle {
     local_addr: SocketAddr,
     advertised: SocketAddr,
     cert_pem: String,
-    /// Registered with the broker (weakly) while the endpoint runs.
-    _relay: Arc<dyn ferromq_broker::service::CheckRelay>,
+    current: CurrentBroker,
     token: CancellationToken,
     tracker: TaskTracker,
     serve: JoinHandle<()>,
@@ -74,9 +74,14 @@ impl GrpcServer {
             Arc::new(crate::transaction::CheckRelay {
                 sessions: sessions.clone(),
             });
-        broker.add_check_relay(&relay);
-        let messaging =
-            Messaging::new(broker, sessions, advertised, token.clone(), tracker.clone());
+        let current = CurrentBroker::new(broker, relay);
+        let messaging = Messaging::new(
+            current.clone(),
+            sessions,
+            advertised,
+            token.clone(),
+            tracker.clone(),
+        );
         let incoming = ReceiverStream::new(rx).map(Ok::<_, std::io::Error>);
         let stop = token.clone();
         let serve = tokio::spawn(async move {
@@ -99,7 +104,7 @@ impl GrpcServer {
             local_addr,
             advertised,
             cert_pem: tls.cert_pem,
-            _relay: relay,
+            current,
             token,
             tracker,
             serve,
@@ -124,6 +129,12 @@ impl GrpcHandle {
     #[must_use]
     pub fn certificate_pem(&self) -> &str {
         &self.cert_pem
+    }
+
+    /// Serves `broker` from now on (a broker restarted in place), keeping the port and the
+    /// clients' connections and sessions.
+    pub fn serve_broker(&self, broker: BrokerService) {
+        self.current.replace(broker);
     }
 
     /// Stops accepting, ends the telemetry streams, lets in-flight calls finish (for a bounded

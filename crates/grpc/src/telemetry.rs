@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
+use crate::current::CurrentBroker;
 use crate::sessions::{CommandSink, Sessions};
 
 /// What the server sends down a telemetry stream.
@@ -45,7 +46,7 @@ const REDELIVERY_DELAYS_SECS: [i64; 18] = [
 /// The server's side of the shared state a stream needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
-    pub broker: BrokerService,
+    pub broker: CurrentBroker,
     pub sessions: Arc<Sessions>,
     pub token: CancellationToken,
     pub tracker: TaskTracker,
@@ -80,7 +81,7 @@ pub(crate) fn open(
                 // sent, so nothing waits for them.
                 continue;
             };
-            match merged(&ctx.broker, &settings) {
+            match merged(&ctx.broker.get(), &settings) {
                 Ok(ours) => {
                     let sink = CommandSink {
                         stream,
