@@ -58,7 +58,7 @@ pub struct State {
     /// Milliseconds since the epoch when the broker started.
     pub started_ms: i64,
     /// Where transaction checks go when no remoting producer of the group is connected.
-    pub check_relays: crate::service::CheckRelays,
+    pub check_relays: crate::transaction::relay::CheckRelays,
 }
 
 impl State {

@@ -23,7 +23,7 @@ mod transaction;
 
 use std::sync::Arc;
 
-pub use checks::{CheckRelay, CheckRelays, TransactionCheck};
+pub use crate::transaction::relay::{CheckRelay, TransactionCheck};
 pub use offsets::Boundary;
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};
 pub use query::{FoundMessages, KeyQuery};

@@ -41,9 +41,9 @@ pub(crate) struct CheckRequest {
 }
 
 impl CheckRequest {
-    /// The check for producers of other protocols (see `service::checks`).
-    fn neutral(&self) -> crate::service::TransactionCheck {
-        crate::service::TransactionCheck {
+    /// The check for producers of other protocols (see `transaction::relay`).
+    fn neutral(&self) -> crate::transaction::relay::TransactionCheck {
+        crate::transaction::relay::TransactionCheck {
             producer_group: self.group.clone(),
             commit_log_offset: u64::try_from(self.header.commit_log_offset).unwrap_or(0),
             half_queue_offset: u64::try_from(self.header.tran_state_table_offset).unwrap_or(0),
