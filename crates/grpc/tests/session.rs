@@ -394,3 +394,49 @@ async fn garbage_on_the_port_is_dropped_and_others_are_served() {
     assert_eq!(reply.status.expect("status").code(), Code::Ok);
     f.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_certificate_is_served_for_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).expect("write cert");
+    std::fs::write(&key, generated.signing_key.serialize_pem()).expect("write key");
+    let config = ferromq_grpc::GrpcConfig {
+        advertised: None,
+        tls: Some(ferromq_grpc::TlsFiles { cert, key }),
+    };
+    let f = Fixture::start_config(|_| {}, config).await;
+    f.create_topic("t", 1, None);
+    // The served certificate is the configured one, and a client trusting only it connects.
+    assert_eq!(f.grpc.certificate_pem(), generated.cert.pem());
+    let mut tls = f.tls().await;
+    let reply = tls
+        .query_route(request("c", route_request("t")))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(reply.status.expect("status").code(), Code::Ok);
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_without_a_client_id_is_refused() {
+    let f = Fixture::start().await;
+    let mut client = f.plain().await;
+    let (_tx, rx) = tokio::sync::mpsc::channel::<TelemetryCommand>(1);
+    let err = client
+        .telemetry(tonic::Request::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("x-mq-client-id"),
+        "{}",
+        err.message()
+    );
+    f.shutdown().await;
+}

@@ -33,11 +33,18 @@ impl Fixture {
     pub async fn start_with(
         tweak: impl FnMut(&mut ferromq_broker::BrokerConfig) + Send,
     ) -> Fixture {
+        Fixture::start_config(tweak, GrpcConfig::default()).await
+    }
+
+    pub async fn start_config(
+        tweak: impl FnMut(&mut ferromq_broker::BrokerConfig) + Send,
+        config: GrpcConfig,
+    ) -> Fixture {
         let cluster = TestCluster::start_with(tweak).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the gRPC listener");
-        let grpc = GrpcServer::start(GrpcConfig::default(), cluster.broker().service(), listener)
+        let grpc = GrpcServer::start(config, cluster.broker().service(), listener)
             .expect("start the gRPC endpoint");
         Fixture { cluster, grpc }
     }
