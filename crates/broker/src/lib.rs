@@ -155,6 +155,7 @@ impl Broker {
             stats: stats::Stats::default(),
             tasks: TaskTracker::new(),
             started_ms: topics::now_ms(),
+            check_relays: transaction::relay::CheckRelays::default(),
             config,
         });
         let long_poll = state.long_poll.clone();

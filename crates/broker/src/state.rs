@@ -59,6 +59,8 @@ pub struct State {
     pub tasks: TaskTracker,
     /// Milliseconds since the epoch when the broker started.
     pub started_ms: i64,
+    /// Where transaction checks go when no remoting producer of the group is connected.
+    pub check_relays: crate::transaction::relay::CheckRelays,
 }
 
 impl State {

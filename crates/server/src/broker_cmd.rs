@@ -3,7 +3,10 @@
 use anyhow::Context;
 use ferromq_broker::{Broker, BrokerConfig};
 
+use std::net::SocketAddr;
+
 use crate::cli::BrokerArgs;
+use crate::grpc;
 use crate::signals;
 
 /// Reads the broker config (broker.conf or TOML), or the defaults.
@@ -37,26 +40,61 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
     signals::runtime()?.block_on(async move {
         let listener = ferromq_net::listen::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
+        // `grpcListenPort`: the RocketMQ 5 gRPC endpoint, on the broker's IP. Bound before the
+        // broker starts so a taken port fails the start; served from the first start on.
+        let mut grpc_listener = match config.grpc_listen_port {
+            Some(port) => Some(grpc::bind(SocketAddr::new(config.listen.ip(), port))?),
+            None => None,
+        };
+        let grpc_tls = grpc::tls_files(&config);
+        let mut endpoint: Option<ferromq_grpc::GrpcHandle> = None;
+        let mut failed: Option<anyhow::Error> = None;
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         // Under a controller a former master may restart in place, log cut; each start prints
-        // its ready line.
-        Broker::run(
+        // its ready line (and the gRPC endpoint moves to the new broker, keeping its port).
+        let ran = Broker::run(
             config,
             listener,
             async {
-                if let Err(e) = signals::shutdown_signal().await {
-                    tracing::warn!(error = %e, "waiting for a signal failed; stopping");
+                tokio::select! {
+                    waited = signals::shutdown_signal() => if let Err(e) = waited {
+                        tracing::warn!(error = %e, "waiting for a signal failed; stopping");
+                    },
+                    _ = stop_rx.wait_for(|stop| *stop) => {}
                 }
             },
             |broker| {
+                if let Some(g) = &endpoint {
+                    g.serve_broker(broker.service());
+                } else if let Some(l) = grpc_listener.take() {
+                    match grpc::serve(l, grpc_tls.clone(), broker) {
+                        Ok(g) => endpoint = Some(g),
+                        Err(e) => {
+                            failed = Some(e);
+                            let _ = stop_tx.send(true);
+                            return;
+                        }
+                    }
+                }
+                let grpc = endpoint
+                    .as_ref()
+                    .map(|g| format!(" grpc={}", g.local_addr()))
+                    .unwrap_or_default();
                 println!(
-                    "ferromq broker ready: listen={} advertised={}",
+                    "ferromq broker ready: listen={} advertised={}{grpc}",
                     broker.local_addr(),
                     broker.advertised_addr()
                 );
             },
         )
-        .await
-        .context("running the broker")?;
-        Ok(())
+        .await;
+        if let Some(g) = endpoint {
+            g.shutdown().await;
+        }
+        ran.context("running the broker")?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     })
 }

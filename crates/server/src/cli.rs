@@ -74,6 +74,10 @@ pub struct DevArgs {
     /// Broker address; port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10911")]
     pub broker_listen: SocketAddr,
+    /// RocketMQ 5 gRPC endpoint address (TLS and plaintext on one port); port 0 picks a free port.
+    /// Not served with `--cluster`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    pub grpc_listen: SocketAddr,
     /// Broker settings to start from (broker.conf or TOML); the data folder, listen address and
     /// name server of `dev` take precedence.
     #[arg(long, value_name = "FILE")]

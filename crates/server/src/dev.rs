@@ -11,6 +11,7 @@ use ferromq_namesrv::{NameServer, NameServerConfig};
 use crate::broker_cmd;
 use crate::cli::DevArgs;
 use crate::dev_cluster;
+use crate::grpc;
 use crate::signals;
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -45,6 +46,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         }
         let broker_listener = ferromq_net::listen::bind(args.broker_listen)
             .with_context(|| format!("binding the broker to {}", args.broker_listen))?;
+        // `dev` serves gRPC on `--grpc-listen`; a given config may still name TLS files.
+        let grpc_tls = grpc::tls_files(&broker_config);
         let broker = match Broker::start(broker_config, broker_listener).await {
             Ok(b) => b,
             Err(e) => {
@@ -52,17 +55,28 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
                 return Err(e).context("starting the broker");
             }
         };
+        let grpc = match grpc::start(args.grpc_listen, grpc_tls, &broker) {
+            Ok(g) => g,
+            Err(e) => {
+                broker.shutdown().await;
+                ns.shutdown().await;
+                return Err(e);
+            }
+        };
         let mut out = std::io::stdout().lock();
+        // Scripts parse `namesrv=` and `broker=`: new fields go at the end.
         writeln!(
             out,
-            "ferromq dev ready: namesrv={} broker={} data={}",
+            "ferromq dev ready: namesrv={} broker={} data={} grpc={}",
             ns.local_addr(),
             broker.local_addr(),
-            args.data_dir.display()
+            args.data_dir.display(),
+            grpc.local_addr()
         )?;
         out.flush()?;
         drop(out);
         let waited = signals::shutdown_signal().await;
+        grpc.shutdown().await;
         broker.shutdown().await;
         ns.shutdown().await;
         waited

@@ -14,6 +14,7 @@ mod cli;
 mod controller_cmd;
 mod dev;
 mod dev_cluster;
+mod grpc;
 mod limits;
 mod namesrv_cmd;
 mod signals;

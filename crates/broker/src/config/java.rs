@@ -91,6 +91,13 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
             c.broker_trace_enable = flag(value).ok_or_else(|| bad("true or false"))?;
         }
         "haListenPort" => c.ha_listen_port = Some(num(value).map_err(|()| bad("a port"))?),
+        "grpcListenPort" => c.grpc_listen_port = Some(num(value).map_err(|()| bad("a port"))?),
+        "grpcTlsCertPath" => {
+            c.grpc_tls_cert = Some(PathBuf::from(value)).filter(|_| !value.is_empty())
+        }
+        "grpcTlsKeyPath" => {
+            c.grpc_tls_key = Some(PathBuf::from(value)).filter(|_| !value.is_empty())
+        }
         "haMasterAddress" => {
             c.ha_master_address = Some(value.to_owned()).filter(|v| !v.is_empty());
         }

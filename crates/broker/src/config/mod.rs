@@ -48,6 +48,13 @@ pub struct BrokerConfig {
     /// `haListenPort`: where a master serves its replicas (0: any free port). Unset: no replication
     /// listener (RocketMQ always listens, on 10912 by default).
     pub ha_listen_port: Option<u16>,
+    /// `grpcListenPort`: where the RocketMQ 5 gRPC endpoint listens, on the broker's listen IP (0:
+    /// any free port). Unset: no gRPC endpoint. Served by the binary (`ferromq-grpc`), not here.
+    pub grpc_listen_port: Option<u16>,
+    /// `grpcTlsCertPath` / `grpcTlsKeyPath`: PEM certificate chain and key for the gRPC endpoint's
+    /// TLS connections. Unset: a self-signed certificate generated at start.
+    pub grpc_tls_cert: Option<PathBuf>,
+    pub grpc_tls_key: Option<PathBuf>,
     /// `haMasterAddress`: the master's HA `host:port` a SLAVE follows. Unset: learnt from the name
     /// servers' answer to registration.
     pub ha_master_address: Option<String>,
@@ -160,6 +167,9 @@ impl Default for BrokerConfig {
             broker_role: BrokerRole::AsyncMaster,
             broker_trace_enable: true,
             ha_listen_port: None,
+            grpc_listen_port: None,
+            grpc_tls_cert: None,
+            grpc_tls_key: None,
             ha_master_address: None,
             min_in_sync_replicas: 1,
             ha_max_gap_not_in_sync: 256 << 20,
@@ -305,6 +315,13 @@ impl BrokerConfig {
         }
         if self.max_message_size == 0 {
             return Err(ConfigError::Zero("maxMessageSize"));
+        }
+        if self.grpc_tls_cert.is_some() != self.grpc_tls_key.is_some() {
+            return Err(ConfigError::OutOfRange {
+                key: "grpcTlsCertPath",
+                value: format!("{:?} / {:?}", self.grpc_tls_cert, self.grpc_tls_key),
+                why: "the gRPC certificate and key are given together or not at all",
+            });
         }
         if self.register_name_server_period_ms == 0 {
             return Err(ConfigError::Zero("registerNameServerPeriod"));

@@ -9,6 +9,7 @@
 //! the rest, which themselves never see each other.
 
 mod admin;
+mod checks;
 mod durability;
 mod offsets;
 mod pop;
@@ -17,6 +18,7 @@ mod pull;
 mod pull_source;
 mod query;
 mod retry;
+mod route;
 mod send;
 mod send_back;
 mod stats;
@@ -24,10 +26,12 @@ mod transaction;
 
 use std::sync::Arc;
 
+pub use crate::transaction::relay::{CheckRelay, TransactionCheck};
 pub use offsets::Boundary;
 pub use pop::{PopRequest, PoppedMessage, MAX_INVISIBLE, MAX_POLL, MAX_POP_MESSAGES, POP_CK};
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};
 pub use query::{FoundMessages, KeyQuery};
+pub use route::{MessageKind, TopicRoute, MESSAGE_TYPE_ATTRIBUTE};
 pub(crate) use send::put_message;
 pub use send::{BatchEntry, SendMessages, SendReceipt, SendRequest};
 pub use send_back::SendBack;

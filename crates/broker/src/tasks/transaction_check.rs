@@ -40,6 +40,18 @@ pub(crate) struct CheckRequest {
     pub body: Vec<u8>,
 }
 
+impl CheckRequest {
+    /// The check for producers of other protocols (see `transaction::relay`).
+    fn neutral(&self) -> crate::transaction::relay::TransactionCheck {
+        crate::transaction::relay::TransactionCheck {
+            producer_group: self.group.clone(),
+            commit_log_offset: u64::try_from(self.header.commit_log_offset).unwrap_or(0),
+            half_queue_offset: u64::try_from(self.header.tran_state_table_offset).unwrap_or(0),
+            record: self.body.clone().into(),
+        }
+    }
+}
+
 /// Runs a scan every `transactionCheckInterval` until cancelled.
 pub(crate) async fn run(state: Arc<State>, token: CancellationToken) {
     let period = Duration::from_millis(state.config.transaction_check_interval_ms.max(1));
@@ -80,6 +92,9 @@ async fn send(s: &State, check: CheckRequest, turn: usize) {
         .filter(|c| !c.connection.is_closed())
         .collect();
     let Some(channel) = live.get(turn % live.len().max(1)) else {
+        if s.check_relays.offer(&check.neutral()) {
+            return;
+        }
         warn!(group = %check.group, msg_id = ?check.header.msg_id, "no producer of the group online to check a transaction");
         return;
     };

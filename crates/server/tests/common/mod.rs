@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 /// A running `ferromq dev`.
 pub struct Dev {
     child: Option<Child>,
-    /// Its ready line: `ferromq dev ready: namesrv=... broker=... data=...`.
+    /// Its ready line: `ferromq dev ready: namesrv=... broker=... data=... grpc=...`.
     pub ready: String,
 }
 
@@ -39,7 +39,8 @@ impl Dev {
                 "--namesrv-listen",
                 "127.0.0.1:0",
             ])
-            .args(["--broker-listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--broker-listen", "127.0.0.1:0"])
+            .args(["--grpc-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(extra)
             .stdout(Stdio::piped())

@@ -1,0 +1,47 @@
+//! The RocketMQ 5 gRPC endpoint (`apache.rocketmq.v2.MessagingService`), served by the broker
+//! process itself: a thin adapter that decodes each RPC into a [`BrokerService`] call and encodes
+//! the answer, so v5 clients and remoting clients see the same broker by construction.
+//!
+//! Layout:
+//!
+//! - [`GrpcServer::start`] and the [`GrpcHandle`] that owns the listener and every connection
+//!   (`server.rs`); `conn.rs` sniffs each connection's first byte (TLS or plaintext HTTP/2 on one
+//!   port), `current.rs` holds the broker served (replaced when it restarts in place), `tls.rs` loads the configured certificate or generates a self-signed one.
+//! - [`GrpcConfig`] (`config.rs`) and [`GrpcError`] (`error.rs`).
+//! - `messaging.rs`: the generated service trait, one method per RPC, each delegating to
+//!   `route.rs` (QueryRoute, QueryAssignment), `send.rs` (SendMessage), `transaction.rs`
+//!   (EndTransaction, the transaction id format, check-back pushed to producers), `telemetry.rs` (the settings
+//!   exchange) and `unsupported.rs` (RPCs not served yet, answered with a status).
+//! - `message.rs`: a stored record as a v5 `Message`. `sessions.rs`: the v5 client sessions (settings, telemetry stream, liveness), keyed by the
+//!   `x-mq-client-id` header. `status.rs`: broker errors → v5 `Status`, in one place.
+//! - [`pb`]: the tonic server and client generated from `ferromq-proto`'s `service.proto`, over
+//!   its prost messages.
+//!
+//! [`BrokerService`]: ferromq_broker::BrokerService
+#![forbid(unsafe_code)]
+
+mod config;
+mod conn;
+mod current;
+mod error;
+mod message;
+mod messaging;
+mod route;
+mod send;
+mod server;
+mod sessions;
+mod status;
+mod telemetry;
+mod tls;
+mod transaction;
+mod unsupported;
+
+pub use config::{GrpcConfig, TlsFiles};
+pub use error::GrpcError;
+pub use server::{GrpcHandle, GrpcServer};
+
+/// The generated `MessagingService` server and client over `ferromq_proto::v2`'s messages.
+#[allow(clippy::pedantic, missing_debug_implementations)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/apache.rocketmq.v2.rs"));
+}

@@ -1,0 +1,292 @@
+//! The generated `MessagingService` trait, one method per RPC: read the request (and the client
+//! id header where the RPC is about a session), hand it to the file that translates it, answer.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use ferromq_proto::v2::{
+    AckMessageRequest, AckMessageResponse, ChangeInvisibleDurationRequest,
+    ChangeInvisibleDurationResponse, EndTransactionRequest, EndTransactionResponse,
+    ForwardMessageToDeadLetterQueueRequest, ForwardMessageToDeadLetterQueueResponse,
+    GetOffsetRequest, GetOffsetResponse, HeartbeatRequest, HeartbeatResponse,
+    NotifyClientTerminationRequest, NotifyClientTerminationResponse, PullMessageRequest,
+    PullMessageResponse, QueryAssignmentRequest, QueryAssignmentResponse, QueryOffsetRequest,
+    QueryOffsetResponse, QueryRouteRequest, QueryRouteResponse, RecallMessageRequest,
+    RecallMessageResponse, ReceiveMessageRequest, ReceiveMessageResponse, SendMessageRequest,
+    SendMessageResponse, SyncLiteSubscriptionRequest, SyncLiteSubscriptionResponse,
+    TelemetryCommand, UpdateOffsetRequest, UpdateOffsetResponse,
+};
+use ferromq_proto::{Code, Status};
+use futures_util::Stream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Streaming};
+
+use crate::current::CurrentBroker;
+use crate::pb::messaging_service_server::MessagingService;
+use crate::sessions::Sessions;
+use crate::telemetry::{self, TelemetryStream};
+use crate::unsupported::not_implemented;
+use crate::{route, send, transaction};
+
+/// The header naming the client session a request belongs to.
+const CLIENT_ID: &str = "x-mq-client-id";
+
+type Reply<T> = Result<Response<T>, tonic::Status>;
+type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
+
+/// The service tonic calls.
+#[derive(Debug, Clone)]
+pub(crate) struct Messaging {
+    broker: CurrentBroker,
+    /// What routes name as this broker's endpoint.
+    endpoint: SocketAddr,
+    telemetry: telemetry::Context,
+}
+
+impl Messaging {
+    pub(crate) fn new(
+        broker: CurrentBroker,
+        sessions: Arc<Sessions>,
+        endpoint: SocketAddr,
+        token: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        Messaging {
+            telemetry: telemetry::Context {
+                broker: broker.clone(),
+                sessions,
+                token,
+                tracker,
+            },
+            broker,
+            endpoint,
+        }
+    }
+}
+
+fn client_id<T>(request: &Request<T>) -> Option<String> {
+    request
+        .metadata()
+        .get(CLIENT_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn no_client_id() -> Status {
+    Status::new(
+        Code::ClientIdRequired,
+        format!("the {CLIENT_ID} header is required"),
+    )
+}
+
+/// The peer's address (a placeholder when tonic does not know it, e.g. in-process transports).
+fn peer<T>(request: &Request<T>) -> SocketAddr {
+    request
+        .remote_addr()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// A server stream of one element: the status of an RPC that has nothing to stream.
+fn status_stream<T: Send + 'static>(item: T) -> ServerStream<T> {
+    Box::pin(futures_util::stream::iter([Ok(item)]))
+}
+
+#[tonic::async_trait]
+impl MessagingService for Messaging {
+    async fn query_route(&self, request: Request<QueryRouteRequest>) -> Reply<QueryRouteResponse> {
+        let req = request.into_inner();
+        Ok(Response::new(route::query_route(
+            &self.broker.get(),
+            self.endpoint,
+            &req,
+        )))
+    }
+
+    async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Reply<HeartbeatResponse> {
+        let status = match client_id(&request) {
+            None => no_client_id(),
+            Some(id) if self.telemetry.sessions.touch(&id) => Status::ok(),
+            // As RocketMQ's proxy: a client that has not sent its settings is not known yet.
+            Some(id) => Status::new(
+                Code::UnrecognizedClientType,
+                format!("client {id} has not sent its settings over telemetry yet"),
+            ),
+        };
+        Ok(Response::new(HeartbeatResponse {
+            status: Some(status),
+        }))
+    }
+
+    async fn send_message(
+        &self,
+        request: Request<SendMessageRequest>,
+    ) -> Reply<SendMessageResponse> {
+        let peer = peer(&request);
+        let req = request.into_inner();
+        Ok(Response::new(
+            send::send_message(&self.broker.get(), peer, &req).await,
+        ))
+    }
+
+    async fn query_assignment(
+        &self,
+        request: Request<QueryAssignmentRequest>,
+    ) -> Reply<QueryAssignmentResponse> {
+        let req = request.into_inner();
+        Ok(Response::new(route::query_assignment(
+            &self.broker.get(),
+            self.endpoint,
+            &req,
+        )))
+    }
+
+    type ReceiveMessageStream = ServerStream<ReceiveMessageResponse>;
+
+    async fn receive_message(
+        &self,
+        _request: Request<ReceiveMessageRequest>,
+    ) -> Reply<Self::ReceiveMessageStream> {
+        use ferromq_proto::v2::receive_message_response::Content;
+        Ok(Response::new(status_stream(ReceiveMessageResponse {
+            content: Some(Content::Status(not_implemented("ReceiveMessage"))),
+        })))
+    }
+
+    async fn ack_message(&self, _request: Request<AckMessageRequest>) -> Reply<AckMessageResponse> {
+        Ok(Response::new(AckMessageResponse {
+            status: Some(not_implemented("AckMessage")),
+            entries: Vec::new(),
+        }))
+    }
+
+    async fn forward_message_to_dead_letter_queue(
+        &self,
+        _request: Request<ForwardMessageToDeadLetterQueueRequest>,
+    ) -> Reply<ForwardMessageToDeadLetterQueueResponse> {
+        Ok(Response::new(ForwardMessageToDeadLetterQueueResponse {
+            status: Some(not_implemented("ForwardMessageToDeadLetterQueue")),
+        }))
+    }
+
+    type PullMessageStream = ServerStream<PullMessageResponse>;
+
+    async fn pull_message(
+        &self,
+        _request: Request<PullMessageRequest>,
+    ) -> Reply<Self::PullMessageStream> {
+        use ferromq_proto::v2::pull_message_response::Content;
+        Ok(Response::new(status_stream(PullMessageResponse {
+            content: Some(Content::Status(not_implemented("PullMessage"))),
+        })))
+    }
+
+    async fn update_offset(
+        &self,
+        _request: Request<UpdateOffsetRequest>,
+    ) -> Reply<UpdateOffsetResponse> {
+        Ok(Response::new(UpdateOffsetResponse {
+            status: Some(not_implemented("UpdateOffset")),
+        }))
+    }
+
+    async fn get_offset(&self, _request: Request<GetOffsetRequest>) -> Reply<GetOffsetResponse> {
+        Ok(Response::new(GetOffsetResponse {
+            status: Some(not_implemented("GetOffset")),
+            offset: 0,
+        }))
+    }
+
+    async fn query_offset(
+        &self,
+        _request: Request<QueryOffsetRequest>,
+    ) -> Reply<QueryOffsetResponse> {
+        Ok(Response::new(QueryOffsetResponse {
+            status: Some(not_implemented("QueryOffset")),
+            offset: 0,
+        }))
+    }
+
+    async fn end_transaction(
+        &self,
+        request: Request<EndTransactionRequest>,
+    ) -> Reply<EndTransactionResponse> {
+        let peer = peer(&request);
+        let req = request.into_inner();
+        Ok(Response::new(transaction::end_transaction(
+            &self.broker.get(),
+            peer,
+            &req,
+        )))
+    }
+
+    type TelemetryStream = TelemetryStream;
+
+    async fn telemetry(
+        &self,
+        request: Request<Streaming<TelemetryCommand>>,
+    ) -> Reply<Self::TelemetryStream> {
+        // Telemetry reports bad input as a gRPC status, as RocketMQ's proxy does.
+        let Some(id) = client_id(&request) else {
+            return Err(tonic::Status::invalid_argument(format!(
+                "the {CLIENT_ID} header is required"
+            )));
+        };
+        Ok(Response::new(telemetry::open(
+            &self.telemetry,
+            id,
+            request.into_inner(),
+        )))
+    }
+
+    async fn notify_client_termination(
+        &self,
+        request: Request<NotifyClientTerminationRequest>,
+    ) -> Reply<NotifyClientTerminationResponse> {
+        let status = match client_id(&request) {
+            None => no_client_id(),
+            Some(id) if self.telemetry.sessions.remove(&id) => Status::ok(),
+            Some(id) => Status::new(
+                Code::UnrecognizedClientType,
+                format!("client {id} is not known"),
+            ),
+        };
+        Ok(Response::new(NotifyClientTerminationResponse {
+            status: Some(status),
+        }))
+    }
+
+    async fn change_invisible_duration(
+        &self,
+        _request: Request<ChangeInvisibleDurationRequest>,
+    ) -> Reply<ChangeInvisibleDurationResponse> {
+        Ok(Response::new(ChangeInvisibleDurationResponse {
+            status: Some(not_implemented("ChangeInvisibleDuration")),
+            receipt_handle: String::new(),
+        }))
+    }
+
+    async fn recall_message(
+        &self,
+        _request: Request<RecallMessageRequest>,
+    ) -> Reply<RecallMessageResponse> {
+        Ok(Response::new(RecallMessageResponse {
+            status: Some(not_implemented("RecallMessage")),
+            message_id: String::new(),
+        }))
+    }
+
+    async fn sync_lite_subscription(
+        &self,
+        _request: Request<SyncLiteSubscriptionRequest>,
+    ) -> Reply<SyncLiteSubscriptionResponse> {
+        Ok(Response::new(SyncLiteSubscriptionResponse {
+            status: Some(Status::new(
+                Code::Unsupported,
+                "lite topics are not supported by this ferromq broker",
+            )),
+        }))
+    }
+}
