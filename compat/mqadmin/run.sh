@@ -52,7 +52,7 @@ if [[ -z "$namesrv" ]]; then
     fi
     work="$(mktemp -d "${TMPDIR:-/tmp}/ferromq-mqadmin-compat.XXXXXX")"
     mkfifo "$work/stdout"
-    NO_COLOR=1 "$bin" dev --data-dir "$work/data" --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 \
+    NO_COLOR=1 "$bin" dev --data-dir "$work/data" --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 \
         >"$work/stdout" 2>"$work/ferromq.log" &
     ferromq_pid=$!
     exec 3<"$work/stdout"
