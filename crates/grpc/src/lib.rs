@@ -9,7 +9,9 @@
 //!   port), `current.rs` holds the broker served (replaced when it restarts in place), `tls.rs` loads the configured certificate or generates a self-signed one.
 //! - [`GrpcConfig`] (`config.rs`) and [`GrpcError`] (`error.rs`).
 //! - `messaging.rs`: the generated service trait, one method per RPC, each delegating to
-//!   `route.rs` (QueryRoute, QueryAssignment), `send.rs` (SendMessage), `transaction.rs`
+//!   `route.rs` (QueryRoute, QueryAssignment), `send.rs` (SendMessage), `receive.rs`
+//!   (ReceiveMessage, AckMessage, ChangeInvisibleDuration, ForwardMessageToDeadLetterQueue over the
+//!   broker's POP), `transaction.rs`
 //!   (EndTransaction, the transaction id format, check-back pushed to producers), `telemetry.rs` (the settings
 //!   exchange) and `unsupported.rs` (RPCs not served yet, answered with a status).
 //! - `message.rs`: a stored record as a v5 `Message`. `sessions.rs`: the v5 client sessions (settings, telemetry stream, liveness), keyed by the
@@ -26,6 +28,7 @@ mod current;
 mod error;
 mod message;
 mod messaging;
+mod receive;
 mod route;
 mod send;
 mod server;

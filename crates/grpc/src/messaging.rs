@@ -28,7 +28,7 @@ use crate::pb::messaging_service_server::MessagingService;
 use crate::sessions::Sessions;
 use crate::telemetry::{self, TelemetryStream};
 use crate::unsupported::not_implemented;
-use crate::{route, send, transaction};
+use crate::{receive, route, send, transaction};
 
 /// The header naming the client session a request belongs to.
 const CLIENT_ID: &str = "x-mq-client-id";
@@ -147,28 +147,33 @@ impl MessagingService for Messaging {
 
     async fn receive_message(
         &self,
-        _request: Request<ReceiveMessageRequest>,
+        request: Request<ReceiveMessageRequest>,
     ) -> Reply<Self::ReceiveMessageStream> {
-        use ferromq_proto::v2::receive_message_response::Content;
-        Ok(Response::new(status_stream(ReceiveMessageResponse {
-            content: Some(Content::Status(not_implemented("ReceiveMessage"))),
-        })))
+        let peer = peer(&request);
+        let req = request.into_inner();
+        let answer = receive::receive_message(&self.broker.get(), peer, &req).await;
+        Ok(Response::new(Box::pin(futures_util::stream::iter(
+            answer.into_iter().map(Ok),
+        ))))
     }
 
-    async fn ack_message(&self, _request: Request<AckMessageRequest>) -> Reply<AckMessageResponse> {
-        Ok(Response::new(AckMessageResponse {
-            status: Some(not_implemented("AckMessage")),
-            entries: Vec::new(),
-        }))
+    async fn ack_message(&self, request: Request<AckMessageRequest>) -> Reply<AckMessageResponse> {
+        let req = request.into_inner();
+        Ok(Response::new(receive::ack_message(
+            &self.broker.get(),
+            &req,
+        )))
     }
 
     async fn forward_message_to_dead_letter_queue(
         &self,
-        _request: Request<ForwardMessageToDeadLetterQueueRequest>,
+        request: Request<ForwardMessageToDeadLetterQueueRequest>,
     ) -> Reply<ForwardMessageToDeadLetterQueueResponse> {
-        Ok(Response::new(ForwardMessageToDeadLetterQueueResponse {
-            status: Some(not_implemented("ForwardMessageToDeadLetterQueue")),
-        }))
+        let req = request.into_inner();
+        Ok(Response::new(receive::forward_to_dead_letter_queue(
+            &self.broker.get(),
+            &req,
+        )))
     }
 
     type PullMessageStream = ServerStream<PullMessageResponse>;
@@ -260,12 +265,13 @@ impl MessagingService for Messaging {
 
     async fn change_invisible_duration(
         &self,
-        _request: Request<ChangeInvisibleDurationRequest>,
+        request: Request<ChangeInvisibleDurationRequest>,
     ) -> Reply<ChangeInvisibleDurationResponse> {
-        Ok(Response::new(ChangeInvisibleDurationResponse {
-            status: Some(not_implemented("ChangeInvisibleDuration")),
-            receipt_handle: String::new(),
-        }))
+        let req = request.into_inner();
+        Ok(Response::new(receive::change_invisible_duration(
+            &self.broker.get(),
+            &req,
+        )))
     }
 
     async fn recall_message(

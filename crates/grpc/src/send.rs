@@ -63,6 +63,8 @@ const RESERVED: &[&str] = &[
     "MIN_OFFSET",
     "MAX_OFFSET",
     "TRANSACTION_CHECK_TIMES",
+    // The receipt handle of a popped message (set by the broker, never by a producer).
+    ferromq_broker::service::POP_CK,
 ];
 
 /// Whether `name` is a property the broker acts on rather than a user property.

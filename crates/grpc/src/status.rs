@@ -25,6 +25,10 @@ fn code(err: &BrokerError) -> Code {
         | BrokerError::ReplicaRefusesWrites(_)
         | BrokerError::LeaseExpired(_) => Code::Forbidden,
         BrokerError::TopicNotExist(_) => Code::TopicNotFound,
+        BrokerError::BadReceiptHandle(_) | BrokerError::StaleReceiptHandle(_) => {
+            Code::InvalidReceiptHandle
+        }
+        BrokerError::InvalidArgument(_) => Code::BadRequest,
         BrokerError::SubscriptionParse { .. } => Code::IllegalFilterExpression,
         BrokerError::SubscriptionNotExist { .. } | BrokerError::SubscriptionGroupNotExist(_) => {
             Code::ConsumerGroupNotFound

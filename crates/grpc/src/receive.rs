@@ -1,0 +1,332 @@
+//! Consuming with POP: ReceiveMessage pops from the broker (`BrokerService::pop`), and AckMessage,
+//! ChangeInvisibleDuration and ForwardMessageToDeadLetterQueue act on the receipt handles it gave
+//! out. The handles are the broker's own: opaque to clients, checked by the broker.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ferromq_broker::service::{
+    PopRequest, PoppedMessage, Subscription, MAX_POLL, MAX_POP_MESSAGES,
+};
+use ferromq_broker::BrokerService;
+use ferromq_model::properties::{self, keys};
+use ferromq_model::record::{self, Entry};
+use ferromq_proto::v2::receive_message_response::Content;
+use ferromq_proto::v2::{
+    AckMessageRequest, AckMessageResponse, AckMessageResultEntry, ChangeInvisibleDurationRequest,
+    ChangeInvisibleDurationResponse, FilterType, ForwardMessageToDeadLetterQueueRequest,
+    ForwardMessageToDeadLetterQueueResponse, Message, MessageType, ReceiveMessageRequest,
+    ReceiveMessageResponse, Resource,
+};
+use ferromq_proto::{Code, Status};
+
+use crate::message::from_record;
+use crate::send::SHARDING_KEY;
+use crate::status;
+
+/// Push consumers ask the server to pick the invisible time (`auto_renew`). RocketMQ's proxy picks
+/// a minute and renews it while the client works; this endpoint does not renew, so a push
+/// consumer's message is delivered again if its handler takes longer than this.
+const PUSH_INVISIBLE: Duration = Duration::from_secs(60);
+
+/// The answer of one receive, streamed in this order: the delivery time, the messages, the status.
+pub(crate) async fn receive_message(
+    broker: &BrokerService,
+    peer: SocketAddr,
+    req: &ReceiveMessageRequest,
+) -> Vec<ReceiveMessageResponse> {
+    let status_only = |status| {
+        vec![ReceiveMessageResponse {
+            content: Some(Content::Status(status)),
+        }]
+    };
+    let pop = match pop_request(broker, peer, req) {
+        Ok(pop) => pop,
+        Err(status) => return status_only(status),
+    };
+    let popped = match broker.pop(pop).await {
+        Ok(popped) => popped,
+        Err(e) => return status_only(status::from_broker(&e)),
+    };
+    if popped.is_empty() {
+        return status_only(Status::new(
+            Code::MessageNotFound,
+            "no new message within the long-polling time",
+        ));
+    }
+    let mut out = Vec::with_capacity(popped.len() + 2);
+    out.push(ReceiveMessageResponse {
+        content: Some(Content::DeliveryTimestamp(timestamp(popped[0].pop_time_ms))),
+    });
+    for m in &popped {
+        match to_message(m) {
+            Some(message) => out.push(ReceiveMessageResponse {
+                content: Some(Content::Message(Box::new(message))),
+            }),
+            // Not expected (the broker produced the record); the message comes back after its
+            // invisible time rather than being dropped.
+            None => {
+                tracing::warn!(topic = %m.topic, queue = m.queue_id, offset = m.queue_offset, "popped record did not decode")
+            }
+        }
+    }
+    out.push(ReceiveMessageResponse {
+        content: Some(Content::Status(Status::ok())),
+    });
+    out
+}
+
+/// The broker's pop for `req`, or the status refusing it.
+fn pop_request(
+    broker: &BrokerService,
+    peer: SocketAddr,
+    req: &ReceiveMessageRequest,
+) -> Result<PopRequest, Status> {
+    let group = named(req.group.as_ref(), "group")?;
+    let queue = req
+        .message_queue
+        .as_ref()
+        .ok_or_else(|| Status::new(Code::BadRequest, "message_queue is required"))?;
+    let topic = named(queue.topic.as_ref(), "topic")?;
+    let subscription = match &req.filter_expression {
+        None => Subscription::Expression {
+            expression: Some("*".into()),
+            kind: Some("TAG".into()),
+        },
+        Some(f) => Subscription::Expression {
+            expression: Some(f.expression.clone()),
+            kind: Some(
+                match f.r#type() {
+                    FilterType::Sql => "SQL92",
+                    FilterType::Tag | FilterType::Unspecified => "TAG",
+                }
+                .into(),
+            ),
+        },
+    };
+    let max_messages = u32::try_from(req.batch_size)
+        .ok()
+        .filter(|n| (1..=MAX_POP_MESSAGES).contains(n))
+        .ok_or_else(|| {
+            Status::new(
+                Code::BadRequest,
+                format!(
+                    "batch_size {} is outside 1..={MAX_POP_MESSAGES}",
+                    req.batch_size
+                ),
+            )
+        })?;
+    let invisible = match (&req.invisible_duration, req.auto_renew) {
+        (Some(d), false) => duration(d).ok_or_else(|| {
+            Status::new(
+                Code::IllegalInvisibleTime,
+                "invisible_duration must be positive",
+            )
+        })?,
+        (None, false) => {
+            return Err(Status::new(
+                Code::IllegalInvisibleTime,
+                "invisible_duration is required unless auto_renew is set",
+            ))
+        }
+        (_, true) => PUSH_INVISIBLE,
+    };
+    // A negative or absent long-polling time: answer with what is there now.
+    let poll = req
+        .long_polling_timeout
+        .as_ref()
+        .and_then(duration)
+        .map(|d| d.min(MAX_POLL));
+    let fifo = broker
+        .group(&group)
+        .is_ok_and(|g| g.consume_message_orderly);
+    Ok(PopRequest {
+        group,
+        topic,
+        queue_id: u32::try_from(queue.id).ok(),
+        max_messages,
+        invisible,
+        poll,
+        subscription,
+        fifo,
+        client: peer,
+    })
+}
+
+fn named(resource: Option<&Resource>, what: &str) -> Result<String, Status> {
+    match resource {
+        Some(r) if !r.name.is_empty() => Ok(r.qualified_name()),
+        _ => Err(Status::new(
+            if what == "group" {
+                Code::IllegalConsumerGroup
+            } else {
+                Code::IllegalTopic
+            },
+            format!("a {what} name is required"),
+        )),
+    }
+}
+
+/// A popped message as v5 clients read it: its handle, attempt and invisible time included.
+fn to_message(m: &PoppedMessage) -> Option<Message> {
+    let Ok(Entry::Message(view)) = record::read(&m.record, false) else {
+        return None;
+    };
+    let props = view.properties;
+    let kind = if properties::get(props, SHARDING_KEY).is_some() {
+        MessageType::Fifo
+    } else if properties::get(props, keys::TIMER_DELIVER_MS).is_some()
+        || properties::get(props, keys::DELAY_TIME_LEVEL).is_some()
+    {
+        MessageType::Delay
+    } else if properties::get(props, keys::TRANSACTION_PREPARED).is_some() {
+        MessageType::Transaction
+    } else {
+        MessageType::Normal
+    };
+    let mut message = from_record(&view, kind);
+    if let Some(system) = message.system_properties.as_mut() {
+        system.receipt_handle = Some(m.handle.clone());
+        system.delivery_attempt = Some(i32::try_from(m.delivery_attempt).unwrap_or(i32::MAX));
+        let invisible_ms = m.invisible_until_ms.saturating_sub(m.pop_time_ms);
+        system.invisible_duration = Some(prost_types::Duration {
+            seconds: i64::try_from(invisible_ms / 1000).unwrap_or(i64::MAX),
+            nanos: i32::try_from(invisible_ms % 1000 * 1_000_000).unwrap_or(0),
+        });
+        // The producer's id, as the client saw it when sending.
+        system.message_id.clone_from(&m.msg_id);
+    }
+    Some(message)
+}
+
+pub(crate) fn ack_message(broker: &BrokerService, req: &AckMessageRequest) -> AckMessageResponse {
+    let (group, topic) = match (
+        named(req.group.as_ref(), "group"),
+        named(req.topic.as_ref(), "topic"),
+    ) {
+        (Ok(g), Ok(t)) => (g, t),
+        (Err(s), _) | (_, Err(s)) => {
+            return AckMessageResponse {
+                status: Some(s),
+                entries: Vec::new(),
+            }
+        }
+    };
+    let entries: Vec<AckMessageResultEntry> = req
+        .entries
+        .iter()
+        .map(|e| AckMessageResultEntry {
+            message_id: e.message_id.clone(),
+            receipt_handle: e.receipt_handle.clone(),
+            status: Some(match broker.ack(&group, &topic, &e.receipt_handle) {
+                Ok(()) => Status::ok(),
+                Err(err) => status::from_broker(&err),
+            }),
+        })
+        .collect();
+    // One status for all entries when they agree, as RocketMQ's proxy answers.
+    let first = entries.first().and_then(|e| e.status.clone());
+    let status = match first {
+        None => Status::new(Code::BadRequest, "no entries to acknowledge"),
+        Some(first)
+            if entries
+                .iter()
+                .all(|e| e.status.as_ref().map(Status::code) == Some(first.code())) =>
+        {
+            first
+        }
+        Some(_) => Status::new(Code::MultipleResults, "entries have different results"),
+    };
+    AckMessageResponse {
+        status: Some(status),
+        entries,
+    }
+}
+
+pub(crate) fn change_invisible_duration(
+    broker: &BrokerService,
+    req: &ChangeInvisibleDurationRequest,
+) -> ChangeInvisibleDurationResponse {
+    let refused = |status| ChangeInvisibleDurationResponse {
+        status: Some(status),
+        receipt_handle: String::new(),
+    };
+    let (group, topic) = match (
+        named(req.group.as_ref(), "group"),
+        named(req.topic.as_ref(), "topic"),
+    ) {
+        (Ok(g), Ok(t)) => (g, t),
+        (Err(s), _) | (_, Err(s)) => return refused(s),
+    };
+    let Some(invisible) = req.invisible_duration.as_ref().and_then(duration) else {
+        return refused(Status::new(
+            Code::IllegalInvisibleTime,
+            "invisible_duration must be positive",
+        ));
+    };
+    match broker.change_invisible(&group, &topic, &req.receipt_handle, invisible) {
+        Ok(handle) => ChangeInvisibleDurationResponse {
+            status: Some(Status::ok()),
+            receipt_handle: handle,
+        },
+        Err(e) => refused(status::from_broker(&e)),
+    }
+}
+
+pub(crate) fn forward_to_dead_letter_queue(
+    broker: &BrokerService,
+    req: &ForwardMessageToDeadLetterQueueRequest,
+) -> ForwardMessageToDeadLetterQueueResponse {
+    let status = match (
+        named(req.group.as_ref(), "group"),
+        named(req.topic.as_ref(), "topic"),
+    ) {
+        (Ok(group), Ok(topic)) => {
+            match broker.forward_to_dlq(&group, &topic, &req.receipt_handle) {
+                Ok(()) => Status::ok(),
+                Err(e) => status::from_broker(&e),
+            }
+        }
+        (Err(s), _) | (_, Err(s)) => s,
+    };
+    ForwardMessageToDeadLetterQueueResponse {
+        status: Some(status),
+    }
+}
+
+/// A positive protobuf duration.
+fn duration(d: &prost_types::Duration) -> Option<Duration> {
+    let secs = u64::try_from(d.seconds).ok()?;
+    let nanos = u32::try_from(d.nanos).ok()?;
+    let d = Duration::new(secs, 0).checked_add(Duration::from_nanos(u64::from(nanos)))?;
+    (!d.is_zero()).then_some(d)
+}
+
+fn timestamp(ms: u64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: i64::try_from(ms / 1000).unwrap_or(i64::MAX),
+        nanos: i32::try_from(ms % 1000 * 1_000_000).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_must_be_positive() {
+        let d = |seconds, nanos| prost_types::Duration { seconds, nanos };
+        assert_eq!(duration(&d(30, 0)), Some(Duration::from_secs(30)));
+        assert_eq!(duration(&d(0, 5_000_000)), Some(Duration::from_millis(5)));
+        assert_eq!(duration(&d(0, 0)), None);
+        assert_eq!(duration(&d(-1, 0)), None);
+        assert_eq!(duration(&d(1, -1)), None);
+    }
+
+    #[test]
+    fn timestamps_split_milliseconds() {
+        let t = timestamp(1_700_000_000_123);
+        assert_eq!(t.seconds, 1_700_000_000);
+        assert_eq!(t.nanos, 123_000_000);
+    }
+}

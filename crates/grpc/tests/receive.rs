@@ -1,0 +1,425 @@
+//! ReceiveMessage, AckMessage, ChangeInvisibleDuration and ForwardMessageToDeadLetterQueue over a
+//! real TCP connection: what a v5 SimpleConsumer does, checked message by message.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::{message, request, resource, Fixture};
+use ferromq_grpc::pb::messaging_service_client::MessagingServiceClient;
+use ferromq_proto::v2::receive_message_response::Content;
+use ferromq_proto::v2::{
+    AckMessageEntry, AckMessageRequest, ChangeInvisibleDurationRequest, FilterExpression,
+    FilterType, ForwardMessageToDeadLetterQueueRequest, Message, MessageQueue,
+    ReceiveMessageRequest, SendMessageRequest,
+};
+use ferromq_proto::{Code, Status};
+use tonic::transport::Channel;
+
+const GROUP: &str = "simple-group";
+
+fn pb_duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).expect("fits"),
+        nanos: i32::try_from(d.subsec_nanos()).expect("fits"),
+    }
+}
+
+async fn send(client: &mut MessagingServiceClient<Channel>, topic: &str, bodies: &[&str]) {
+    for (i, body) in bodies.iter().enumerate() {
+        let mut m = message(topic, &format!("{:032X}", i + 1), body.as_bytes());
+        m.system_properties.as_mut().expect("set").tag =
+            Some(if i % 2 == 0 { "even" } else { "odd" }.into());
+        let reply = client
+            .send_message(request(
+                "producer",
+                SendMessageRequest { messages: vec![m] },
+            ))
+            .await
+            .expect("rpc")
+            .into_inner();
+        let status = reply.status.expect("status");
+        assert_eq!(status.code(), Code::Ok, "{}", status.message);
+    }
+}
+
+/// One receive: the messages and the final status.
+async fn receive(
+    client: &mut MessagingServiceClient<Channel>,
+    topic: &str,
+    filter: Option<FilterExpression>,
+    invisible: Duration,
+    poll: Duration,
+) -> (Vec<Message>, Status) {
+    let req = ReceiveMessageRequest {
+        group: resource(GROUP),
+        message_queue: Some(MessageQueue {
+            topic: resource(topic),
+            id: -1,
+            ..MessageQueue::default()
+        }),
+        filter_expression: filter,
+        batch_size: 32,
+        invisible_duration: Some(pb_duration(invisible)),
+        auto_renew: false,
+        long_polling_timeout: Some(pb_duration(poll)),
+        attempt_id: None,
+    };
+    let mut stream = client
+        .receive_message(request("consumer", req))
+        .await
+        .expect("rpc")
+        .into_inner();
+    let mut messages = Vec::new();
+    let mut status = None;
+    while let Some(item) = stream.message().await.expect("stream") {
+        match item.content.expect("content") {
+            Content::Message(m) => messages.push(*m),
+            Content::Status(s) => status = Some(s),
+            Content::DeliveryTimestamp(_) => {}
+        }
+    }
+    (messages, status.expect("a status ends every receive"))
+}
+
+fn handle(m: &Message) -> String {
+    m.system_properties
+        .as_ref()
+        .and_then(|s| s.receipt_handle.clone())
+        .expect("a receipt handle")
+}
+
+fn attempt(m: &Message) -> i32 {
+    m.system_properties
+        .as_ref()
+        .and_then(|s| s.delivery_attempt)
+        .expect("a delivery attempt")
+}
+
+async fn ack(
+    client: &mut MessagingServiceClient<Channel>,
+    topic: &str,
+    handles: &[String],
+) -> Status {
+    client
+        .ack_message(request(
+            "consumer",
+            AckMessageRequest {
+                group: resource(GROUP),
+                topic: resource(topic),
+                entries: handles
+                    .iter()
+                    .map(|h| AckMessageEntry {
+                        message_id: String::new(),
+                        receipt_handle: h.clone(),
+                        lite_topic: None,
+                    })
+                    .collect(),
+            },
+        ))
+        .await
+        .expect("rpc")
+        .into_inner()
+        .status
+        .expect("status")
+}
+
+fn bodies(messages: &[Message]) -> BTreeSet<String> {
+    messages
+        .iter()
+        .map(|m| String::from_utf8(m.body.to_vec()).expect("utf-8"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_is_received_once_and_acked() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-orders", 4, None);
+    let mut client = f.plain().await;
+    let sent: Vec<String> = (0..10).map(|i| format!("order-{i}")).collect();
+    send(
+        &mut client,
+        "pop-orders",
+        &sent.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < sent.len() && Instant::now() < deadline {
+        let (messages, status) = receive(
+            &mut client,
+            "pop-orders",
+            None,
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+        )
+        .await;
+        assert!(
+            matches!(status.code(), Code::Ok | Code::MessageNotFound),
+            "{status:?}"
+        );
+        for m in &messages {
+            assert_eq!(attempt(m), 1, "first delivery");
+        }
+        let handles: Vec<String> = messages.iter().map(handle).collect();
+        if !handles.is_empty() {
+            let s = ack(&mut client, "pop-orders", &handles).await;
+            assert_eq!(s.code(), Code::Ok, "{}", s.message);
+        }
+        got.extend(messages);
+    }
+    assert_eq!(got.len(), sent.len(), "nothing lost, nothing twice");
+    assert_eq!(bodies(&got), sent.iter().cloned().collect());
+    // Every message carries the id it was sent with and its tag.
+    for m in &got {
+        let sys = m.system_properties.as_ref().expect("system properties");
+        assert_eq!(sys.message_id.len(), 32, "{sys:?}");
+        assert!(sys.tag.is_some());
+    }
+    // All acked: nothing comes back.
+    let (again, status) = receive(
+        &mut client,
+        "pop-orders",
+        None,
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+    )
+    .await;
+    assert!(
+        again.is_empty(),
+        "acked messages came back: {:?}",
+        bodies(&again)
+    );
+    assert_eq!(status.code(), Code::MessageNotFound);
+    // An ack of a handle already acked is refused, with a message.
+    let s = ack(&mut client, "pop-orders", &[handle(&got[0])]).await;
+    assert_eq!(s.code(), Code::InvalidReceiptHandle, "{}", s.message);
+    assert!(!s.message.is_empty());
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacked_message_comes_back_after_its_invisible_time_with_attempt_two() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-redeliver", 1, None);
+    let mut client = f.plain().await;
+    send(&mut client, "pop-redeliver", &["once"]).await;
+
+    let invisible = Duration::from_secs(2);
+    let (first, _) = receive(
+        &mut client,
+        "pop-redeliver",
+        None,
+        invisible,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(bodies(&first), BTreeSet::from(["once".to_owned()]));
+    let received_at = Instant::now();
+    // Not acked: it comes back, never before its invisible time, as attempt 2.
+    let mut second = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.is_empty() && Instant::now() < deadline {
+        second = receive(
+            &mut client,
+            "pop-redeliver",
+            None,
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+        )
+        .await
+        .0;
+    }
+    assert!(
+        received_at.elapsed() >= invisible - Duration::from_millis(100),
+        "came back early"
+    );
+    assert_eq!(bodies(&second), BTreeSet::from(["once".to_owned()]));
+    assert_eq!(attempt(&second[0]), 2);
+    // The first delivery's handle is stale now.
+    let s = ack(&mut client, "pop-redeliver", &[handle(&first[0])]).await;
+    assert_eq!(s.code(), Code::InvalidReceiptHandle, "{}", s.message);
+    let s = ack(&mut client, "pop-redeliver", &[handle(&second[0])]).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message);
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_invisible_duration_gives_a_new_handle_and_forged_handles_are_refused() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-change", 1, None);
+    let mut client = f.plain().await;
+    send(&mut client, "pop-change", &["a"]).await;
+    let (got, _) = receive(
+        &mut client,
+        "pop-change",
+        None,
+        Duration::from_secs(30),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(got.len(), 1);
+    let old = handle(&got[0]);
+    let changed = client
+        .change_invisible_duration(request(
+            "consumer",
+            ChangeInvisibleDurationRequest {
+                group: resource(GROUP),
+                topic: resource("pop-change"),
+                receipt_handle: old.clone(),
+                invisible_duration: Some(pb_duration(Duration::from_secs(60))),
+                message_id: String::new(),
+                lite_topic: None,
+                suspend: None,
+            },
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(
+        changed.status.as_ref().map(Status::code),
+        Some(Code::Ok),
+        "{changed:?}"
+    );
+    assert_ne!(changed.receipt_handle, old);
+    assert_eq!(
+        ack(&mut client, "pop-change", std::slice::from_ref(&old)).await.code(),
+        Code::InvalidReceiptHandle
+    );
+    for forged in ["", "garbage", &old.replace('1', "2")] {
+        let s = ack(&mut client, "pop-change", &[forged.to_owned()]).await;
+        assert_eq!(
+            s.code(),
+            Code::InvalidReceiptHandle,
+            "{forged:?}: {}",
+            s.message
+        );
+    }
+    let s = ack(&mut client, "pop-change", &[changed.receipt_handle]).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message);
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_filters_and_dead_lettering_on_request() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-filter", 2, None);
+    let mut client = f.plain().await;
+    send(&mut client, "pop-filter", &["m0", "m1", "m2", "m3"]).await;
+    let even = FilterExpression {
+        r#type: FilterType::Tag as i32,
+        expression: "even".into(),
+    };
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 2 && Instant::now() < deadline {
+        got.extend(
+            receive(
+                &mut client,
+                "pop-filter",
+                Some(even.clone()),
+                Duration::from_secs(30),
+                Duration::from_secs(1),
+            )
+            .await
+            .0,
+        );
+    }
+    assert_eq!(
+        bodies(&got),
+        BTreeSet::from(["m0".to_owned(), "m2".to_owned()])
+    );
+
+    let forwarded = client
+        .forward_message_to_dead_letter_queue(request(
+            "consumer",
+            ForwardMessageToDeadLetterQueueRequest {
+                group: resource(GROUP),
+                topic: resource("pop-filter"),
+                receipt_handle: handle(&got[0]),
+                message_id: String::new(),
+                delivery_attempt: 1,
+                max_delivery_attempts: 16,
+                lite_topic: None,
+            },
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(
+        forwarded.status.as_ref().map(Status::code),
+        Some(Code::Ok),
+        "{forwarded:?}"
+    );
+    let dlq = common::wait_for_messages(&f.service(), &format!("%DLQ%{GROUP}"), 1).await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].body, got[0].body.to_vec());
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_receives_get_a_status_with_a_message() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-bad", 1, None);
+    let mut client = f.plain().await;
+    // No invisible duration and no auto renew.
+    let mut req = ReceiveMessageRequest {
+        group: resource(GROUP),
+        message_queue: Some(MessageQueue {
+            topic: resource("pop-bad"),
+            id: -1,
+            ..MessageQueue::default()
+        }),
+        filter_expression: None,
+        batch_size: 8,
+        invisible_duration: None,
+        auto_renew: false,
+        long_polling_timeout: None,
+        attempt_id: None,
+    };
+    let status = first_status(&mut client, req.clone()).await;
+    assert_eq!(
+        status.code(),
+        Code::IllegalInvisibleTime,
+        "{}",
+        status.message
+    );
+    req.invisible_duration = Some(pb_duration(Duration::from_secs(10)));
+    req.batch_size = 0;
+    assert_eq!(
+        first_status(&mut client, req.clone()).await.code(),
+        Code::BadRequest
+    );
+    req.batch_size = 8;
+    req.message_queue.as_mut().expect("set").topic = resource("no-such-topic");
+    let status = first_status(&mut client, req.clone()).await;
+    assert_eq!(status.code(), Code::TopicNotFound, "{}", status.message);
+    req.message_queue.as_mut().expect("set").topic = resource("pop-bad");
+    req.filter_expression = Some(FilterExpression {
+        r#type: FilterType::Sql as i32,
+        expression: "a >".into(),
+    });
+    let status = first_status(&mut client, req).await;
+    assert_ne!(status.code(), Code::Ok, "bad SQL accepted");
+    assert!(!status.message.is_empty());
+    f.shutdown().await;
+}
+
+async fn first_status(
+    client: &mut MessagingServiceClient<Channel>,
+    req: ReceiveMessageRequest,
+) -> Status {
+    let mut stream = client
+        .receive_message(request("consumer", req))
+        .await
+        .expect("rpc")
+        .into_inner();
+    while let Some(item) = stream.message().await.expect("stream") {
+        if let Some(Content::Status(s)) = item.content {
+            return s;
+        }
+    }
+    panic!("no status in the answer");
+}
