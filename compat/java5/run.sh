@@ -5,7 +5,7 @@
 #   compat/java5/run.sh                      # build ferromq if needed, start it, run the suite, stop it
 #   compat/java5/run.sh -Dtest=ProducerTest  # extra arguments go to Maven
 #   FERROMQ_BIN=path/to/ferromq compat/java5/run.sh # use that binary instead of building one
-#   compat/java5/run.sh -Dcompat.excludedGroups=    # also the tests tagged `pending` (need POP)
+#   compat/java5/run.sh -Dcompat.excludedGroups=    # also the tests tagged `pending`
 #
 # The suite's topics are created here with `ferromq admin` (a v5 topic's message type is a topic
 # attribute). Needs cargo, a JDK 17+ and Maven. Exits with Maven's status.

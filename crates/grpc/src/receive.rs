@@ -44,10 +44,15 @@ pub(crate) async fn receive_message(
         Ok(pop) => pop,
         Err(status) => return status_only(status),
     };
+    tracing::debug!(group = %pop.group, topic = %pop.topic, queue = ?pop.queue_id, poll = ?pop.poll, invisible = ?pop.invisible, "receive");
     let popped = match broker.pop(pop).await {
         Ok(popped) => popped,
-        Err(e) => return status_only(status::from_broker(&e)),
+        Err(e) => {
+            tracing::debug!(error = %e, "receive refused");
+            return status_only(status::from_broker(&e));
+        }
     };
+    tracing::debug!(messages = popped.len(), "received");
     if popped.is_empty() {
         return status_only(Status::new(
             Code::MessageNotFound,

@@ -285,7 +285,9 @@ async fn change_invisible_duration_gives_a_new_handle_and_forged_handles_are_ref
     );
     assert_ne!(changed.receipt_handle, old);
     assert_eq!(
-        ack(&mut client, "pop-change", std::slice::from_ref(&old)).await.code(),
+        ack(&mut client, "pop-change", std::slice::from_ref(&old))
+            .await
+            .code(),
         Code::InvalidReceiptHandle
     );
     for forged in ["", "garbage", &old.replace('1', "2")] {
@@ -422,4 +424,35 @@ async fn first_status(
         }
     }
     panic!("no status in the answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_receive_is_answered_by_a_send() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-wait", 4, None);
+    let mut consumer = f.plain().await;
+    let mut producer = f.plain().await;
+    let waiting = tokio::spawn(async move {
+        receive(
+            &mut consumer,
+            "pop-wait",
+            None,
+            Duration::from_secs(30),
+            Duration::from_secs(50),
+        )
+        .await
+    });
+    // Sent once the receive waits in the broker (a pop parks where a pull does).
+    let broker = f.cluster.broker();
+    ferromq_testkit::eventually(
+        ferromq_testkit::DEFAULT_DEADLINE,
+        "the receive to wait",
+        || async { (broker.parked_pulls() > 0).then_some(()) },
+    )
+    .await;
+    send(&mut producer, "pop-wait", &["woken"]).await;
+    let (messages, status) = waiting.await.expect("receive task");
+    assert_eq!(status.code(), Code::Ok, "{}", status.message);
+    assert_eq!(bodies(&messages), BTreeSet::from(["woken".to_owned()]));
+    f.shutdown().await;
 }

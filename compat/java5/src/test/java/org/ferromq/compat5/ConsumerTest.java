@@ -19,14 +19,11 @@ import org.apache.rocketmq.client.apis.consumer.PushConsumer;
 import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
 import org.apache.rocketmq.client.apis.message.MessageView;
 import org.apache.rocketmq.client.apis.producer.Producer;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * v5 consumers: they receive through POP (ReceiveMessage / AckMessage), which the broker does not
- * serve yet, so these are tagged pending and excluded by default.
+ * v5 consumers: they receive through POP (ReceiveMessage / AckMessage / ChangeInvisibleDuration).
  */
-@Tag("pending")
 class ConsumerTest extends Compat5Test {
 
     private static Set<String> send(String prefix, int n) throws Exception {
