@@ -19,6 +19,9 @@ import org.apache.rocketmq.client.apis.consumer.PushConsumer;
 import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
 import org.apache.rocketmq.client.apis.message.MessageView;
 import org.apache.rocketmq.client.apis.producer.Producer;
+import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.SendStatus;
+import org.apache.rocketmq.common.message.Message;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -62,6 +65,48 @@ class ConsumerTest extends Compat5Test {
                 for (MessageView m : batch) {
                     if (body(m).startsWith(run)) {
                         got.add(body(m));
+                    }
+                    c.ack(m);
+                }
+            }
+        }
+        assertEquals(sent, got);
+    }
+
+    /** Sent through the v4 remoting protocol, received through v5: tag, keys and body intact. */
+    @Test
+    void messagesOfARemotingProducerReachASimpleConsumer() throws Exception {
+        String run = "v4-" + UUID.randomUUID() + "-";
+        Set<String> sent = new HashSet<>();
+        DefaultMQProducer producer = new DefaultMQProducer("compat5-v4-producer-" + UUID.randomUUID());
+        producer.setNamesrvAddr(NAMESRV);
+        producer.start();
+        try {
+            for (int i = 0; i < 5; i++) {
+                String body = run + i;
+                Message m = new Message(NORMAL_TOPIC, "v4tag", "key-" + i, utf8(body));
+                assertEquals(SendStatus.SEND_OK, producer.send(m).getSendStatus());
+                sent.add(body);
+            }
+        } finally {
+            producer.shutdown();
+        }
+        Set<String> got = new HashSet<>();
+        try (SimpleConsumer c = PROVIDER.newSimpleConsumerBuilder()
+            .setClientConfiguration(plaintextConfiguration())
+            .setConsumerGroup("compat5-v4-to-v5-" + UUID.randomUUID())
+            .setSubscriptionExpressions(Collections.singletonMap(NORMAL_TOPIC, new FilterExpression("v4tag")))
+            .setAwaitDuration(Duration.ofSeconds(5))
+            .build()) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!got.containsAll(sent) && System.nanoTime() < deadline) {
+                for (MessageView m : c.receive(16, Duration.ofSeconds(30))) {
+                    String body = body(m);
+                    if (body.startsWith(run)) {
+                        assertEquals("v4tag", m.getTag().orElse(null));
+                        assertEquals(Collections.singletonList("key-" + body.substring(run.length())),
+                            new java.util.ArrayList<>(m.getKeys()));
+                        assertTrue(got.add(body), "delivered twice: " + body);
                     }
                     c.ack(m);
                 }
