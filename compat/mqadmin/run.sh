@@ -6,87 +6,18 @@
 #   COMPAT_NAMESRV=host:port compat/mqadmin/run.sh  # run against a cluster that is already running
 #   FERROMQ_BIN=path/to/ferromq compat/mqadmin/run.sh  # use that binary instead of building one
 #
-# Needs cargo, a JDK 17+ and Maven. Exits with Maven's status.
+# Needs cargo, a JDK 17+ and Maven. Exits with Maven's status. On failure: ferromq's log in
+# compat/mqadmin/target/ferromq.log, what each command printed in
+# compat/mqadmin/target/surefire-reports/*-output.txt.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-
-ferromq_pid=""
-mvn_pid=""
-work=""
-cleanup() {
-    if [[ -n "$mvn_pid" ]] && kill -0 "$mvn_pid" 2>/dev/null; then
-        kill -TERM "$mvn_pid" 2>/dev/null || true
-        wait "$mvn_pid" 2>/dev/null || true
-    fi
-    if [[ -n "$ferromq_pid" ]] && kill -0 "$ferromq_pid" 2>/dev/null; then
-        kill -TERM "$ferromq_pid" 2>/dev/null || true
-        # a clean shutdown takes well under a second; do not hang a CI job on one that does not end
-        for _ in $(seq 300); do
-            kill -0 "$ferromq_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$ferromq_pid" 2>/dev/null; then
-            echo "ferromq did not stop within 30 s of SIGTERM; killing it" >&2
-            kill -KILL "$ferromq_pid" 2>/dev/null || true
-        fi
-        wait "$ferromq_pid" 2>/dev/null || true
-    fi
-    if [[ -n "$work" ]]; then
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=../dev.sh
+source "$repo/compat/dev.sh"
 
 namesrv="${COMPAT_NAMESRV:-}"
 if [[ -z "$namesrv" ]]; then
-    bin="${FERROMQ_BIN:-}"
-    if [[ -z "$bin" ]]; then
-        (cd "$repo" && cargo build -q -p ferromq-server)
-        target="${CARGO_TARGET_DIR:-target}"
-        [[ "$target" == /* ]] || target="$repo/$target"
-        bin="$target/debug/ferromq"
-    fi
-    work="$(mktemp -d "${TMPDIR:-/tmp}/ferromq-mqadmin-compat.XXXXXX")"
-    mkfifo "$work/stdout"
-    NO_COLOR=1 "$bin" dev --data-dir "$work/data" --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 \
-        >"$work/stdout" 2>"$work/ferromq.log" &
-    ferromq_pid=$!
-    exec 3<"$work/stdout"
-    # `ferromq dev ready: namesrv=ADDR broker=ADDR data=DIR`, printed once both listen
-    ready=""
-    while IFS= read -r -t 120 line <&3; do
-        if [[ "$line" == "ferromq dev ready: "* ]]; then
-            ready="$line"
-            break
-        fi
-    done
-    if [[ -z "$ready" ]]; then
-        echo "ferromq dev did not report ready; its log:" >&2
-        tail -n 50 "$work/ferromq.log" >&2
-        exit 1
-    fi
-    cat <&3 >/dev/null &   # keep its stdout drained
-    exec 3<&-
-    namesrv="${ready#*namesrv=}"
-    namesrv="${namesrv%% *}"
+    compat_start_dev mqadmin
 fi
-
-cd "$here"
-status=0
-# in the background, so that a SIGINT/SIGTERM to this script is handled at once (bash runs traps only
-# between foreground commands) and the cleanup stops Maven and ferromq
-mvn -B -q -Dstyle.color=never test -Dnamesrv="$namesrv" "$@" &
-mvn_pid=$!
-wait "$mvn_pid" || status=$?
-mvn_pid=""
-if [[ $status -ne 0 && -n "$work" ]]; then
-    mkdir -p "$here/target"
-    cp "$work/ferromq.log" "$here/target/ferromq.log"
-    echo "ferromq's log: compat/mqadmin/target/ferromq.log; what each command printed:" \
-        "compat/mqadmin/target/surefire-reports/*-output.txt" >&2
-fi
-exit $status
+compat_run mvn -B -q -Dstyle.color=never test -Dnamesrv="$namesrv" "$@"

@@ -1,0 +1,118 @@
+# Shared by the compatibility runners (compat/*/run.sh): start a `ferromq dev` on free loopback
+# ports, run a suite against it, stop everything on exit or on a signal. Sourced, not run.
+#
+# A runner sets `here` (its folder) and `repo`, sources this file, then:
+#   compat_start_dev NAME [extra `ferromq dev` arguments]   # sets namesrv, broker, grpc, work
+#   compat_run SUITE-COMMAND...                             # runs it, keeps ferromq's log on failure
+#
+# FERROMQ_BIN names the binary to use; without it the debug build of ferromq-server is built.
+
+compat_dev_pid=""
+compat_suite_pid=""
+work=""
+
+compat_cleanup() {
+    if [[ -n "$compat_suite_pid" ]] && kill -0 "$compat_suite_pid" 2>/dev/null; then
+        kill -TERM "$compat_suite_pid" 2>/dev/null || true
+        wait "$compat_suite_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$compat_dev_pid" ]] && kill -0 "$compat_dev_pid" 2>/dev/null; then
+        kill -TERM "$compat_dev_pid" 2>/dev/null || true
+        # a clean shutdown takes well under a second; do not hang a CI job on one that does not end
+        for _ in $(seq 300); do
+            kill -0 "$compat_dev_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$compat_dev_pid" 2>/dev/null; then
+            echo "ferromq did not stop within 30 s of SIGTERM; killing it" >&2
+            kill -KILL "$compat_dev_pid" 2>/dev/null || true
+        fi
+        wait "$compat_dev_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$work" ]]; then
+        rm -rf "$work"
+    fi
+}
+trap compat_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The ferromq binary: FERROMQ_BIN, or the workspace's debug build (built if needed).
+compat_ferromq_bin() {
+    if [[ -n "${FERROMQ_BIN:-}" ]]; then
+        echo "$FERROMQ_BIN"
+        return
+    fi
+    (cd "$repo" && cargo build -q -p ferromq-server)
+    local target="${CARGO_TARGET_DIR:-target}"
+    [[ "$target" == /* ]] || target="$repo/$target"
+    echo "$target/debug/ferromq"
+}
+
+# The value of KEY= in a ready line.
+compat_ready_field() {
+    local value="${1#*"$2"=}"
+    echo "${value%% *}"
+}
+
+# compat_start_dev NAME [ARGS...]: `ferromq dev` in a temp folder named after NAME, on free ports;
+# returns once it printed its ready line, with namesrv, broker and grpc set from it. `$work` is the
+# temp folder (removed on exit), for files the caller passes in ARGS (e.g. --config "$work/x.conf"):
+# create it first with compat_work NAME.
+compat_work() {
+    if [[ -z "$work" ]]; then
+        work="$(mktemp -d "${TMPDIR:-/tmp}/ferromq-$1-compat.XXXXXX")"
+    fi
+}
+
+compat_start_dev() {
+    local name=$1
+    shift
+    local bin
+    bin="$(compat_ferromq_bin)"
+    compat_work "$name"
+    ferromq="$bin"
+    mkfifo "$work/stdout"
+    NO_COLOR=1 "$bin" dev --data-dir "$work/data" \
+        --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 "$@" \
+        >"$work/stdout" 2>"$work/ferromq.log" &
+    compat_dev_pid=$!
+    exec 3<"$work/stdout"
+    # `ferromq dev ready: namesrv=ADDR broker=ADDR data=DIR grpc=ADDR`, printed once all listen
+    local line ready=""
+    while IFS= read -r -t 120 line <&3; do
+        if [[ "$line" == "ferromq dev ready: "* ]]; then
+            ready="$line"
+            break
+        fi
+    done
+    if [[ -z "$ready" ]]; then
+        echo "ferromq dev did not report ready; its log:" >&2
+        tail -n 50 "$work/ferromq.log" >&2
+        exit 1
+    fi
+    cat <&3 >/dev/null &   # keep its stdout drained
+    exec 3<&-
+    namesrv="$(compat_ready_field "$ready" namesrv)"
+    broker="$(compat_ready_field "$ready" broker)"
+    grpc="$(compat_ready_field "$ready" grpc)"
+}
+
+# compat_run COMMAND...: runs the suite from the runner's folder and exits with its status. In the
+# background, so that a SIGINT/SIGTERM to the runner is handled at once (bash runs traps only between
+# foreground commands) and the cleanup stops the suite and ferromq. On failure ferromq's log is kept
+# in the runner's target/ folder.
+compat_run() {
+    cd "$here"
+    local status=0
+    "$@" &
+    compat_suite_pid=$!
+    wait "$compat_suite_pid" || status=$?
+    compat_suite_pid=""
+    if [[ $status -ne 0 && -n "$work" && -f "$work/ferromq.log" ]]; then
+        mkdir -p "$here/target"
+        cp "$work/ferromq.log" "$here/target/ferromq.log"
+        echo "ferromq's log: ${here#"$repo"/}/target/ferromq.log" >&2
+    fi
+    exit $status
+}
