@@ -26,11 +26,12 @@ pub(crate) fn from_record(view: &RecordView<'_>, kind: MessageType) -> Message {
             .map(|k| properties::split_keys(k).map(str::to_owned).collect())
             .unwrap_or_default(),
         message_id: get(keys::UNIQ_KEY).unwrap_or_default(),
-        // v5 clients check the body against its digest: CRC32 as upper-case hex, unpadded (as
-        // the Java client computes it).
+        // v5 clients check the body against its digest. MD5 in upper-case hex is what RocketMQ's
+        // proxy sends and what every SDK checks alike (the Node.js SDK compares a CRC32 digest
+        // with a decimal number, so a hex CRC32 marks every message corrupted there).
         body_digest: Some(Digest {
-            r#type: DigestType::Crc32 as i32,
-            checksum: format!("{:X}", crc32fast::hash(view.body)),
+            r#type: DigestType::Md5 as i32,
+            checksum: md5_hex(view.body),
         }),
         body_encoding: if view.sys_flag & 0x1 != 0 {
             Encoding::Gzip
@@ -54,6 +55,17 @@ pub(crate) fn from_record(view: &RecordView<'_>, kind: MessageType) -> Message {
         system_properties: Some(system),
         body: Bytes::copy_from_slice(view.body),
     }
+}
+
+fn md5_hex(body: &[u8]) -> String {
+    use md5::{Digest as _, Md5};
+    use std::fmt::Write as _;
+    Md5::digest(body)
+        .iter()
+        .fold(String::with_capacity(32), |mut hex, b| {
+            let _ = write!(hex, "{b:02X}");
+            hex
+        })
 }
 
 fn timestamp(ms: i64) -> prost_types::Timestamp {

@@ -24,6 +24,9 @@ use crate::message::from_record;
 use crate::send::SHARDING_KEY;
 use crate::status;
 
+/// The property the broker's timer adds when it delivers a timed message (ms since the epoch).
+const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
+
 /// Push consumers ask the server to pick the invisible time (`auto_renew`). RocketMQ's proxy picks
 /// a minute and renews it while the client works; this endpoint does not renew, so a push
 /// consumer's message is delivered again if its handler takes longer than this.
@@ -148,7 +151,9 @@ fn pop_request(
     Ok(PopRequest {
         group,
         topic,
-        queue_id: u32::try_from(queue.id).ok(),
+        // As RocketMQ's proxy: only the queue's broker matters; a receive pops from every readable
+        // queue of the topic on it (clients name any one queue, some at random).
+        queue_id: None,
         max_messages,
         invisible,
         poll,
@@ -178,9 +183,15 @@ fn to_message(m: &PoppedMessage) -> Option<Message> {
         return None;
     };
     let props = view.properties;
+    // The broker's timer delivers a timed message as a new record that keeps the requested time
+    // (TIMER_OUT_MS) and the moment it was delivered (TIMER_DEQUEUE_MS).
+    let delivered_at = [keys::TIMER_OUT_MS, TIMER_DEQUEUE_MS]
+        .into_iter()
+        .find_map(|k| properties::get(props, k).and_then(|v| v.parse::<u64>().ok()));
     let kind = if properties::get(props, SHARDING_KEY).is_some() {
         MessageType::Fifo
-    } else if properties::get(props, keys::TIMER_DELIVER_MS).is_some()
+    } else if delivered_at.is_some()
+        || properties::get(props, keys::TIMER_DELIVER_MS).is_some()
         || properties::get(props, keys::DELAY_TIME_LEVEL).is_some()
     {
         MessageType::Delay
@@ -200,6 +211,7 @@ fn to_message(m: &PoppedMessage) -> Option<Message> {
         });
         // The producer's id, as the client saw it when sending.
         system.message_id.clone_from(&m.msg_id);
+        system.delivery_timestamp = delivered_at.map(timestamp);
     }
     Some(message)
 }

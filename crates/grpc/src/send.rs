@@ -63,6 +63,8 @@ const RESERVED: &[&str] = &[
     "MIN_OFFSET",
     "MAX_OFFSET",
     "TRANSACTION_CHECK_TIMES",
+    // Set by the broker's timer when it delivers a timed message.
+    "TIMER_DEQUEUE_MS",
     // The receipt handle of a popped message (set by the broker, never by a producer).
     ferromq_broker::service::POP_CK,
 ];

@@ -456,3 +456,125 @@ async fn a_waiting_receive_is_answered_by_a_send() {
     assert_eq!(bodies(&messages), BTreeSet::from(["woken".to_owned()]));
     f.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delay_message_is_received_as_delay_with_its_delivery_time() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-delay", 1, Some("DELAY"));
+    let mut client = f.plain().await;
+    let deliver_at = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("fits")
+        + 1_000;
+    let mut m = message("pop-delay", "delay-1", b"later");
+    let sys = m.system_properties.as_mut().expect("set");
+    sys.message_type = ferromq_proto::v2::MessageType::Delay as i32;
+    sys.delivery_timestamp = Some(prost_types::Timestamp {
+        seconds: i64::try_from(deliver_at / 1000).expect("fits"),
+        nanos: i32::try_from(deliver_at % 1000 * 1_000_000).expect("fits"),
+    });
+    let reply = client
+        .send_message(request(
+            "producer",
+            SendMessageRequest { messages: vec![m] },
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(reply.status.expect("status").code(), Code::Ok);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.is_empty() && Instant::now() < deadline {
+        got = receive(
+            &mut client,
+            "pop-delay",
+            None,
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+        )
+        .await
+        .0;
+    }
+    assert_eq!(bodies(&got), BTreeSet::from(["later".to_owned()]));
+    let sys = got[0]
+        .system_properties
+        .as_ref()
+        .expect("system properties");
+    assert_eq!(
+        sys.message_type,
+        ferromq_proto::v2::MessageType::Delay as i32
+    );
+    let at = sys
+        .delivery_timestamp
+        .as_ref()
+        .expect("a delivery timestamp");
+    assert_eq!(
+        (at.seconds, at.nanos),
+        (
+            i64::try_from(deliver_at / 1000).expect("fits"),
+            i32::try_from(deliver_at % 1000 * 1_000_000).expect("fits")
+        )
+    );
+    assert!(!got[0].user_properties.contains_key("TIMER_DEQUEUE_MS"));
+    // The body digest is MD5 in upper-case hex, as RocketMQ's proxy sends it.
+    let digest = sys.body_digest.as_ref().expect("a digest");
+    assert_eq!(digest.r#type, ferromq_proto::v2::DigestType::Md5 as i32);
+    // md5("later")
+    assert_eq!(digest.checksum, "C18788C2F274C779DA72D9854EA4BFBF");
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_naming_one_queue_gets_the_messages_of_every_queue() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-spread", 4, None);
+    let mut client = f.plain().await;
+    let sent: Vec<String> = (0..8).map(|i| format!("spread-{i}")).collect();
+    send(
+        &mut client,
+        "pop-spread",
+        &sent.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    // Sends pick queues round robin: all four hold messages now. Name queue 2 only.
+    let req = ReceiveMessageRequest {
+        group: resource(GROUP),
+        message_queue: Some(MessageQueue {
+            topic: resource("pop-spread"),
+            id: 2,
+            ..MessageQueue::default()
+        }),
+        filter_expression: None,
+        batch_size: 16,
+        invisible_duration: Some(pb_duration(Duration::from_secs(30))),
+        auto_renew: false,
+        long_polling_timeout: Some(pb_duration(Duration::from_secs(1))),
+        attempt_id: None,
+    };
+    let mut stream = client
+        .receive_message(request("consumer", req))
+        .await
+        .expect("rpc")
+        .into_inner();
+    let mut got = Vec::new();
+    while let Some(item) = stream.message().await.expect("stream") {
+        if let Some(Content::Message(m)) = item.content {
+            got.push(*m);
+        }
+    }
+    assert_eq!(
+        bodies(&got),
+        sent.iter().cloned().collect(),
+        "one receive, every queue"
+    );
+    let queues: BTreeSet<i32> = got
+        .iter()
+        .map(|m| m.system_properties.as_ref().expect("set").queue_id)
+        .collect();
+    assert!(queues.len() > 1, "all from one queue: {queues:?}");
+    f.shutdown().await;
+}

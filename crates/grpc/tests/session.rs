@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use common::{plain_client, request, resource, Fixture};
 use ferromq_proto::v2::{
-    receive_message_response, retry_policy::Strategy, settings::PubSub, telemetry_command::Command,
-    AckMessageRequest, AddressScheme, ClientType, HeartbeatRequest, MessageType,
-    NotifyClientTerminationRequest, Permission, Publishing, QueryAssignmentRequest,
-    QueryRouteRequest, ReceiveMessageRequest, Settings, Subscription, TelemetryCommand,
+    pull_message_response, receive_message_response, retry_policy::Strategy, settings::PubSub,
+    telemetry_command::Command, AckMessageRequest, AddressScheme, ClientType, HeartbeatRequest,
+    MessageType, NotifyClientTerminationRequest, Permission, Publishing, PullMessageRequest,
+    QueryAssignmentRequest, QueryRouteRequest, RecallMessageRequest, ReceiveMessageRequest,
+    Settings, Subscription, TelemetryCommand,
 };
 use ferromq_proto::Code;
 use ferromq_remoting::body::subscription_group::SubscriptionGroupConfig;
@@ -331,6 +332,38 @@ async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
     let f = Fixture::start().await;
     let mut client = f.plain().await;
     let mut stream = client
+        .pull_message(request("c", PullMessageRequest::default()))
+        .await
+        .expect("rpc")
+        .into_inner();
+    let first = stream.message().await.expect("element").expect("a status");
+    let Some(pull_message_response::Content::Status(s)) = first.content else {
+        panic!("not a status: {first:?}");
+    };
+    assert_eq!(s.code(), Code::NotImplemented);
+    assert!(s.message.contains("PullMessage"), "{}", s.message);
+    assert!(
+        stream.message().await.expect("end").is_none(),
+        "the stream ends"
+    );
+
+    let s = client
+        .recall_message(request("c", RecallMessageRequest::default()))
+        .await
+        .expect("rpc")
+        .into_inner()
+        .status
+        .expect("status");
+    assert_eq!(s.code(), Code::NotImplemented);
+    f.shutdown().await;
+}
+
+/// A receive or ack that names no group is refused with a status, not served or hung.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receives_and_acks_without_a_group_are_refused() {
+    let f = Fixture::start().await;
+    let mut client = f.plain().await;
+    let mut stream = client
         .receive_message(request("c", ReceiveMessageRequest::default()))
         .await
         .expect("rpc")
@@ -339,13 +372,8 @@ async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
     let Some(receive_message_response::Content::Status(s)) = first.content else {
         panic!("not a status: {first:?}");
     };
-    assert_eq!(s.code(), Code::NotImplemented);
-    assert!(s.message.contains("ReceiveMessage"), "{}", s.message);
-    assert!(
-        stream.message().await.expect("end").is_none(),
-        "the stream ends"
-    );
-
+    assert_eq!(s.code(), Code::IllegalConsumerGroup, "{}", s.message);
+    assert!(stream.message().await.expect("end").is_none());
     let s = client
         .ack_message(request("c", AckMessageRequest::default()))
         .await
@@ -353,7 +381,7 @@ async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
         .into_inner()
         .status
         .expect("status");
-    assert_eq!(s.code(), Code::NotImplemented);
+    assert_eq!(s.code(), Code::IllegalConsumerGroup, "{}", s.message);
     f.shutdown().await;
 }
 
