@@ -146,14 +146,14 @@ def test_normal_messages_keep_tag_keys_and_properties_and_the_tag_filter_holds()
 
 @PENDING_PY2
 def test_one_receive_gets_what_waits_in_every_queue_of_the_topic():
-    # The producer spreads its sends round-robin over the 4 queues; the client then names one
-    # queue (at random) in ReceiveMessage, and a broker pops every queue of the topic it holds.
+    # The server picks the queue of each message (the queue in the client's receipt is only the
+    # one it asked for), so the 8 messages may land on any of the 4 queues. The client names one queue
+    # in ReceiveMessage; Apache's proxy pops every queue of the topic on that broker for it.
     bodies = [f"spread-{i}" for i in range(8)]
     p = start_producer(SPREAD_TOPIC)
     try:
-        # a queue prints as broker.topic.queue_id
-        queues = {str(p.send(message(SPREAD_TOPIC, b)).message_queue) for b in bodies}
-        assert len(queues) == 4, queues
+        for b in bodies:
+            p.send(message(SPREAD_TOPIC, b))
     finally:
         p.shutdown()
 
