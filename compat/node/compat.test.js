@@ -9,6 +9,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { randomUUID } = require('node:crypto');
+const { format } = require('node:util');
 const { Producer, SimpleConsumer } = require('rocketmq-client-nodejs');
 const { TransactionResolution } = require('rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb');
 
@@ -33,8 +34,8 @@ const PENDING_N1 = RUN_PENDING ? false
 const logger = {
   info() {},
   debug() {},
-  warn(...args) { console.error('client warn:', ...args); },
-  error(...args) { console.error('client error:', ...args); },
+  warn(...args) { console.error('client warn:', format(...args)); },
+  error(...args) { console.error('client error:', format(...args)); },
 };
 
 function options(extra) {

@@ -44,8 +44,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [[ ! -d "$here/node_modules/rocketmq-client-nodejs" ]]; then
+# (re)installed when missing or when package-lock.json changed since
+if ! cmp -s "$here/package-lock.json" "$here/node_modules/.installed-package-lock.json"; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$here/package-lock.json" "$here/node_modules/.installed-package-lock.json"
 fi
 
 bin="${FERROMQ_BIN:-}"

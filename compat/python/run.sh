@@ -45,10 +45,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 venv="$here/.venv"
-if ! "$venv/bin/python" -c 'import rocketmq, pytest' 2>/dev/null; then
+# (re)installed when missing or when requirements.txt changed since
+if ! cmp -s "$here/requirements.txt" "$venv/installed-requirements.txt"; then
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
+    cp "$here/requirements.txt" "$venv/installed-requirements.txt"
 fi
 
 bin="${FERROMQ_BIN:-}"
