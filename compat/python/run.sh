@@ -96,7 +96,7 @@ grpc="${grpc%% *}"
 # ferromq pops only that queue (compat/FINDINGS.md PY2), so with more queues most receives would
 # wait out their long poll on an empty one. py-spread has 4 for the scenario that shows it.
 for spec in py-normal:NORMAL:1 py-tls:NORMAL:1 py-invisible:NORMAL:1 py-fifo:FIFO:1 \
-    py-delay:DELAY:1 py-tx:TRANSACTION:1 py-spread:NORMAL:4; do
+    py-delay:DELAY:1 py-tx:TRANSACTION:1 py-push:NORMAL:1 py-spread:NORMAL:4; do
     IFS=: read -r topic type queues <<<"$spec"
     "$bin" admin updateTopic -n "$namesrv" -b "$broker" -t "$topic" -r "$queues" -w "$queues" \
         -a "+message.type=$type" >/dev/null

@@ -14,10 +14,13 @@ import uuid
 import pytest
 from rocketmq import (
     ClientConfiguration,
+    ConsumeResult,
     Credentials,
     FilterExpression,
     Message,
+    MessageListener,
     Producer,
+    PushConsumer,
     SimpleConsumer,
     TransactionChecker,
     TransactionResolution,
@@ -31,6 +34,7 @@ INVISIBLE_TOPIC = "py-invisible"
 FIFO_TOPIC = "py-fifo"
 DELAY_TOPIC = "py-delay"
 TX_TOPIC = "py-tx"
+PUSH_TOPIC = "py-push"
 
 # How long a scenario waits for what it sent; a healthy run needs a few seconds at most.
 RECEIVE_DEADLINE_S = 60
@@ -275,6 +279,44 @@ def test_change_invisible_duration_redelivers_the_message():
         assert_nothing_more(c)
     finally:
         c.shutdown()
+
+
+class Collector(MessageListener):
+    """Records every body it is handed; `done` is set once `expected` distinct bodies arrived."""
+
+    def __init__(self, expected):
+        self.expected = expected
+        self.bodies = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def consume(self, m):
+        with self.lock:
+            self.bodies.append(body(m))
+            if len(set(self.bodies)) >= self.expected:
+                self.done.set()
+        return ConsumeResult.SUCCESS
+
+
+def test_push_consumer_gets_every_message_once():
+    bodies = [f"push-{i}" for i in range(10)]
+    p = start_producer(PUSH_TOPIC)
+    try:
+        for b in bodies:
+            p.send(message(PUSH_TOPIC, b, tag="push"))
+    finally:
+        p.shutdown()
+
+    listener = Collector(len(bodies))
+    c = PushConsumer(configuration(), group("push"), listener, {PUSH_TOPIC: FilterExpression("push")})
+    c.startup()
+    try:
+        assert listener.done.wait(RECEIVE_DEADLINE_S), f"got {listener.bodies}"
+    finally:
+        c.shutdown()
+    # every success was acked before shutdown returned, so nothing was handed out twice
+    with listener.lock:
+        assert sorted(listener.bodies) == sorted(bodies)
 
 
 class Checker(TransactionChecker):
