@@ -41,20 +41,6 @@ RECEIVE_DEADLINE_S = 60
 # Long-polling time of one ReceiveMessage, and so how long "nothing more arrives" is watched.
 AWAIT_S = 3
 
-# Scenarios ferromq fails, each described in compat/FINDINGS.md; COMPAT_PENDING=1 runs them.
-RUN_PENDING = os.environ.get("COMPAT_PENDING") == "1"
-PENDING_PY1 = pytest.mark.skipif(
-    not RUN_PENDING,
-    reason="pending, compat/FINDINGS.md PY1: a received DELAY message comes back typed NORMAL "
-    "without system_properties.delivery_timestamp",
-)
-PENDING_PY2 = pytest.mark.skipif(
-    not RUN_PENDING,
-    reason="pending, compat/FINDINGS.md PY2: ReceiveMessage pops only the queue id the client "
-    "names, not every queue of the topic on that broker",
-)
-
-
 def configuration():
     return ClientConfiguration(GRPC, Credentials(), request_timeout=10)
 
@@ -148,7 +134,6 @@ def test_normal_messages_keep_tag_keys_and_properties_and_the_tag_filter_holds()
         c.shutdown()
 
 
-@PENDING_PY2
 def test_one_receive_gets_what_waits_in_every_queue_of_the_topic():
     # The server picks the queue of each message (the queue in the client's receipt is only the
     # one it asked for), so the 8 messages may land on any of the 4 queues. The client names one queue
@@ -243,7 +228,6 @@ def test_delay_message_is_delivered_at_its_delivery_time():
         c.shutdown()
 
 
-@PENDING_PY1
 def test_received_delay_message_carries_its_delivery_timestamp():
     deliver_at_s = send_delayed("delayed-stamp", "stamp")
     c = start_consumer("delay-stamp", DELAY_TOPIC, "stamp")
