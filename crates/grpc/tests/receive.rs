@@ -44,15 +44,14 @@ async fn send(client: &mut MessagingServiceClient<Channel>, topic: &str, bodies:
     }
 }
 
-/// One receive: the messages and the final status.
-async fn receive(
-    client: &mut MessagingServiceClient<Channel>,
+/// The receive a SimpleConsumer of GROUP sends: any queue of `topic`, batch 32.
+fn receive_request(
     topic: &str,
     filter: Option<FilterExpression>,
     invisible: Duration,
     poll: Duration,
-) -> (Vec<Message>, Status) {
-    let req = ReceiveMessageRequest {
+) -> ReceiveMessageRequest {
+    ReceiveMessageRequest {
         group: resource(GROUP),
         message_queue: Some(MessageQueue {
             topic: resource(topic),
@@ -65,7 +64,24 @@ async fn receive(
         auto_renew: false,
         long_polling_timeout: Some(pb_duration(poll)),
         attempt_id: None,
-    };
+    }
+}
+
+/// One receive: the messages and the final status.
+async fn receive(
+    client: &mut MessagingServiceClient<Channel>,
+    topic: &str,
+    filter: Option<FilterExpression>,
+    invisible: Duration,
+    poll: Duration,
+) -> (Vec<Message>, Status) {
+    run_receive(client, receive_request(topic, filter, invisible, poll)).await
+}
+
+async fn run_receive(
+    client: &mut MessagingServiceClient<Channel>,
+    req: ReceiveMessageRequest,
+) -> (Vec<Message>, Status) {
     let mut stream = client
         .receive_message(request("consumer", req))
         .await
@@ -367,20 +383,10 @@ async fn bad_receives_get_a_status_with_a_message() {
     f.create_topic("pop-bad", 1, None);
     let mut client = f.plain().await;
     // No invisible duration and no auto renew.
-    let mut req = ReceiveMessageRequest {
-        group: resource(GROUP),
-        message_queue: Some(MessageQueue {
-            topic: resource("pop-bad"),
-            id: -1,
-            ..MessageQueue::default()
-        }),
-        filter_expression: None,
-        batch_size: 8,
-        invisible_duration: None,
-        auto_renew: false,
-        long_polling_timeout: None,
-        attempt_id: None,
-    };
+    let mut req = receive_request("pop-bad", None, Duration::from_secs(10), Duration::ZERO);
+    req.batch_size = 8;
+    req.invisible_duration = None;
+    req.long_polling_timeout = None;
     let status = first_status(&mut client, req.clone()).await;
     assert_eq!(
         status.code(),
@@ -413,17 +419,7 @@ async fn first_status(
     client: &mut MessagingServiceClient<Channel>,
     req: ReceiveMessageRequest,
 ) -> Status {
-    let mut stream = client
-        .receive_message(request("consumer", req))
-        .await
-        .expect("rpc")
-        .into_inner();
-    while let Some(item) = stream.message().await.expect("stream") {
-        if let Some(Content::Status(s)) = item.content {
-            return s;
-        }
-    }
-    panic!("no status in the answer");
+    run_receive(client, req).await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -541,31 +537,14 @@ async fn a_receive_naming_one_queue_gets_the_messages_of_every_queue() {
     )
     .await;
     // Sends pick queues round robin: all four hold messages now. Name queue 2 only.
-    let req = ReceiveMessageRequest {
-        group: resource(GROUP),
-        message_queue: Some(MessageQueue {
-            topic: resource("pop-spread"),
-            id: 2,
-            ..MessageQueue::default()
-        }),
-        filter_expression: None,
-        batch_size: 16,
-        invisible_duration: Some(pb_duration(Duration::from_secs(30))),
-        auto_renew: false,
-        long_polling_timeout: Some(pb_duration(Duration::from_secs(1))),
-        attempt_id: None,
-    };
-    let mut stream = client
-        .receive_message(request("consumer", req))
-        .await
-        .expect("rpc")
-        .into_inner();
-    let mut got = Vec::new();
-    while let Some(item) = stream.message().await.expect("stream") {
-        if let Some(Content::Message(m)) = item.content {
-            got.push(*m);
-        }
-    }
+    let mut req = receive_request(
+        "pop-spread",
+        None,
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+    );
+    req.message_queue.as_mut().expect("set").id = 2;
+    let (got, _) = run_receive(&mut client, req).await;
     assert_eq!(
         bodies(&got),
         sent.iter().cloned().collect(),
