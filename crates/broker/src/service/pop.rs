@@ -27,7 +27,7 @@ use tracing::warn;
 
 use super::{BrokerService, Subscription};
 use crate::error::BrokerError;
-use crate::filter::{FilterOwner, MessageFilter};
+use crate::filter::MessageFilter;
 use crate::long_poll::Wakeup;
 use crate::names;
 use crate::pop::{Lease, QueueLeases, ReceiptHandle};
@@ -234,27 +234,7 @@ fn plan(s: &State, req: PopRequest) -> Result<PopPlan, BrokerError> {
                 .collect()
         }
     };
-    let filter = match &req.subscription {
-        Subscription::Expression { expression, kind } => MessageFilter::parse(
-            expression.as_deref(),
-            kind.as_deref(),
-            FilterOwner {
-                group: &req.group,
-                topic: &req.topic,
-            },
-            &s.filters,
-        )?,
-        Subscription::Registered => {
-            let data = s
-                .clients
-                .subscription(&req.group, &req.topic)
-                .ok_or_else(|| BrokerError::SubscriptionNotExist {
-                    group: req.group.clone(),
-                    topic: req.topic.clone(),
-                })?;
-            MessageFilter::from_data(&data, &req.group, &s.filters)?
-        }
-    };
+    let filter = req.subscription.filter(s, &req.group, &req.topic)?;
     Ok(PopPlan {
         max_attempts: max_attempts(s, &req.group),
         req,

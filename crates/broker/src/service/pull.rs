@@ -53,6 +53,34 @@ pub enum Subscription {
     Registered,
 }
 
+impl Subscription {
+    /// The filter a consumer of `group` reads `topic` with (pull and pop alike).
+    pub(super) fn filter(
+        &self,
+        s: &State,
+        group: &str,
+        topic: &str,
+    ) -> Result<MessageFilter, BrokerError> {
+        match self {
+            Subscription::Expression { expression, kind } => MessageFilter::parse(
+                expression.as_deref(),
+                kind.as_deref(),
+                FilterOwner { group, topic },
+                &s.filters,
+            ),
+            Subscription::Registered => {
+                let data = s.clients.subscription(group, topic).ok_or_else(|| {
+                    BrokerError::SubscriptionNotExist {
+                        group: group.to_owned(),
+                        topic: topic.to_owned(),
+                    }
+                })?;
+                MessageFilter::from_data(&data, group, &s.filters)
+            }
+        }
+    }
+}
+
 /// How a pull was answered (the remoting response codes of reference §7.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PullAnswer {
@@ -168,25 +196,7 @@ fn check(s: &State, req: PullRequest) -> Result<PullPlan, BrokerError> {
             queue_id: req.queue_id,
             queues: topic.read_queue_nums,
         })?;
-    let subscription = match &req.subscription {
-        Subscription::Expression { expression, kind } => {
-            let owner = FilterOwner {
-                group: &req.group,
-                topic: &req.topic,
-            };
-            MessageFilter::parse(expression.as_deref(), kind.as_deref(), owner, &s.filters)?
-        }
-        Subscription::Registered => {
-            let data = s
-                .clients
-                .subscription(&req.group, &req.topic)
-                .ok_or_else(|| BrokerError::SubscriptionNotExist {
-                    group: req.group.clone(),
-                    topic: req.topic.clone(),
-                })?;
-            MessageFilter::from_data(&data, &req.group, &s.filters)?
-        }
-    };
+    let subscription = req.subscription.filter(s, &req.group, &req.topic)?;
     Ok(PullPlan {
         req,
         queue_id,
