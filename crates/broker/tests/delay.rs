@@ -8,9 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -386,28 +384,7 @@ fn crash_config(dir: &Path) -> BrokerConfig {
 async fn kill_9_with_pending_timers_loses_none() {
     const N: usize = 150;
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(exe)
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child broker");
-    let stdout = child.stdout.take().expect("stdout");
-    let addr = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            let line = lines.next().expect("child output").expect("line");
-            // libtest may print its "test crash_child ..." prefix on the same line.
-            if let Some((_, a)) = line.split_once("READY ") {
-                return a.trim().to_owned();
-            }
-        }
-    })
-    .await
-    .expect("reader");
+    let (mut child, addr) = common::spawn_crash_child(CHILD_ENV, dir.path()).await;
     let c = connect(&addr).await;
     // Due times spread over 0.3-2.3 s; delay levels mixed in.
     let t0 = now_ms();

@@ -9,9 +9,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
@@ -730,27 +728,7 @@ fn crash_child() {
 async fn kill_9_loses_no_message_and_redelivers_exactly_what_was_not_acked() {
     const N: usize = 40;
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(exe)
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child broker");
-    let stdout = child.stdout.take().expect("stdout");
-    let addr = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            let line = lines.next().expect("child output").expect("line");
-            if let Some((_, a)) = line.split_once("READY ") {
-                return a.trim().to_owned();
-            }
-        }
-    })
-    .await
-    .expect("reader");
+    let (mut child, addr) = common::spawn_crash_child(CHILD_ENV, dir.path()).await;
     let c = Client::connect(addr, ClientConfig::default())
         .await
         .expect("connect");

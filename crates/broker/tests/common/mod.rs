@@ -255,3 +255,34 @@ pub async fn client_of(broker: &BrokerHandle) -> Client {
         .await
         .expect("connect")
 }
+
+/// Runs this test binary's `crash_child` test as a child process (a broker to SIGKILL), with
+/// `env` naming its data folder `dir`; returns the child and the broker address it printed on its
+/// `READY <addr>` line. The child's stdin is piped so it also ends when the test does.
+pub async fn spawn_crash_child(env: &str, dir: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = Command::new(exe)
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(env, dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn child broker");
+    let stdout = child.stdout.take().expect("stdout");
+    let addr = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            let line = lines.next().expect("child output").expect("line");
+            // libtest may print its "test crash_child ..." prefix on the same line.
+            if let Some((_, a)) = line.split_once("READY ") {
+                return a.trim().to_owned();
+            }
+        }
+    })
+    .await
+    .expect("reader");
+    (child, addr)
+}
