@@ -536,7 +536,15 @@ async fn a_receive_naming_one_queue_gets_the_messages_of_every_queue() {
         &sent.iter().map(String::as_str).collect::<Vec<_>>(),
     )
     .await;
-    // Sends pick queues round robin: all four hold messages now. Name queue 2 only.
+    // Sends pick queues round robin: all four hold messages once the broker indexed them.
+    assert!(
+        f.cluster
+            .broker()
+            .wait_readable(Duration::from_secs(10))
+            .await,
+        "sends indexed"
+    );
+    // Name queue 2 only.
     let mut req = receive_request(
         "pop-spread",
         None,
