@@ -180,7 +180,7 @@ async fn errors_are_answered_and_the_connection_stays_usable() {
     );
     assert_eq!(
         resp.remark.as_deref(),
-        Some(" request type 9999 not supported")
+        Some(" request type 9999 not supported by ferromq")
     );
 
     let resp = send_v2(&c, "bad topic!", 0, None, b"x").await;

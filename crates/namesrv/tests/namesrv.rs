@@ -503,7 +503,7 @@ async fn an_unknown_request_code_is_refused_and_the_connection_survives() {
     );
     assert_eq!(
         resp.remark.as_deref(),
-        Some(" request type 10 not supported")
+        Some(" request type 10 not supported by ferromq")
     );
     assert_no_route(&c, "TopicTest").await;
     ns.shutdown().await;

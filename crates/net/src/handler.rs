@@ -57,14 +57,19 @@ pub trait Handler: Send + Sync + 'static {
     fn on_disconnect(&self, _conn: &Connection) {}
 }
 
-/// The answer Java gives to an unknown request code: `REQUEST_CODE_NOT_SUPPORTED` with the remark
-/// `" request type <code> not supported"` (the leading space is Java's).
+/// The answer to an unknown request code: `REQUEST_CODE_NOT_SUPPORTED`, as Java answers, with
+/// Java's remark `" request type <code> not supported"` (the leading space is Java's) followed by
+/// `by ferromq`, so an operator whose tool prints the remark (mqadmin does) knows the request
+/// reached a server that lacks it rather than a broken one.
 #[must_use]
 pub fn not_supported(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(
         req,
         ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
-        Some(format!(" request type {} not supported", req.code)),
+        Some(format!(
+            " request type {} not supported by ferromq",
+            req.code
+        )),
     )
 }
 

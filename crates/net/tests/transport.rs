@@ -250,7 +250,7 @@ async fn request_response_in_both_header_encodings() {
     );
     assert_eq!(
         unknown.remark.as_deref(),
-        Some(" request type 9999 not supported")
+        Some(" request type 9999 not supported by ferromq")
     );
     h.server.shutdown().await;
 }
