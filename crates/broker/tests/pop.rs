@@ -828,7 +828,7 @@ async fn service_calls_pop_change_and_dead_letter_on_request() {
         Err(BrokerError::StaleReceiptHandle(_))
     ));
     assert!(matches!(
-        service.change_invisible("sg", "PopSvc", &renewed, Duration::ZERO),
+        service.change_invisible("sg", "PopSvc", &renewed, Duration::from_secs(86_400 * 365)),
         Err(BrokerError::InvalidArgument(_))
     ));
     assert!(matches!(

@@ -275,10 +275,11 @@ pub(crate) fn change_invisible_duration(
         (Ok(g), Ok(t)) => (g, t),
         (Err(s), _) | (_, Err(s)) => return refused(s),
     };
-    let Some(invisible) = req.invisible_duration.as_ref().and_then(duration) else {
+    // Zero is a valid change: due again at once (a push consumer's retry without backoff).
+    let Some(invisible) = req.invisible_duration.as_ref().and_then(non_negative) else {
         return refused(Status::new(
             Code::IllegalInvisibleTime,
-            "invisible_duration must be positive",
+            "invisible_duration must be present and not negative",
         ));
     };
     match broker.change_invisible(&group, &topic, &req.receipt_handle, invisible) {
@@ -313,10 +314,13 @@ pub(crate) fn forward_to_dead_letter_queue(
 
 /// A positive protobuf duration.
 fn duration(d: &prost_types::Duration) -> Option<Duration> {
+    non_negative(d).filter(|d| !d.is_zero())
+}
+
+fn non_negative(d: &prost_types::Duration) -> Option<Duration> {
     let secs = u64::try_from(d.seconds).ok()?;
     let nanos = u32::try_from(d.nanos).ok()?;
-    let d = Duration::new(secs, 0).checked_add(Duration::from_nanos(u64::from(nanos)))?;
-    (!d.is_zero()).then_some(d)
+    Duration::new(secs, 0).checked_add(Duration::from_nanos(u64::from(nanos)))
 }
 
 fn timestamp(ms: u64) -> prost_types::Timestamp {
@@ -338,6 +342,8 @@ mod tests {
         assert_eq!(duration(&d(0, 0)), None);
         assert_eq!(duration(&d(-1, 0)), None);
         assert_eq!(duration(&d(1, -1)), None);
+        assert_eq!(non_negative(&d(0, 0)), Some(Duration::ZERO));
+        assert_eq!(non_negative(&d(-1, 0)), None);
     }
 
     #[test]

@@ -320,6 +320,46 @@ async fn change_invisible_duration_gives_a_new_handle_and_forged_handles_are_ref
     f.shutdown().await;
 }
 
+/// A push consumer whose listener failed a message and that has no backoff of its own (the
+/// Node.js client with a customized backoff policy) changes the invisible time to zero: the
+/// message must come back at once, as RocketMQ's proxy allows, not be refused (the client would
+/// retry the refused change forever and never see the message again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_zero_makes_the_message_due_again_at_once() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-zero", 1, None);
+    let mut client = f.plain().await;
+    send(&mut client, "pop-zero", &["again"]).await;
+    let long = Duration::from_secs(120);
+    let (got, _) = receive(&mut client, "pop-zero", None, long, Duration::from_secs(5)).await;
+    assert_eq!(bodies(&got), BTreeSet::from(["again".to_owned()]));
+    let changed = client
+        .change_invisible_duration(request(
+            "consumer",
+            ChangeInvisibleDurationRequest {
+                group: resource(GROUP),
+                topic: resource("pop-zero"),
+                receipt_handle: handle(&got[0]),
+                invisible_duration: Some(pb_duration(Duration::ZERO)),
+                message_id: String::new(),
+                lite_topic: None,
+                suspend: None,
+            },
+        ))
+        .await
+        .expect("rpc")
+        .into_inner();
+    let status = changed.status.expect("status");
+    assert_eq!(status.code(), Code::Ok, "{}", status.message);
+    // well within the 120 s it was first hidden for
+    let (again, _) = receive(&mut client, "pop-zero", None, long, Duration::from_secs(20)).await;
+    assert_eq!(bodies(&again), BTreeSet::from(["again".to_owned()]));
+    assert_eq!(attempt(&again[0]), 2);
+    let s = ack(&mut client, "pop-zero", &[handle(&again[0])]).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message);
+    f.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tag_filters_and_dead_lettering_on_request() {
     let f = Fixture::start().await;

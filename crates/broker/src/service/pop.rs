@@ -165,6 +165,21 @@ pub(super) fn now_ms() -> u64 {
     u64::try_from(crate::topics::now_ms()).unwrap_or(0)
 }
 
+/// A delivery's new invisible time in ms, refused beyond [`MAX_INVISIBLE`]. Zero is allowed here
+/// (unlike at pop time): it makes the message due again at once, which is what a consumer that
+/// failed a message without a backoff of its own asks for (the Node.js push consumer does, and
+/// RocketMQ's proxy accepts it).
+pub(super) fn changed_invisible_ms(invisible: Duration) -> Result<u64, BrokerError> {
+    if invisible > MAX_INVISIBLE {
+        return Err(BrokerError::InvalidArgument(format!(
+            "invisible time {} ms is out of range (0 ms to {} ms)",
+            invisible.as_millis(),
+            MAX_INVISIBLE.as_millis()
+        )));
+    }
+    Ok(u64::try_from(invisible.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The invisible time in ms, refused when zero or beyond [`MAX_INVISIBLE`].
 pub(super) fn invisible_ms(invisible: Duration) -> Result<u64, BrokerError> {
     if invisible.is_zero() || invisible > MAX_INVISIBLE {

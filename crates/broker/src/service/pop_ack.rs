@@ -12,7 +12,7 @@ use ferromq_model::record::RecordDraft;
 use parking_lot::Mutex;
 use tracing::{info, warn};
 
-use super::pop::{ensure_group, invisible_ms, max_attempts, now_ms, read_at, POP_CK};
+use super::pop::{changed_invisible_ms, ensure_group, max_attempts, now_ms, read_at, POP_CK};
 use super::retry::{dlq_topic, DLQ_QUEUES};
 use super::BrokerService;
 use crate::error::BrokerError;
@@ -60,7 +60,7 @@ impl BrokerService {
         invisible: Duration,
     ) -> Result<String, BrokerError> {
         let s = &*self.state;
-        let invisible_ms = invisible_ms(invisible)?;
+        let invisible_ms = changed_invisible_ms(invisible)?;
         let (h, cell) = lookup(s, group, topic, handle)?;
         let mut q = cell.lock();
         let old = q.check(&h).map_err(|e| stale(e, &h))?;
