@@ -50,5 +50,6 @@ host, port = sys.argv[1].rsplit(":", 1)
 print(ssl.get_server_certificate((host, int(port))))
 EOF
 
-compat_run env FERROMQ_GRPC="$grpc" GRPC_DEFAULT_SSL_ROOTS_FILE_PATH="$work/grpc-cert.pem" \
+# HOME: the client writes its log file under the home folder; it belongs in the run's temp folder.
+compat_run env HOME="$work" FERROMQ_GRPC="$grpc" GRPC_DEFAULT_SSL_ROOTS_FILE_PATH="$work/grpc-cert.pem" \
     "$venv/bin/python" -m pytest -p no:cacheprovider -q -rs --log-level=WARNING test_compat.py "$@"
