@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use ferromq_store::config::{FlushMode, IoMode};
 
 pub use crate::net_args::NetBenchArgs;
+pub use crate::pop_crash::PopCrashArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -19,6 +20,9 @@ pub enum BenchCommand {
     Consume(NetBenchArgs),
     /// Produce and consume at once; measure send → receipt latency, lost and duplicate messages.
     E2e(NetBenchArgs),
+    /// POP consumption across `kill -9`: run `ferromq dev` as a child, send and receive-and-ack
+    /// over v5 gRPC while killing it with SIGKILL; count delivered, redelivered and lost messages.
+    PopCrash(PopCrashArgs),
 }
 
 /// `ferromq bench store`: one case per (io, flush, size, writers) combination, each on a fresh store.

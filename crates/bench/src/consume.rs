@@ -103,10 +103,19 @@ impl Receipts {
 
     /// Books one callback's messages.
     fn book(&self, msgs: &[MessageExt], recorder: &Recorder) {
+        self.book_bodies(msgs.iter().map(|m| &m.body[..]), recorder);
+    }
+
+    /// Books received bodies, whatever protocol brought them.
+    pub(crate) fn book_bodies<'a>(
+        &self,
+        bodies: impl Iterator<Item = &'a [u8]>,
+        recorder: &Recorder,
+    ) {
         let now_wall = unix_ns(SystemTime::now());
-        for m in msgs {
-            let bytes = m.body.len() as u64;
-            let Some(stamp) = Stamp::read(&m.body) else {
+        for body in bodies {
+            let bytes = body.len() as u64;
+            let Some(stamp) = Stamp::read(body) else {
                 if self.accept == Accept::All {
                     self.unstamped.fetch_add(1, Ordering::Relaxed);
                     recorder.count(1, bytes);

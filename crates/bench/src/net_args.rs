@@ -18,6 +18,14 @@ pub struct NetBenchArgs {
         default_value = "127.0.0.1:9876"
     )]
     pub namesrv: String,
+    /// Wire protocol of the sends and receipts: RocketMQ remoting (v4 clients), or the v5 gRPC
+    /// protocol (SendMessage; ReceiveMessage + AckMessage as a SimpleConsumer) on --grpc. The
+    /// topic is looked up and created over remoting either way.
+    #[arg(long, value_enum, default_value_t = Protocol::Remoting)]
+    pub protocol: Protocol,
+    /// The v5 gRPC endpoint of `--protocol grpc` (plaintext).
+    #[arg(long = "grpc", value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    pub grpc_addr: String,
     /// Topic to send to / consume from; created with --queues queues when it does not exist.
     #[arg(long, short = 't', default_value = "BenchTopic")]
     pub topic: String,
@@ -80,6 +88,24 @@ pub struct NetBenchArgs {
     /// Print no progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// The protocol the network benches speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// RocketMQ remoting, through ferromq's own client (push consumers for receipts).
+    Remoting,
+    /// RocketMQ 5 gRPC (`apache.rocketmq.v2`): producers and simple consumers.
+    Grpc,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Remoting => "remoting",
+            Protocol::Grpc => "grpc",
+        }
+    }
 }
 
 /// How a producer task sends.

@@ -55,6 +55,8 @@ impl Latency {
 pub struct Summary {
     /// `produce`, `consume` or `e2e`.
     pub bench: &'static str,
+    /// `remoting` or `grpc`.
+    pub protocol: &'static str,
     pub topic: String,
     pub size: usize,
     /// `sync`, `async`, `oneway` or `batch` (absent for `consume`).
@@ -89,6 +91,12 @@ pub struct Summary {
     pub latency: Latency,
     /// e2e only: the send latency, as `produce` measures it.
     pub send_latency: Option<Latency>,
+    /// e2e over gRPC: messages acknowledged with AckMessage (duplicates included), their rate
+    /// over the run, and the latency from a message's receipt to its ack's answer.
+    pub acked: Option<u64>,
+    #[serde(serialize_with = "rounded_option")]
+    pub acked_per_s: Option<f64>,
+    pub ack_latency: Option<Latency>,
     /// User + system CPU time of this bench process over the run.
     #[serde(serialize_with = "rounded")]
     pub cpu_s: f64,
@@ -103,6 +111,7 @@ impl Summary {
         let produces = bench != "consume";
         Summary {
             bench,
+            protocol: args.protocol.name(),
             topic: args.topic.clone(),
             size: args.size,
             mode: produces.then(|| args.mode.name()),
@@ -125,6 +134,9 @@ impl Summary {
             mb_per_s: 0.0,
             latency: Latency::default(),
             send_latency: None,
+            acked: None,
+            acked_per_s: None,
+            ack_latency: None,
             cpu_s: 0.0,
             cpu_s_per_100k: 0.0,
         }
@@ -172,6 +184,9 @@ impl Summary {
                 None => String::new(),
             }
         )];
+        if self.protocol != "remoting" {
+            lines.push(format!("protocol: {}", self.protocol));
+        }
         if self.consumers > 0 {
             lines.push(format!("consumers: {}", self.consumers));
         }
@@ -189,6 +204,14 @@ impl Summary {
             lines.push(format!(
                 "send latency (from intended send time): {}",
                 send.text()
+            ));
+        }
+        if let (Some(acked), Some(rate), Some(ack)) =
+            (self.acked, self.acked_per_s, &self.ack_latency)
+        {
+            lines.push(format!(
+                "acked {acked} ({rate:.0} msgs/s); receipt → ack latency: {}",
+                ack.text()
             ));
         }
         let mut counts = Vec::new();
@@ -213,6 +236,17 @@ impl Summary {
         let mut text = lines.join("\n");
         text.push('\n');
         text
+    }
+}
+
+#[allow(clippy::ref_option)] // serde's `serialize_with` passes a reference
+fn rounded_option<S: serde::Serializer>(
+    value: &Option<f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => super::rounded(v, serializer),
+        None => serializer.serialize_none(),
     }
 }
 

@@ -49,10 +49,10 @@ pub struct Schedule {
 
 /// A run of consecutive sequence numbers one request carries.
 #[derive(Debug, Clone, Copy)]
-struct Claim {
-    seq: u64,
-    count: u64,
-    due: Instant,
+pub(crate) struct Claim {
+    pub seq: u64,
+    pub count: u64,
+    pub due: Instant,
 }
 
 impl Schedule {
@@ -78,7 +78,7 @@ impl Schedule {
     }
 
     /// The next request's messages, or `None` when the run is over.
-    fn claim(&self) -> Option<Claim> {
+    pub(crate) fn claim(&self) -> Option<Claim> {
         if self.interrupt.is_cancelled() {
             return None;
         }
@@ -101,6 +101,14 @@ impl Schedule {
     }
 
     fn messages(&self, claim: &Claim) -> Vec<Message> {
+        self.bodies(claim)
+            .into_iter()
+            .map(|body| Message::new(self.topic.clone(), body))
+            .collect()
+    }
+
+    /// The stamped bodies of a claim's messages.
+    pub(crate) fn bodies(&self, claim: &Claim) -> Vec<Vec<u8>> {
         let sent_unix_ns = unix_ns(self.started_wall + claim.due.duration_since(self.started));
         (claim.seq..claim.seq + claim.count)
             .map(|seq| {
@@ -111,9 +119,29 @@ impl Schedule {
                     sent_unix_ns,
                 }
                 .write(&mut body);
-                Message::new(self.topic.clone(), body)
+                body
             })
             .collect()
+    }
+
+    pub(crate) fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub(crate) fn body_len(&self) -> u64 {
+        self.template.len() as u64
+    }
+
+    /// Ctrl-C: fires when the run is interrupted.
+    pub(crate) fn interrupt(&self) -> &CancellationToken {
+        &self.interrupt
+    }
+
+    /// Keeps the run's first send failure (and logs it); later ones are only counted.
+    pub(crate) fn failed(&self, error: &dyn std::fmt::Display) {
+        if self.first_error.set(error.to_string()).is_ok() {
+            warn!(error = %error, "send failed (later failures are only counted)");
+        }
     }
 
     /// The first send failure of the run, for the summary.

@@ -72,6 +72,14 @@ impl Dev {
         self.child.as_ref().expect("running").id()
     }
 
+    /// Kills it with SIGKILL, as a crash (no handler runs, nothing is flushed by the process), and
+    /// reaps it.
+    pub fn kill9(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+    }
+
     /// Stops it with SIGTERM and checks that it exits cleanly.
     pub fn stop(mut self) {
         let mut child = self.child.take().expect("running");
