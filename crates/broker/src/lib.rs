@@ -13,8 +13,10 @@
 //! - `state`: the components below, bundled for the layers above.
 //! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
-//!   [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`], [`live_config`],
-//!   [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the half-message layout),
+//!   [`request_modes`] (`config/messageRequestMode.json`), [`allocate`] (queue allocation
+//!   strategies), [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`],
+//!   [`live_config`], [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the
+//!   half-message layout),
 //!   [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt handles and in-flight
 //!   deliveries), `stats`, `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
@@ -22,6 +24,7 @@
 //!   (error → response code, in one place).
 #![forbid(unsafe_code)]
 
+pub mod allocate;
 pub mod clients;
 pub mod config;
 pub mod error;
@@ -35,6 +38,7 @@ pub mod names;
 pub mod offsets;
 mod persist;
 pub mod pop;
+pub mod request_modes;
 pub mod responses;
 pub mod role;
 mod rolling;
@@ -124,6 +128,7 @@ impl Broker {
             .map_err(|e| BrokerError::io(journal, e))?,
         ));
         let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
+        let request_modes = request_modes::RequestModes::open(dir.join("messageRequestMode.json"))?;
         let schedule = Arc::new(schedule::Schedule::new(&config)?);
         let epochs = ha::epochs::EpochTable::open(dir.join("epochs.json"))?;
         let role = role::Role::new(&config, store.store().clone(), epochs.last_epoch());
@@ -134,6 +139,7 @@ impl Broker {
             topics,
             offsets,
             subscriptions,
+            request_modes,
             live: live_config::LiveConfig::new(&config),
             clients: clients::Clients::default(),
             locks: locks::QueueLocks::new(std::time::Duration::from_millis(
