@@ -122,9 +122,11 @@ impl Broker {
         let offsets = ConsumerOffsets::open(dir.join("consumerOffset.json"))?;
         let journal = dir.join("popAcks.log");
         let pop = pop::Leases::new(Some(
-            pop::AckJournal::open(journal.clone(), |(group, topic, queue)| {
-                offsets.query(group, topic, *queue)
-            })
+            pop::AckJournal::open(
+                journal.clone(),
+                config.flush_disk_type.into(),
+                |(group, topic, queue)| offsets.query(group, topic, *queue),
+            )
             .map_err(|e| BrokerError::io(journal, e))?,
         ));
         let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
