@@ -16,9 +16,8 @@
 //!   [`request_modes`] (`config/messageRequestMode.json`), [`allocate`] (queue allocation
 //!   strategies), [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`],
 //!   [`live_config`], [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the
-//!   half-message layout),
-//!   [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt handles and in-flight
-//!   deliveries), `stats`, `persist`, `uniq_key`.
+//!   half-message layout), [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt
+//!   handles, in-flight deliveries and their journal), `stats`, `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
