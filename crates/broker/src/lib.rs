@@ -14,7 +14,7 @@
 //! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
 //!   [`request_modes`] (`config/messageRequestMode.json`), [`allocate`] (queue allocation
-//!   strategies), [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`],
+//!   strategies), [`topic_routes`] (topic queues from the name servers), [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`],
 //!   [`live_config`], [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the
 //!   half-message layout), [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt
 //!   handles, in-flight deliveries and their journal), `stats`, `persist`, `uniq_key`.
@@ -47,6 +47,7 @@ mod state;
 mod stats;
 pub mod subscriptions;
 mod tasks;
+pub mod topic_routes;
 pub mod topics;
 pub mod trace;
 pub mod transaction;
@@ -141,6 +142,7 @@ impl Broker {
             offsets,
             subscriptions,
             request_modes,
+            topic_routes: topic_routes::TopicRoutes::default(),
             live: live_config::LiveConfig::new(&config),
             clients: clients::Clients::default(),
             locks: locks::QueueLocks::new(std::time::Duration::from_millis(
@@ -446,6 +448,7 @@ impl BrokerHandle {
         } = self;
         service.shutdown().await;
         server.shutdown().await;
+        state.topic_routes.shutdown().await;
         state.tasks.close();
         state.tasks.wait().await;
         let s = state.clone();

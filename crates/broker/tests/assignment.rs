@@ -345,6 +345,80 @@ async fn a_replica_mirrors_the_request_modes() {
     master.shutdown().await;
 }
 
+/// Every assignment of a query: (broker, queue id, mode).
+async fn query_everywhere(
+    c: &Client,
+    group: &str,
+    topic: &str,
+    client_id: &str,
+) -> Vec<(String, i32, MessageRequestMode)> {
+    let body = QueryAssignmentRequestBody {
+        topic: topic.into(),
+        consumer_group: group.into(),
+        client_id: client_id.into(),
+        strategy_name: "AVG".into(),
+        message_model: Some(MessageModel::Clustering),
+    };
+    let resp = call(
+        c,
+        RemotingCommand::request(RequestCode::QUERY_ASSIGNMENT).with_body(body.to_json()),
+    )
+    .await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let answer = QueryAssignmentResponseBody::from_json(resp.body.as_deref().expect("a body"))
+        .expect("json");
+    let mut got: Vec<_> = answer
+        .message_queue_assignments
+        .expect("a usable assignment")
+        .into_iter()
+        .map(|a| {
+            (
+                a.message_queue.broker_name,
+                a.message_queue.queue_id,
+                a.mode,
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queues_of_every_broker_of_the_topic_are_shared_out() {
+    let cluster = TestCluster::builder()
+        .brokers(["broker-a", "broker-b"])
+        .start()
+        .await;
+    assert_eq!(
+        create_topic_on_cluster(&cluster.namesrv(), "Spread", 2).await,
+        2
+    );
+    let admin = cluster.broker_client().await;
+    let _a = join(&cluster, "c-a", "cg", "Spread").await;
+    let _b = join(&cluster, "c-b", "cg", "Spread").await;
+    let pulled = |b: &str, q: i32| (b.to_owned(), q, MessageRequestMode::Pull);
+    // Asked of broker-a, which learns broker-b's queues from the name server's route.
+    eventually(T, "both brokers' queues shared out", || {
+        let admin = &admin;
+        async move {
+            let got = query_everywhere(admin, "cg", "Spread", "c-b").await;
+            (got == [pulled("broker-b", 0), pulled("broker-b", 1)]).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        query_everywhere(&admin, "cg", "Spread", "c-a").await,
+        [pulled("broker-a", 0), pulled("broker-a", 1)]
+    );
+    set_mode(&admin, "Spread", "cg", "POP", 0).await;
+    let popped = |b: &str| (b.to_owned(), -1, MessageRequestMode::Pop);
+    assert_eq!(
+        query_everywhere(&admin, "cg", "Spread", "c-a").await,
+        [popped("broker-a"), popped("broker-b")]
+    );
+    cluster.shutdown().await;
+}
+
 #[test]
 fn the_set_body_is_what_java_writes() {
     let body = SetMessageRequestModeRequestBody::from_json(

@@ -18,19 +18,21 @@ fn body<'a>(req: &'a RemotingCommand, what: &str) -> Result<&'a [u8], BrokerErro
         .ok_or_else(|| BrokerError::BadBody(format!("the {what} body is missing")))
 }
 
-pub(crate) fn query_assignment(service: &BrokerService, req: &RemotingCommand) -> Reply {
+pub(crate) async fn query_assignment(service: &BrokerService, req: &RemotingCommand) -> Reply {
     let q = QueryAssignmentRequestBody::from_json(body(req, "QueryAssignmentRequestBody")?)
         .map_err(|e| BrokerError::BadBody(e.to_string()))?;
     let model = q.message_model.ok_or_else(|| {
         BrokerError::BadBody("messageModel must be CLUSTERING or BROADCASTING".into())
     })?;
-    let assignments = service.query_assignment(&AssignmentQuery {
-        topic: q.topic,
-        group: q.consumer_group,
-        client_id: q.client_id,
-        strategy: q.strategy_name,
-        model,
-    })?;
+    let assignments = service
+        .query_assignment(&AssignmentQuery {
+            topic: q.topic,
+            group: q.consumer_group,
+            client_id: q.client_id,
+            strategy: q.strategy_name,
+            model,
+        })
+        .await?;
     let answer = QueryAssignmentResponseBody {
         message_queue_assignments: assignments,
     };

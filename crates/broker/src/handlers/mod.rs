@@ -78,7 +78,7 @@ impl BrokerHandler {
             RequestCode::ACK_MESSAGE => pop::ack_message(service, req),
             RequestCode::BATCH_ACK_MESSAGE => pop::batch_ack(service, &s.config.broker_name, req),
             RequestCode::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible(service, req),
-            RequestCode::QUERY_ASSIGNMENT => assignment::query_assignment(service, req),
+            RequestCode::QUERY_ASSIGNMENT => assignment::query_assignment(service, req).await,
             RequestCode::SET_MESSAGE_REQUEST_MODE => assignment::set_request_mode(service, req),
             RequestCode::GET_ALL_MESSAGE_REQUEST_MODE => {
                 assignment::all_request_modes(service, req)

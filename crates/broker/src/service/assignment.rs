@@ -5,9 +5,10 @@
 //! POP; then `popShareQueueNum` says how many other consumers' queues it shares, see
 //! `crate::allocate::allocate_pop`).
 //!
-//! The queues shared out are this broker's readable queues of the topic: a client asks one broker
-//! and uses the answer for the topic, so with several masters the other brokers' queues are not in
-//! it (Apache's broker reads the whole route from the name servers here).
+//! The queues shared out are the topic's readable queues on every broker, as the name servers
+//! route them (a client asks one broker and uses the answer for the whole topic); with no name
+//! server answering, or none knowing the topic yet (it registers right after creation), this
+//! broker's own queues.
 
 use ferromq_remoting::body::assignment::{
     MessageQueueAssignment, MessageRequestMode, MessageRequestModeWrapper,
@@ -72,7 +73,7 @@ impl BrokerService {
     ///
     /// # Errors
     /// A bad topic or group name.
-    pub fn query_assignment(
+    pub async fn query_assignment(
         &self,
         query: &AssignmentQuery,
     ) -> Result<Option<Vec<MessageQueueAssignment>>, BrokerError> {
@@ -84,7 +85,11 @@ impl BrokerService {
             // Unset (and always for retry topics): pulled. The share only matters for POP.
             None => (DEFAULT_MODE, 0),
         };
-        let Some(all) = self.subscribable_queues(&query.topic) else {
+        let routed = s
+            .topic_routes
+            .readable_queues(&s.config.namesrv_addrs, &query.topic)
+            .await;
+        let Some(all) = routed.or_else(|| self.local_queues(&query.topic)) else {
             return Ok(None);
         };
         let queues = match query.model {
@@ -103,13 +108,13 @@ impl BrokerService {
                     allocate_pop(strategy, &query.client_id, &all, &clients, share).map(|a| match a
                     {
                         PopShare::Queues(q) => q,
+                        // Any queue of each broker: one assignment per broker once deduplicated.
                         PopShare::AnyQueue => all
-                            .first()
+                            .iter()
                             .map(|q| MessageQueue {
                                 queue_id: -1,
                                 ..q.clone()
                             })
-                            .into_iter()
                             .collect(),
                     })
                 } else {
@@ -141,7 +146,7 @@ impl BrokerService {
     }
 
     /// This broker's readable queues of `topic`, sorted; `None` for a topic it does not have.
-    fn subscribable_queues(&self, topic: &str) -> Option<Vec<MessageQueue>> {
+    fn local_queues(&self, topic: &str) -> Option<Vec<MessageQueue>> {
         let s = &*self.state;
         let config = s.topics.get(topic)?;
         if config.perm & perm::READ == 0 {
