@@ -13,15 +13,17 @@
 //! - `state`: the components below, bundled for the layers above.
 //! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
-//!   [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`], [`live_config`],
-//!   [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the half-message layout),
-//!   [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt handles and in-flight
-//!   deliveries), `stats`, `persist`, `uniq_key`.
+//!   [`request_modes`] (`config/messageRequestMode.json`), [`allocate`] (queue allocation
+//!   strategies), [`topic_routes`] (topic queues from the name servers), [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`],
+//!   [`live_config`], [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the
+//!   half-message layout), [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt
+//!   handles, in-flight deliveries and their journal), `stats`, `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
 #![forbid(unsafe_code)]
 
+pub mod allocate;
 pub mod clients;
 pub mod config;
 pub mod error;
@@ -35,6 +37,7 @@ pub mod names;
 pub mod offsets;
 mod persist;
 pub mod pop;
+pub mod request_modes;
 pub mod responses;
 pub mod role;
 mod rolling;
@@ -44,6 +47,7 @@ mod state;
 mod stats;
 pub mod subscriptions;
 mod tasks;
+pub mod topic_routes;
 pub mod topics;
 pub mod trace;
 pub mod transaction;
@@ -118,12 +122,15 @@ impl Broker {
         let offsets = ConsumerOffsets::open(dir.join("consumerOffset.json"))?;
         let journal = dir.join("popAcks.log");
         let pop = pop::Leases::new(Some(
-            pop::AckJournal::open(journal.clone(), |(group, topic, queue)| {
-                offsets.query(group, topic, *queue)
-            })
+            pop::AckJournal::open(
+                journal.clone(),
+                config.flush_disk_type.into(),
+                |(group, topic, queue)| offsets.query(group, topic, *queue),
+            )
             .map_err(|e| BrokerError::io(journal, e))?,
         ));
         let subscriptions = subscriptions::Subscriptions::open(dir.join("subscriptionGroup.json"))?;
+        let request_modes = request_modes::RequestModes::open(dir.join("messageRequestMode.json"))?;
         let schedule = Arc::new(schedule::Schedule::new(&config)?);
         let epochs = ha::epochs::EpochTable::open(dir.join("epochs.json"))?;
         let role = role::Role::new(&config, store.store().clone(), epochs.last_epoch());
@@ -134,6 +141,8 @@ impl Broker {
             topics,
             offsets,
             subscriptions,
+            request_modes,
+            topic_routes: topic_routes::TopicRoutes::default(),
             live: live_config::LiveConfig::new(&config),
             clients: clients::Clients::default(),
             locks: locks::QueueLocks::new(std::time::Duration::from_millis(
@@ -439,6 +448,7 @@ impl BrokerHandle {
         } = self;
         service.shutdown().await;
         server.shutdown().await;
+        state.topic_routes.shutdown().await;
         state.tasks.close();
         state.tasks.wait().await;
         let s = state.clone();

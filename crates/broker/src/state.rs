@@ -30,6 +30,10 @@ pub struct State {
     pub offsets: ConsumerOffsets,
     /// Consumer group settings (`config/subscriptionGroup.json`).
     pub subscriptions: Subscriptions,
+    /// Per (topic, group) PULL or POP (`config/messageRequestMode.json`).
+    pub request_modes: crate::request_modes::RequestModes,
+    /// Name-server route lookups (queue assignment).
+    pub topic_routes: crate::topic_routes::TopicRoutes,
     /// Settings changeable at run time (`UPDATE_BROKER_CONFIG`).
     pub live: LiveConfig,
     pub clients: Clients,

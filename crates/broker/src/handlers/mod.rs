@@ -5,6 +5,7 @@
 //! [`crate::responses`], so a failing request never breaks its connection.
 
 mod admin;
+mod assignment;
 mod broker_config;
 mod consumer_status;
 mod end_transaction;
@@ -77,6 +78,11 @@ impl BrokerHandler {
             RequestCode::ACK_MESSAGE => pop::ack_message(service, req),
             RequestCode::BATCH_ACK_MESSAGE => pop::batch_ack(service, &s.config.broker_name, req),
             RequestCode::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible(service, req),
+            RequestCode::QUERY_ASSIGNMENT => assignment::query_assignment(service, req).await,
+            RequestCode::SET_MESSAGE_REQUEST_MODE => assignment::set_request_mode(service, req),
+            RequestCode::GET_ALL_MESSAGE_REQUEST_MODE => {
+                assignment::all_request_modes(service, req)
+            }
             RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(service, ctx, req),
             RequestCode::END_TRANSACTION => {
                 return end_transaction::end_transaction(service, ctx, req);

@@ -1,7 +1,8 @@
 //! The in-flight table of POP consumption: per (group, topic, queue), which popped messages are
 //! invisible until when, how often each was delivered, and where the queue's never-popped part
-//! begins. Memory only: what must survive a restart is the group's committed offset (the lowest
-//! offset not yet acked), which the service writes through the consumer-offset table.
+//! begins. In memory; what survives a restart is the group's committed offset (the lowest offset
+//! not yet acked, written by the service through the consumer-offset table) and the journal
+//! (`journal`): which deliveries ended above it, and each delivery's attempt number.
 //!
 //! Each queue has its own lock, so a pop can hold its queue while it reads the store (a short,
 //! synchronous read) without blocking other queues; the outer map lock is held only to find the
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::handle::ReceiptHandle;
-use super::journal::{AckJournal, Ended};
+use super::journal::{AckJournal, Journaled, Snapshot};
 
 /// (group, topic, queue id).
 pub type QueueKey = (String, String, u32);
@@ -61,15 +62,31 @@ pub struct QueueLeases {
     /// Deliveries that ended above the lowest unacked offset (journaled, see `journal`): not to be
     /// delivered again when `next` reaches them after a restart.
     pub ended: BTreeSet<u64>,
+    /// Attempts delivered before a restart, by offset, for messages not delivered since: the next
+    /// delivery of one is the attempt after.
+    pub past_attempts: BTreeMap<u64, u32>,
 }
 
 impl QueueLeases {
-    fn new(start: u64, ended: BTreeSet<u64>) -> Self {
+    fn new(start: u64, journaled: Journaled) -> Self {
         Self {
             next: start,
             leases: BTreeMap::new(),
             committed: start,
-            ended,
+            ended: journaled.ended,
+            past_attempts: journaled.attempts,
+        }
+    }
+
+    /// What the journal must keep for this queue: its ended deliveries and the attempts of what is
+    /// in flight or was before a restart.
+    #[must_use]
+    pub fn journaled(&self) -> Journaled {
+        let mut attempts = self.past_attempts.clone();
+        attempts.extend(self.leases.iter().map(|(o, l)| (*o, l.attempt)));
+        Journaled {
+            ended: self.ended.clone(),
+            attempts,
         }
     }
 
@@ -77,6 +94,7 @@ impl QueueLeases {
     /// committed offset now covers, since that offset reaches disk only every few seconds.
     pub fn end(&mut self, offset: u64) {
         self.leases.remove(&offset);
+        self.past_attempts.remove(&offset);
         if offset > self.lowest_unacked() {
             self.ended.insert(offset);
         }
@@ -146,6 +164,7 @@ impl QueueLeases {
         (now != self.committed).then(|| {
             self.committed = now;
             self.ended = self.ended.split_off(&now);
+            self.past_attempts = self.past_attempts.split_off(&now);
             now
         })
     }
@@ -191,12 +210,12 @@ impl Leases {
             return q.clone();
         }
         let start = start();
-        let ended = self
+        let journaled = self
             .journal
             .as_ref()
             .map(|j| j.claim(key, start))
             .unwrap_or_default();
-        let q = Arc::new(Mutex::new(QueueLeases::new(start, ended)));
+        let q = Arc::new(Mutex::new(QueueLeases::new(start, journaled)));
         queues.insert(key.clone(), q.clone());
         q
     }
@@ -217,10 +236,25 @@ impl Leases {
             .collect()
     }
 
-    /// Journals ended deliveries. Call after releasing the queue's lock.
+    /// Journals ended deliveries (with SYNC_FLUSH, on disk when this returns). Call after
+    /// releasing the queue's lock.
     pub fn record_ended(&self, key: &QueueKey, offsets: &[u64]) {
         if let Some(j) = &self.journal {
             j.record(key, offsets);
+        }
+    }
+
+    /// Journals deliveries made, `(offset, attempt)`. Call after releasing the queue's lock.
+    pub fn record_delivered(&self, key: &QueueKey, deliveries: &[(u64, u32)]) {
+        if let Some(j) = &self.journal {
+            j.record_delivered(key, deliveries);
+        }
+    }
+
+    /// Fsyncs the journal if anything was appended since the last fsync.
+    pub fn flush_journal(&self) {
+        if let Some(j) = &self.journal {
+            j.flush();
         }
     }
 
@@ -233,12 +267,10 @@ impl Leases {
             return Ok(());
         };
         j.locked_compact(|| {
-            let mut live = Ended::new();
+            let mut live = Snapshot::new();
             for (key, q) in self.all() {
-                let q = q.lock();
-                if !q.ended.is_empty() {
-                    live.insert(key, q.ended.clone());
-                }
+                let journaled = q.lock().journaled();
+                AckJournal::insert_live(&mut live, key, journaled);
             }
             live
         })
@@ -285,7 +317,7 @@ mod tests {
 
     #[test]
     fn committed_offset_is_the_lowest_unacked() {
-        let mut q = QueueLeases::new(5, BTreeSet::new());
+        let mut q = QueueLeases::new(5, Journaled::default());
         assert_eq!(q.commit_due(), None);
         for o in 5..8 {
             q.leases
@@ -306,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_superseded_handle_is_stale() {
-        let mut q = QueueLeases::new(0, BTreeSet::new());
+        let mut q = QueueLeases::new(0, Journaled::default());
         q.leases.insert(0, lease(1000, 1));
         let old = handle(0, &q.leases[&0]);
         q.leases.insert(0, lease(2000, 2));
@@ -318,7 +350,7 @@ mod tests {
 
     #[test]
     fn expiry_and_fifo_blocking() {
-        let mut q = QueueLeases::new(0, BTreeSet::new());
+        let mut q = QueueLeases::new(0, Journaled::default());
         q.leases.insert(0, lease(1000, 1));
         q.leases.insert(1, lease(1050, 2));
         assert!(q.fifo_blocked(1000));

@@ -8,5 +8,5 @@ pub mod journal;
 pub mod leases;
 
 pub use handle::{MalformedHandle, ReceiptHandle};
-pub use journal::AckJournal;
+pub use journal::{AckJournal, SyncPolicy};
 pub use leases::{Lease, Leases, QueueLeases, Stale};

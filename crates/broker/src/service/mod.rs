@@ -1,6 +1,6 @@
 //! What a client can ask the broker to do, as typed calls independent of any wire protocol: send
 //! one message or a batch, hand a message back for a retry, end a transaction, pull, read or commit
-//! offsets, pop and ack (POP consumption), look messages up, and manage topics. Each call takes a plain request struct and returns a typed answer or one
+//! offsets, pop and ack (POP consumption), queue assignment and request modes, look messages up, and manage topics. Each call takes a plain request struct and returns a typed answer or one
 //! [`BrokerError`]; a protocol adapter (the remoting handlers in `crate::handlers`) only decodes a
 //! request into these types, calls, and encodes the answer, so a reader finds what "send" means in
 //! `service/send.rs` and nowhere else.
@@ -9,6 +9,7 @@
 //! the rest, which themselves never see each other.
 
 mod admin;
+mod assignment;
 mod checks;
 mod durability;
 mod offsets;
@@ -27,6 +28,7 @@ mod transaction;
 use std::sync::Arc;
 
 pub use crate::transaction::relay::{CheckRelay, TransactionCheck};
+pub use assignment::AssignmentQuery;
 pub use offsets::Boundary;
 pub use pop::{PopRequest, PoppedMessage, MAX_INVISIBLE, MAX_POLL, MAX_POP_MESSAGES, POP_CK};
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};

@@ -323,6 +323,7 @@ fn pop_queue(
     let mut ql = cell.lock();
     let now = now_ms();
     let mut ended = Vec::new();
+    let before = out.len();
     // Whatever happened, what was leased, dead-lettered or skipped is accounted for.
     let result = pop_locked(s, plan, &mut ql, q, now, want, out, &mut ended);
     if let Some(offset) = ql.commit_due() {
@@ -332,6 +333,11 @@ fn pop_queue(
     let next_expiry = ql.next_expiry(now);
     drop(ql);
     s.pop.record_ended(&key, &ended);
+    let delivered: Vec<(u64, u32)> = out[before..]
+        .iter()
+        .map(|m| (m.queue_offset, m.delivery_attempt))
+        .collect();
+    s.pop.record_delivered(&key, &delivered);
     result.map(|()| next_expiry)
 }
 
@@ -372,12 +378,14 @@ fn pop_locked(
     }
     // New messages only once every expired one went out again, so a FIFO queue stays in order.
     if out.len() - start < want && ql.expired(now).next().is_none() {
-        pop_new(s, plan, ql, q, want - (out.len() - start), out)?;
+        pop_new(s, plan, ql, q, want - (out.len() - start), out, ended)?;
     }
     Ok(())
 }
 
-/// Delivers never-popped messages from `ql.next` on, skipping what the filter rejects.
+/// Delivers never-popped messages from `ql.next` on, skipping what the filter rejects. A message
+/// delivered before a restart comes with the attempt after the journaled one, or, when that was
+/// its last, goes to the dead-letter queue (into `ended`).
 fn pop_new(
     s: &State,
     plan: &PopPlan,
@@ -385,6 +393,7 @@ fn pop_new(
     q: u32,
     want: usize,
     out: &mut Vec<PoppedMessage>,
+    ended: &mut Vec<u64>,
 ) -> Result<(), BrokerError> {
     let filter = plan.filter.store_filter();
     let mut delivered = 0;
@@ -415,7 +424,19 @@ fn pop_new(
             if offset < ql.next || ql.ended.contains(&offset) || !plan.filter.accepts_record(m) {
                 continue;
             }
-            out.push(deliver(s, plan, ql, q, offset, m, 1)?);
+            let attempt = ql
+                .past_attempts
+                .get(&offset)
+                .map_or(1, |a| a.saturating_add(1));
+            if attempt > plan.max_attempts {
+                super::pop_ack::dead_letter(s, &plan.req.group, m, attempt - 1)?;
+                ql.end(offset);
+                ended.push(offset);
+                continue;
+            }
+            let popped = deliver(s, plan, ql, q, offset, m, attempt)?;
+            ql.past_attempts.remove(&offset);
+            out.push(popped);
             delivered += 1;
         }
         ql.next = ql.next.max(got.next_offset);

@@ -156,6 +156,9 @@ impl BrokerService {
         if let Err(e) = s.pop.compact_journal_if_due() {
             warn!(error = %e, "compacting the POP ack journal failed");
         }
+        // ASYNC_FLUSH acks, and delivery records in either mode, reach the disk here: at least
+        // once a second (the pass's longest sleep).
+        s.pop.flush_journal();
         for (topic, queue) in woken {
             s.long_poll.notify(&topic, queue);
         }

@@ -1,7 +1,7 @@
-//! A replica mirrors its master's topic table, consumer offsets and delay-level progress (RocketMQ's
-//! slave synchronisation), so consumers can pull from it with the master's topics and resume from
-//! the offsets they committed on the master, and, promoted, it delivers delayed messages from where
-//! the master was.
+//! A replica mirrors its master's topic table, consumer offsets, delay-level progress and message
+//! request modes (RocketMQ's slave synchronisation), so consumers can pull from it with the
+//! master's topics and resume from the offsets they committed on the master, and, promoted, it
+//! delivers delayed messages from where the master was and assigns queues in the same modes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,5 +67,10 @@ async fn mirror_once(state: &State, pool: &ClientPool, addr: &str) -> Result<(),
         .map_err(|e| e.to_string())?;
     let delays = fetch(pool, addr, RequestCode::GET_ALL_DELAY_OFFSET).await?;
     crate::schedule::mirror_delay_offsets(&state.config, &delays).map_err(|e| e.to_string())?;
+    let modes = fetch(pool, addr, RequestCode::GET_ALL_MESSAGE_REQUEST_MODE).await?;
+    state
+        .request_modes
+        .replace_from_json(&modes)
+        .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! send body ([`batch`]) and the stored-record bodies of pull/query/view responses ([`records`]).
 
 pub mod admin;
+pub mod assignment;
 pub mod batch;
 pub mod heartbeat;
 pub mod json;
