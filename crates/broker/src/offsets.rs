@@ -33,6 +33,9 @@ pub struct ConsumerOffsets {
     committed: Mutex<BTreeMap<String, QueueOffsets>>,
     pulled: Mutex<HashMap<(String, String, u32), u64>>,
     dirty: AtomicBool,
+    /// Held across a write of the file, so a `persist` that finds nothing dirty returns only
+    /// once a write in progress (which may hold the commits it is asked to cover) has finished.
+    writing: Mutex<()>,
     path: PathBuf,
 }
 
@@ -55,6 +58,7 @@ impl ConsumerOffsets {
             committed: Mutex::new(file.offset_table),
             pulled: Mutex::new(HashMap::new()),
             dirty: AtomicBool::new(false),
+            writing: Mutex::new(()),
             path,
         })
     }
@@ -158,11 +162,13 @@ impl ConsumerOffsets {
         self.dirty.store(true, Ordering::Release);
     }
 
-    /// Writes the file if anything changed since the last write.
+    /// Writes the file if anything changed since the last write. When it returns `Ok`, every
+    /// commit made before the call is on disk.
     ///
     /// # Errors
     /// A failed write (the offsets stay dirty and the next call retries).
     pub fn persist(&self) -> Result<(), BrokerError> {
+        let _writing = self.writing.lock();
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(());
         }

@@ -753,14 +753,19 @@ async fn start(config: BrokerConfig) -> BrokerHandle {
 }
 
 fn crash_config(dir: &Path) -> BrokerConfig {
+    // A test may slow the offset writes down by leaving the interval in the folder.
+    let offsets_every = std::fs::read_to_string(dir.join(OFFSET_FLUSH_FILE))
+        .map_or(100, |ms| ms.trim().parse().expect("a number of ms"));
     BrokerConfig {
         store_root_dir: dir.join("store"),
         commit_log_file_size: 8 << 20,
         flush_disk_type: FlushMode::SyncFlush,
-        flush_consumer_offset_interval_ms: 100,
+        flush_consumer_offset_interval_ms: offsets_every,
         ..BrokerConfig::default()
     }
 }
+
+const OFFSET_FLUSH_FILE: &str = "offset-flush-ms";
 
 /// The child: a SYNC_FLUSH broker on the folder from the environment, serving until killed.
 #[test]
@@ -842,6 +847,51 @@ async fn kill_9_loses_no_message_and_redelivers_exactly_what_was_not_acked() {
         *again.entry(body).or_default() += n;
     }
     assert_eq!(again, expected);
+    broker.shutdown().await;
+}
+
+/// The journal is rewritten once it grew by `COMPACT_AFTER` lines, keeping only what lies above
+/// each queue's committed offset; that offset reaches its file only every few seconds. A kill
+/// between the two once made the broker deliver again every message acked below the new offset
+/// (tens of thousands under load): the rewrite must not drop what the offset file does not cover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_the_journal_was_rewritten_redelivers_no_acked_message() {
+    use ferromq_broker::pop::journal::COMPACT_AFTER;
+    // a delivery line and an ack line each: enough for one rewrite
+    let n = usize::try_from(COMPACT_AFTER / 2).expect("small") + 100;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // offsets written only at shutdown, which a kill skips
+    std::fs::write(dir.path().join(OFFSET_FLUSH_FILE), "3600000").expect("write");
+    let (mut child, addr) = common::spawn_crash_child(CHILD_ENV, dir.path()).await;
+    let c = Client::connect(addr, ClientConfig::default())
+        .await
+        .expect("connect");
+    create_topic(&c, "PopRewrite", 1).await;
+    let bodies: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+    send_bodies(&c, "PopRewrite", 0, &bodies).await;
+    let acked = drain(&c, "cg", "PopRewrite").await;
+    assert_eq!(acked.len(), n);
+    assert!(acked.values().all(|times| *times == 1), "{acked:?}");
+    // the revive pass rewrote the journal: far fewer lines than were appended
+    let journal = dir.path().join("store/config/popAcks.log");
+    ferromq_testkit::eventually_holds(Duration::from_secs(30), "the journal rewritten", || {
+        std::fs::read_to_string(&journal).is_ok_and(|t| t.lines().count() < n)
+    })
+    .await;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    drop(c);
+
+    let broker = start(crash_config(dir.path())).await;
+    let c = Client::connect(broker.local_addr().to_string(), ClientConfig::default())
+        .await
+        .expect("connect");
+    let again = drain(&c, "cg", "PopRewrite").await;
+    assert!(
+        again.is_empty(),
+        "{} acked messages delivered again",
+        again.len()
+    );
     broker.shutdown().await;
 }
 

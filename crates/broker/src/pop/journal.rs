@@ -201,7 +201,7 @@ impl AckJournal {
             durable: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
         };
-        journal.locked_compact(Snapshot::new)?;
+        journal.locked_compact(|| Ok(Snapshot::new()))?;
         Ok(journal)
     }
 
@@ -315,16 +315,20 @@ impl AckJournal {
     }
 
     /// Rewrites the file with what `gather` returns (each queue's entries at or above its
-    /// committed offset) and the loaded entries no queue claimed yet, then appends to the new file.
+    /// committed offset) and the loaded entries no queue claimed yet, then appends to the new file;
+    /// a `gather` that fails leaves the file as it is.
     /// Appends wait meanwhile, so an entry that `gather` did not see lands in the new file. (An
     /// append happens after its queue's lock is released, and `gather` takes queue locks under
     /// this one: no cycle.)
     ///
     /// # Errors
     /// The rewrite failed (the old file stays, and appends go on to it).
-    pub fn locked_compact(&self, gather: impl FnOnce() -> Snapshot) -> std::io::Result<()> {
+    pub fn locked_compact(
+        &self,
+        gather: impl FnOnce() -> std::io::Result<Snapshot>,
+    ) -> std::io::Result<()> {
         let mut a = self.appender.lock();
-        let live = gather();
+        let live = gather()?;
         let mut text = String::new();
         for (key, j) in live.iter().chain(self.loaded.lock().iter()) {
             render(&mut text, key, j);
@@ -409,7 +413,7 @@ mod tests {
         q0.attempts.insert(5, 2);
         AckJournal::insert_live(&mut live, key(0), q0);
         AckJournal::insert_live(&mut live, key(1), Journaled::default());
-        j.locked_compact(|| live).expect("compacts");
+        j.locked_compact(|| Ok(live)).expect("compacts");
         j.record(&key(0), &[4]);
         drop(j);
         let j = open(&path, |_| None);

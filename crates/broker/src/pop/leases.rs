@@ -258,11 +258,19 @@ impl Leases {
         }
     }
 
-    /// Rewrites the journal when it grew enough.
+    /// Rewrites the journal when it grew enough. The rewrite keeps each queue's entries at or above
+    /// its committed offset in memory, which reaches the offset file only every few seconds: a crash
+    /// before that would leave the file's older offset with the entries between it and the newer
+    /// one gone, and the acked messages there delivered again. So `persist_offsets` runs after the
+    /// entries are gathered and before the old file is replaced; every queue commits its offset to
+    /// the offset table under its lock, before the gathering can see the entries it dropped.
     ///
     /// # Errors
-    /// The rewrite failed.
-    pub fn compact_journal_if_due(&self) -> std::io::Result<()> {
+    /// Persisting the offsets or the rewrite failed (the old file stays).
+    pub fn compact_journal_if_due(
+        &self,
+        persist_offsets: impl FnOnce() -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         let Some(j) = self.journal.as_ref().filter(|j| j.needs_compaction()) else {
             return Ok(());
         };
@@ -272,7 +280,8 @@ impl Leases {
                 let journaled = q.lock().journaled();
                 AckJournal::insert_live(&mut live, key, journaled);
             }
-            live
+            persist_offsets()?;
+            Ok(live)
         })
     }
 

@@ -153,7 +153,10 @@ impl BrokerService {
             drop(q);
             s.pop.record_ended(&(group, topic, queue), &ended);
         }
-        if let Err(e) = s.pop.compact_journal_if_due() {
+        if let Err(e) = s
+            .pop
+            .compact_journal_if_due(|| s.offsets.persist().map_err(std::io::Error::other))
+        {
             warn!(error = %e, "compacting the POP ack journal failed");
         }
         // ASYNC_FLUSH acks, and delivery records in either mode, reach the disk here: at least
