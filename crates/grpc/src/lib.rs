@@ -28,6 +28,7 @@ mod current;
 mod error;
 mod message;
 mod messaging;
+mod recall;
 mod receive;
 mod route;
 mod send;

@@ -28,7 +28,7 @@ use crate::pb::messaging_service_server::MessagingService;
 use crate::sessions::Sessions;
 use crate::telemetry::{self, TelemetryStream};
 use crate::unsupported::not_implemented;
-use crate::{receive, route, send, transaction};
+use crate::{recall, receive, route, send, transaction};
 
 /// The header naming the client session a request belongs to.
 const CLIENT_ID: &str = "x-mq-client-id";
@@ -276,12 +276,13 @@ impl MessagingService for Messaging {
 
     async fn recall_message(
         &self,
-        _request: Request<RecallMessageRequest>,
+        request: Request<RecallMessageRequest>,
     ) -> Reply<RecallMessageResponse> {
-        Ok(Response::new(RecallMessageResponse {
-            status: Some(not_implemented("RecallMessage")),
-            message_id: String::new(),
-        }))
+        let peer = peer(&request);
+        let req = request.into_inner();
+        Ok(Response::new(
+            recall::recall_message(&self.broker.get(), peer, &req).await,
+        ))
     }
 
     async fn sync_lite_subscription(

@@ -10,8 +10,8 @@ use ferromq_proto::v2::{
     pull_message_response, receive_message_response, retry_policy::Strategy, settings::PubSub,
     telemetry_command::Command, AckMessageRequest, AddressScheme, ClientType, HeartbeatRequest,
     MessageType, NotifyClientTerminationRequest, Permission, Publishing, PullMessageRequest,
-    QueryAssignmentRequest, QueryRouteRequest, RecallMessageRequest, ReceiveMessageRequest,
-    Settings, Subscription, TelemetryCommand,
+    QueryAssignmentRequest, QueryRouteRequest, ReceiveMessageRequest, Settings, Subscription,
+    TelemetryCommand,
 };
 use ferromq_proto::Code;
 use ferromq_remoting::body::subscription_group::SubscriptionGroupConfig;
@@ -346,15 +346,6 @@ async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
         stream.message().await.expect("end").is_none(),
         "the stream ends"
     );
-
-    let s = client
-        .recall_message(request("c", RecallMessageRequest::default()))
-        .await
-        .expect("rpc")
-        .into_inner()
-        .status
-        .expect("status");
-    assert_eq!(s.code(), Code::NotImplemented);
     f.shutdown().await;
 }
 

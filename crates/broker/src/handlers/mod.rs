@@ -16,6 +16,7 @@ mod pop;
 mod producer_connections;
 mod pull;
 mod query;
+mod recall;
 mod replica_sync;
 mod reply;
 mod reset_offset;
@@ -78,6 +79,7 @@ impl BrokerHandler {
             RequestCode::BATCH_ACK_MESSAGE => pop::batch_ack(service, &s.config.broker_name, req),
             RequestCode::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible(service, req),
             RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(service, ctx, req),
+            RequestCode::RECALL_MESSAGE => recall::recall(service, ctx, req).await,
             RequestCode::END_TRANSACTION => {
                 return end_transaction::end_transaction(service, ctx, req);
             }
