@@ -30,6 +30,7 @@ mod message;
 mod messaging;
 mod recall;
 mod receive;
+mod renew;
 mod route;
 mod send;
 mod server;
@@ -42,6 +43,7 @@ mod unsupported;
 
 pub use config::{GrpcConfig, TlsFiles};
 pub use error::GrpcError;
+pub use renew::RenewConfig;
 pub use server::{GrpcHandle, GrpcServer};
 
 /// The generated `MessagingService` server and client over `ferromq_proto::v2`'s messages.

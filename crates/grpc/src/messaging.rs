@@ -25,6 +25,7 @@ use tonic::{Request, Response, Streaming};
 
 use crate::current::CurrentBroker;
 use crate::pb::messaging_service_server::MessagingService;
+use crate::renew::Renewals;
 use crate::sessions::Sessions;
 use crate::telemetry::{self, TelemetryStream};
 use crate::unsupported::not_implemented;
@@ -43,12 +44,15 @@ pub(crate) struct Messaging {
     /// What routes name as this broker's endpoint.
     endpoint: SocketAddr,
     telemetry: telemetry::Context,
+    /// Push consumers' deliveries kept invisible.
+    renewals: Arc<Renewals>,
 }
 
 impl Messaging {
     pub(crate) fn new(
         broker: CurrentBroker,
         sessions: Arc<Sessions>,
+        renewals: Arc<Renewals>,
         endpoint: SocketAddr,
         token: CancellationToken,
         tracker: TaskTracker,
@@ -62,6 +66,7 @@ impl Messaging {
             },
             broker,
             endpoint,
+            renewals,
         }
     }
 }
@@ -150,8 +155,10 @@ impl MessagingService for Messaging {
         request: Request<ReceiveMessageRequest>,
     ) -> Reply<Self::ReceiveMessageStream> {
         let peer = peer(&request);
+        let client = client_id(&request);
         let req = request.into_inner();
-        let answer = receive::receive_message(&self.broker.get(), peer, &req).await;
+        let push = client.as_deref().map(|id| (&*self.renewals, id));
+        let answer = receive::receive_message(&self.broker.get(), peer, push, &req).await;
         Ok(Response::new(Box::pin(futures_util::stream::iter(
             answer.into_iter().map(Ok),
         ))))
@@ -161,6 +168,7 @@ impl MessagingService for Messaging {
         let req = request.into_inner();
         Ok(Response::new(receive::ack_message(
             &self.broker.get(),
+            &self.renewals,
             &req,
         )))
     }
@@ -172,6 +180,7 @@ impl MessagingService for Messaging {
         let req = request.into_inner();
         Ok(Response::new(receive::forward_to_dead_letter_queue(
             &self.broker.get(),
+            &self.renewals,
             &req,
         )))
     }
@@ -252,7 +261,10 @@ impl MessagingService for Messaging {
     ) -> Reply<NotifyClientTerminationResponse> {
         let status = match client_id(&request) {
             None => no_client_id(),
-            Some(id) if self.telemetry.sessions.remove(&id) => Status::ok(),
+            Some(id) if self.telemetry.sessions.remove(&id) => {
+                self.renewals.release_client(&self.broker.get(), &id);
+                Status::ok()
+            }
             Some(id) => Status::new(
                 Code::UnrecognizedClientType,
                 format!("client {id} is not known"),
@@ -270,6 +282,7 @@ impl MessagingService for Messaging {
         let req = request.into_inner();
         Ok(Response::new(receive::change_invisible_duration(
             &self.broker.get(),
+            &self.renewals,
             &req,
         )))
     }

@@ -425,6 +425,7 @@ async fn a_configured_certificate_is_served_for_tls() {
     let config = ferromq_grpc::GrpcConfig {
         advertised: None,
         tls: Some(ferromq_grpc::TlsFiles { cert, key }),
+        ..ferromq_grpc::GrpcConfig::default()
     };
     let f = Fixture::start_config(|_| {}, config).await;
     f.create_topic("t", 1, None);
