@@ -28,6 +28,7 @@ mod current;
 mod error;
 mod message;
 mod messaging;
+mod offsets;
 mod recall;
 mod receive;
 mod renew;

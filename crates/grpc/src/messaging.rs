@@ -29,7 +29,7 @@ use crate::renew::Renewals;
 use crate::sessions::Sessions;
 use crate::telemetry::{self, TelemetryStream};
 use crate::unsupported::not_implemented;
-use crate::{recall, receive, route, send, transaction};
+use crate::{offsets, recall, receive, route, send, transaction};
 
 /// The header naming the client session a request belongs to.
 const CLIENT_ID: &str = "x-mq-client-id";
@@ -199,28 +199,29 @@ impl MessagingService for Messaging {
 
     async fn update_offset(
         &self,
-        _request: Request<UpdateOffsetRequest>,
+        request: Request<UpdateOffsetRequest>,
     ) -> Reply<UpdateOffsetResponse> {
-        Ok(Response::new(UpdateOffsetResponse {
-            status: Some(not_implemented("UpdateOffset")),
-        }))
+        let req = request.into_inner();
+        Ok(Response::new(offsets::update_offset(
+            &self.broker.get(),
+            &req,
+        )))
     }
 
-    async fn get_offset(&self, _request: Request<GetOffsetRequest>) -> Reply<GetOffsetResponse> {
-        Ok(Response::new(GetOffsetResponse {
-            status: Some(not_implemented("GetOffset")),
-            offset: 0,
-        }))
+    async fn get_offset(&self, request: Request<GetOffsetRequest>) -> Reply<GetOffsetResponse> {
+        let req = request.into_inner();
+        Ok(Response::new(offsets::get_offset(&self.broker.get(), &req)))
     }
 
     async fn query_offset(
         &self,
-        _request: Request<QueryOffsetRequest>,
+        request: Request<QueryOffsetRequest>,
     ) -> Reply<QueryOffsetResponse> {
-        Ok(Response::new(QueryOffsetResponse {
-            status: Some(not_implemented("QueryOffset")),
-            offset: 0,
-        }))
+        let req = request.into_inner();
+        Ok(Response::new(offsets::query_offset(
+            &self.broker.get(),
+            &req,
+        )))
     }
 
     async fn end_transaction(
