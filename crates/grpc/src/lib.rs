@@ -13,7 +13,8 @@
 //!   (ReceiveMessage, AckMessage, ChangeInvisibleDuration, ForwardMessageToDeadLetterQueue over the
 //!   broker's POP), `transaction.rs`
 //!   (EndTransaction, the transaction id format, check-back pushed to producers), `telemetry.rs` (the settings
-//!   exchange) and `unsupported.rs` (RPCs not served yet, answered with a status).
+//!   exchange), `recall.rs` (RecallMessage), `offsets.rs` (UpdateOffset, GetOffset, QueryOffset) and
+//!   `pull.rs` (PullMessage); `renew.rs` keeps push consumers' deliveries invisible.
 //! - `message.rs`: a stored record as a v5 `Message`. `sessions.rs`: the v5 client sessions (settings, telemetry stream, liveness), keyed by the
 //!   `x-mq-client-id` header. `status.rs`: broker errors → v5 `Status`, in one place.
 //! - [`pb`]: the tonic server and client generated from `ferromq-proto`'s `service.proto`, over
@@ -29,6 +30,7 @@ mod error;
 mod message;
 mod messaging;
 mod offsets;
+mod pull;
 mod recall;
 mod receive;
 mod renew;
@@ -40,7 +42,6 @@ mod status;
 mod telemetry;
 mod tls;
 mod transaction;
-mod unsupported;
 
 pub use config::{GrpcConfig, TlsFiles};
 pub use error::GrpcError;

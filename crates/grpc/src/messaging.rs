@@ -28,8 +28,7 @@ use crate::pb::messaging_service_server::MessagingService;
 use crate::renew::Renewals;
 use crate::sessions::Sessions;
 use crate::telemetry::{self, TelemetryStream};
-use crate::unsupported::not_implemented;
-use crate::{offsets, recall, receive, route, send, transaction};
+use crate::{offsets, pull, recall, receive, route, send, transaction};
 
 /// The header naming the client session a request belongs to.
 const CLIENT_ID: &str = "x-mq-client-id";
@@ -92,11 +91,6 @@ fn peer<T>(request: &Request<T>) -> SocketAddr {
     request
         .remote_addr()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
-}
-
-/// A server stream of one element: the status of an RPC that has nothing to stream.
-fn status_stream<T: Send + 'static>(item: T) -> ServerStream<T> {
-    Box::pin(futures_util::stream::iter([Ok(item)]))
 }
 
 #[tonic::async_trait]
@@ -189,12 +183,14 @@ impl MessagingService for Messaging {
 
     async fn pull_message(
         &self,
-        _request: Request<PullMessageRequest>,
+        request: Request<PullMessageRequest>,
     ) -> Reply<Self::PullMessageStream> {
-        use ferromq_proto::v2::pull_message_response::Content;
-        Ok(Response::new(status_stream(PullMessageResponse {
-            content: Some(Content::Status(not_implemented("PullMessage"))),
-        })))
+        let peer = peer(&request);
+        let req = request.into_inner();
+        let answer = pull::pull_message(&self.broker.get(), peer, &req).await;
+        Ok(Response::new(Box::pin(futures_util::stream::iter(
+            answer.into_iter().map(Ok),
+        ))))
     }
 
     async fn update_offset(

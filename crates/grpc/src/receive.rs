@@ -194,6 +194,25 @@ fn to_message(m: &PoppedMessage) -> Option<Message> {
     let Ok(Entry::Message(view)) = record::read(&m.record, false) else {
         return None;
     };
+    let (mut message, delivered_at) = stored_message(&view);
+    if let Some(system) = message.system_properties.as_mut() {
+        system.receipt_handle = Some(m.handle.clone());
+        system.delivery_attempt = Some(i32::try_from(m.delivery_attempt).unwrap_or(i32::MAX));
+        let invisible_ms = m.invisible_until_ms.saturating_sub(m.pop_time_ms);
+        system.invisible_duration = Some(prost_types::Duration {
+            seconds: i64::try_from(invisible_ms / 1000).unwrap_or(i64::MAX),
+            nanos: i32::try_from(invisible_ms % 1000 * 1_000_000).unwrap_or(0),
+        });
+        system.message_id.clone_from(&m.msg_id);
+        system.delivery_timestamp = delivered_at.map(timestamp);
+    }
+    Some(message)
+}
+
+/// A stored record as a v5 message of its type, and when the timer delivered it (if it did).
+pub(crate) fn stored_message(
+    view: &ferromq_model::record::RecordView<'_>,
+) -> (Message, Option<u64>) {
     let props = view.properties;
     // The broker's timer delivers a timed message as a new record that keeps the requested time
     // (TIMER_OUT_MS) and the moment it was delivered (TIMER_DEQUEUE_MS).
@@ -212,20 +231,7 @@ fn to_message(m: &PoppedMessage) -> Option<Message> {
     } else {
         MessageType::Normal
     };
-    let mut message = from_record(&view, kind);
-    if let Some(system) = message.system_properties.as_mut() {
-        system.receipt_handle = Some(m.handle.clone());
-        system.delivery_attempt = Some(i32::try_from(m.delivery_attempt).unwrap_or(i32::MAX));
-        let invisible_ms = m.invisible_until_ms.saturating_sub(m.pop_time_ms);
-        system.invisible_duration = Some(prost_types::Duration {
-            seconds: i64::try_from(invisible_ms / 1000).unwrap_or(i64::MAX),
-            nanos: i32::try_from(invisible_ms % 1000 * 1_000_000).unwrap_or(0),
-        });
-        // The producer's id, as the client saw it when sending.
-        system.message_id.clone_from(&m.msg_id);
-        system.delivery_timestamp = delivered_at.map(timestamp);
-    }
-    Some(message)
+    (from_record(view, kind), delivered_at)
 }
 
 pub(crate) fn ack_message(

@@ -327,8 +327,9 @@ async fn assignment_is_the_whole_broker_or_each_queue_for_orderly_groups() {
     f.shutdown().await;
 }
 
+/// A pull that names no group is refused with a status, and its stream ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
+async fn a_pull_without_a_group_is_refused_at_once() {
     let f = Fixture::start().await;
     let mut client = f.plain().await;
     let mut stream = client
@@ -340,8 +341,7 @@ async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
     let Some(pull_message_response::Content::Status(s)) = first.content else {
         panic!("not a status: {first:?}");
     };
-    assert_eq!(s.code(), Code::NotImplemented);
-    assert!(s.message.contains("PullMessage"), "{}", s.message);
+    assert_eq!(s.code(), Code::IllegalConsumerGroup, "{}", s.message);
     assert!(
         stream.message().await.expect("end").is_none(),
         "the stream ends"
