@@ -69,6 +69,9 @@ pub enum BrokerError {
     /// A POP receipt handle that no longer names the message's current delivery.
     #[error("stale receipt handle: {0}")]
     StaleReceiptHandle(String),
+    /// A timer message recall the broker cannot carry out.
+    #[error("{0}")]
+    Recall(#[from] crate::schedule::recall::RecallError),
     /// A write request reached a replica (brokerRole SLAVE).
     #[error("the broker[{0}] is a slave: sending is forbidden, send to its master")]
     ReplicaRefusesWrites(String),

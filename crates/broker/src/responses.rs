@@ -22,6 +22,8 @@ pub fn code_of(err: &BrokerError) -> ResponseCode {
         | BrokerError::Forbidden(_)
         | BrokerError::NoPermission { .. } => ResponseCode::NO_PERMISSION,
         BrokerError::TopicNotExist(_) => ResponseCode::TOPIC_NOT_EXIST,
+        // Apache RocketMQ answers every refused recall so; the remark says why.
+        BrokerError::Recall(_) => ResponseCode::ILLEGAL_OPERATION,
         BrokerError::MessageIllegal(_) => ResponseCode::MESSAGE_ILLEGAL,
         BrokerError::SubscriptionParse { .. } => ResponseCode::SUBSCRIPTION_PARSE_FAILED,
         BrokerError::SubscriptionNotExist { .. } => ResponseCode::SUBSCRIPTION_NOT_EXIST,

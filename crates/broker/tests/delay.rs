@@ -18,7 +18,10 @@ use ferromq_model::properties;
 use ferromq_net::{Client, ClientConfig};
 use ferromq_remoting::body::records;
 use ferromq_remoting::headers::pull::PullMessageResponseHeader;
-use ferromq_remoting::headers::send::SendMessageRequestHeaderV2;
+use ferromq_remoting::headers::send::{
+    RecallMessageRequestHeader, RecallMessageResponseHeader, SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
+};
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use ferromq_store::FlushMode;
 use tokio::net::TcpListener;
@@ -308,6 +311,75 @@ async fn timers_beyond_the_wheel_span_and_bad_timers() {
     // Nothing else arrives: no copy from an earlier turn of the wheel.
     let again = pull_until(&c, "Far", 1, 3, Duration::from_millis(1_500)).await;
     assert_eq!(again.len(), 2, "{again:?}");
+    broker.shutdown().await;
+}
+
+/// Sends a timer message; returns the recall handle its send answered.
+async fn send_timer(c: &Client, topic: &str, body: &str, delay_ms: i64) -> String {
+    let delay = delay_ms.to_string();
+    let resp = send(c, topic, 0, body, &[("TIMER_DELAY_MS", &delay)]).await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let h: SendMessageResponseHeader = resp.decode_header().expect("send header");
+    h.recall_handle
+        .expect("a timer send answers a recall handle")
+}
+
+/// RECALL_MESSAGE (370) as the Java 5.3 producer sends it.
+async fn recall(c: &Client, topic: &str, handle: &str) -> RemotingCommand {
+    call(
+        c,
+        RemotingCommand::request(RequestCode::RECALL_MESSAGE).with_header(
+            &RecallMessageRequestHeader {
+                producer_group: Some("pg".into()),
+                topic: topic.into(),
+                recall_handle: handle.into(),
+            },
+        ),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recalled_timers_stay_recalled_round_the_wheel_and_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 5 slots of 100 ms: the timers below go round the wheel several times before they are due.
+    let config = || BrokerConfig {
+        timer_roll_window_slot: 5,
+        timer_max_delay_sec: 10,
+        ..config(dir.path())
+    };
+    let broker = start(config()).await;
+    let c = connect(broker.local_addr()).await;
+    let far = send_timer(&c, "Recall", "far", 4_000).await;
+    let near = send_timer(&c, "Recall", "near", 3_000).await;
+    send_timer(&c, "Recall", "keep", 4_000).await;
+    let resp = recall(&c, "Recall", &far).await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let h: RecallMessageResponseHeader = resp.decode_header().expect("recall header");
+    assert_eq!(h.msg_id, "U-far");
+    let resp = recall(&c, "Recall", "bm90IGEgaGFuZGxl").await;
+    assert_eq!(
+        resp.response_code(),
+        ResponseCode::ILLEGAL_OPERATION,
+        "{resp:?}"
+    );
+    assert!(
+        resp.remark.as_deref().unwrap_or("").contains("invalid"),
+        "{resp:?}"
+    );
+    drop(c);
+    broker.shutdown().await;
+
+    // The recall of `far` is durable; `near` is recalled after the restart.
+    let broker = start(config()).await;
+    let c = connect(broker.local_addr()).await;
+    let resp = recall(&c, "Recall", &near).await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    // Due after everything else: once it is delivered, so would the recalled ones have been.
+    send_timer(&c, "Recall", "last", 4_500).await;
+    let got = pull_until(&c, "Recall", 0, 2, Duration::from_secs(15)).await;
+    let bodies: Vec<&str> = got.iter().map(|d| d.body.as_str()).collect();
+    assert_eq!(bodies, vec!["keep", "last"]);
     broker.shutdown().await;
 }
 

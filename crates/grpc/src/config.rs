@@ -12,6 +12,8 @@ pub struct GrpcConfig {
     /// The certificate and key for TLS connections; `None` generates a self-signed one at start,
     /// as RocketMQ's proxy does in its TLS test mode (v5 Java clients trust any certificate).
     pub tls: Option<TlsFiles>,
+    /// How push consumers' invisible time is renewed.
+    pub renew: crate::RenewConfig,
 }
 
 /// PEM files of a certificate chain and its private key.

@@ -13,7 +13,8 @@
 //!   (ReceiveMessage, AckMessage, ChangeInvisibleDuration, ForwardMessageToDeadLetterQueue over the
 //!   broker's POP), `transaction.rs`
 //!   (EndTransaction, the transaction id format, check-back pushed to producers), `telemetry.rs` (the settings
-//!   exchange) and `unsupported.rs` (RPCs not served yet, answered with a status).
+//!   exchange), `recall.rs` (RecallMessage), `offsets.rs` (UpdateOffset, GetOffset, QueryOffset) and
+//!   `pull.rs` (PullMessage); `renew.rs` keeps push consumers' deliveries invisible.
 //! - `message.rs`: a stored record as a v5 `Message`. `sessions.rs`: the v5 client sessions (settings, telemetry stream, liveness), keyed by the
 //!   `x-mq-client-id` header. `status.rs`: broker errors → v5 `Status`, in one place.
 //! - [`pb`]: the tonic server and client generated from `ferromq-proto`'s `service.proto`, over
@@ -28,7 +29,11 @@ mod current;
 mod error;
 mod message;
 mod messaging;
+mod offsets;
+mod pull;
+mod recall;
 mod receive;
+mod renew;
 mod route;
 mod send;
 mod server;
@@ -37,10 +42,10 @@ mod status;
 mod telemetry;
 mod tls;
 mod transaction;
-mod unsupported;
 
 pub use config::{GrpcConfig, TlsFiles};
 pub use error::GrpcError;
+pub use renew::RenewConfig;
 pub use server::{GrpcHandle, GrpcServer};
 
 /// The generated `MessagingService` server and client over `ferromq_proto::v2`'s messages.

@@ -25,10 +25,10 @@ use tonic::{Request, Response, Streaming};
 
 use crate::current::CurrentBroker;
 use crate::pb::messaging_service_server::MessagingService;
+use crate::renew::Renewals;
 use crate::sessions::Sessions;
 use crate::telemetry::{self, TelemetryStream};
-use crate::unsupported::not_implemented;
-use crate::{receive, route, send, transaction};
+use crate::{offsets, pull, recall, receive, route, send, transaction};
 
 /// The header naming the client session a request belongs to.
 const CLIENT_ID: &str = "x-mq-client-id";
@@ -43,12 +43,15 @@ pub(crate) struct Messaging {
     /// What routes name as this broker's endpoint.
     endpoint: SocketAddr,
     telemetry: telemetry::Context,
+    /// Push consumers' deliveries kept invisible.
+    renewals: Arc<Renewals>,
 }
 
 impl Messaging {
     pub(crate) fn new(
         broker: CurrentBroker,
         sessions: Arc<Sessions>,
+        renewals: Arc<Renewals>,
         endpoint: SocketAddr,
         token: CancellationToken,
         tracker: TaskTracker,
@@ -62,6 +65,7 @@ impl Messaging {
             },
             broker,
             endpoint,
+            renewals,
         }
     }
 }
@@ -87,11 +91,6 @@ fn peer<T>(request: &Request<T>) -> SocketAddr {
     request
         .remote_addr()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
-}
-
-/// A server stream of one element: the status of an RPC that has nothing to stream.
-fn status_stream<T: Send + 'static>(item: T) -> ServerStream<T> {
-    Box::pin(futures_util::stream::iter([Ok(item)]))
 }
 
 #[tonic::async_trait]
@@ -150,8 +149,10 @@ impl MessagingService for Messaging {
         request: Request<ReceiveMessageRequest>,
     ) -> Reply<Self::ReceiveMessageStream> {
         let peer = peer(&request);
+        let client = client_id(&request);
         let req = request.into_inner();
-        let answer = receive::receive_message(&self.broker.get(), peer, &req).await;
+        let push = client.as_deref().map(|id| (&*self.renewals, id));
+        let answer = receive::receive_message(&self.broker.get(), peer, push, &req).await;
         Ok(Response::new(Box::pin(futures_util::stream::iter(
             answer.into_iter().map(Ok),
         ))))
@@ -161,6 +162,7 @@ impl MessagingService for Messaging {
         let req = request.into_inner();
         Ok(Response::new(receive::ack_message(
             &self.broker.get(),
+            &self.renewals,
             &req,
         )))
     }
@@ -172,6 +174,7 @@ impl MessagingService for Messaging {
         let req = request.into_inner();
         Ok(Response::new(receive::forward_to_dead_letter_queue(
             &self.broker.get(),
+            &self.renewals,
             &req,
         )))
     }
@@ -180,38 +183,41 @@ impl MessagingService for Messaging {
 
     async fn pull_message(
         &self,
-        _request: Request<PullMessageRequest>,
+        request: Request<PullMessageRequest>,
     ) -> Reply<Self::PullMessageStream> {
-        use ferromq_proto::v2::pull_message_response::Content;
-        Ok(Response::new(status_stream(PullMessageResponse {
-            content: Some(Content::Status(not_implemented("PullMessage"))),
-        })))
+        let peer = peer(&request);
+        let req = request.into_inner();
+        let answer = pull::pull_message(&self.broker.get(), peer, &req).await;
+        Ok(Response::new(Box::pin(futures_util::stream::iter(
+            answer.into_iter().map(Ok),
+        ))))
     }
 
     async fn update_offset(
         &self,
-        _request: Request<UpdateOffsetRequest>,
+        request: Request<UpdateOffsetRequest>,
     ) -> Reply<UpdateOffsetResponse> {
-        Ok(Response::new(UpdateOffsetResponse {
-            status: Some(not_implemented("UpdateOffset")),
-        }))
+        let req = request.into_inner();
+        Ok(Response::new(offsets::update_offset(
+            &self.broker.get(),
+            &req,
+        )))
     }
 
-    async fn get_offset(&self, _request: Request<GetOffsetRequest>) -> Reply<GetOffsetResponse> {
-        Ok(Response::new(GetOffsetResponse {
-            status: Some(not_implemented("GetOffset")),
-            offset: 0,
-        }))
+    async fn get_offset(&self, request: Request<GetOffsetRequest>) -> Reply<GetOffsetResponse> {
+        let req = request.into_inner();
+        Ok(Response::new(offsets::get_offset(&self.broker.get(), &req)))
     }
 
     async fn query_offset(
         &self,
-        _request: Request<QueryOffsetRequest>,
+        request: Request<QueryOffsetRequest>,
     ) -> Reply<QueryOffsetResponse> {
-        Ok(Response::new(QueryOffsetResponse {
-            status: Some(not_implemented("QueryOffset")),
-            offset: 0,
-        }))
+        let req = request.into_inner();
+        Ok(Response::new(offsets::query_offset(
+            &self.broker.get(),
+            &req,
+        )))
     }
 
     async fn end_transaction(
@@ -252,7 +258,10 @@ impl MessagingService for Messaging {
     ) -> Reply<NotifyClientTerminationResponse> {
         let status = match client_id(&request) {
             None => no_client_id(),
-            Some(id) if self.telemetry.sessions.remove(&id) => Status::ok(),
+            Some(id) if self.telemetry.sessions.remove(&id) => {
+                self.renewals.release_client(&self.broker.get(), &id);
+                Status::ok()
+            }
             Some(id) => Status::new(
                 Code::UnrecognizedClientType,
                 format!("client {id} is not known"),
@@ -270,18 +279,20 @@ impl MessagingService for Messaging {
         let req = request.into_inner();
         Ok(Response::new(receive::change_invisible_duration(
             &self.broker.get(),
+            &self.renewals,
             &req,
         )))
     }
 
     async fn recall_message(
         &self,
-        _request: Request<RecallMessageRequest>,
+        request: Request<RecallMessageRequest>,
     ) -> Reply<RecallMessageResponse> {
-        Ok(Response::new(RecallMessageResponse {
-            status: Some(not_implemented("RecallMessage")),
-            message_id: String::new(),
-        }))
+        let peer = peer(&request);
+        let req = request.into_inner();
+        Ok(Response::new(
+            recall::recall_message(&self.broker.get(), peer, &req).await,
+        ))
     }
 
     async fn sync_lite_subscription(

@@ -21,21 +21,23 @@ use ferromq_proto::v2::{
 use ferromq_proto::{Code, Status};
 
 use crate::message::from_record;
+use crate::renew::Renewals;
 use crate::send::SHARDING_KEY;
 use crate::status;
 
 /// The property the broker's timer adds when it delivers a timed message (ms since the epoch).
 const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
 
-/// Push consumers ask the server to pick the invisible time (`auto_renew`). RocketMQ's proxy picks
-/// a minute and renews it while the client works; this endpoint does not renew, so a push
-/// consumer's message is delivered again if its handler takes longer than this.
+/// Push consumers ask the server to pick the invisible time (`auto_renew`): the renewal slice
+/// (see `crate::renew`), or this for a request without a client id (nothing renews it then).
 const PUSH_INVISIBLE: Duration = Duration::from_secs(60);
 
 /// The answer of one receive, streamed in this order: the delivery time, the messages, the status.
+/// `push` is where an `auto_renew` (push consumer) delivery is kept invisible, and the client's id.
 pub(crate) async fn receive_message(
     broker: &BrokerService,
     peer: SocketAddr,
+    push: Option<(&Renewals, &str)>,
     req: &ReceiveMessageRequest,
 ) -> Vec<ReceiveMessageResponse> {
     let status_only = |status| {
@@ -43,11 +45,13 @@ pub(crate) async fn receive_message(
             content: Some(Content::Status(status)),
         }]
     };
-    let pop = match pop_request(broker, peer, req) {
+    let slice = push.map(|(r, _)| r.config().slice);
+    let pop = match pop_request(broker, peer, req, slice) {
         Ok(pop) => pop,
         Err(status) => return status_only(status),
     };
     tracing::debug!(group = %pop.group, topic = %pop.topic, queue = ?pop.queue_id, poll = ?pop.poll, invisible = ?pop.invisible, "receive");
+    let (group, topic) = (pop.group.clone(), pop.topic.clone());
     let popped = match broker.pop(pop).await {
         Ok(popped) => popped,
         Err(e) => {
@@ -61,6 +65,11 @@ pub(crate) async fn receive_message(
             Code::MessageNotFound,
             "no new message within the long-polling time",
         ));
+    }
+    if let (true, Some((renewals, client))) = (req.auto_renew, push) {
+        for m in &popped {
+            renewals.hold(client, &group, &topic, &m.handle);
+        }
     }
     let mut out = Vec::with_capacity(popped.len() + 2);
     out.push(ReceiveMessageResponse {
@@ -85,10 +94,13 @@ pub(crate) async fn receive_message(
 }
 
 /// The broker's pop for `req`, or the status refusing it.
+/// `push_slice`: the invisible time of a push delivery the endpoint renews (`None`: no client id,
+/// nothing can renew it, the fixed fallback applies).
 fn pop_request(
     broker: &BrokerService,
     peer: SocketAddr,
     req: &ReceiveMessageRequest,
+    push_slice: Option<Duration>,
 ) -> Result<PopRequest, Status> {
     let group = named(req.group.as_ref(), "group")?;
     let queue = req
@@ -137,7 +149,7 @@ fn pop_request(
                 "invisible_duration is required unless auto_renew is set",
             ))
         }
-        (_, true) => PUSH_INVISIBLE,
+        (_, true) => push_slice.unwrap_or(PUSH_INVISIBLE),
     };
     // A negative or absent long-polling time: answer with what is there now.
     let poll = req
@@ -182,6 +194,25 @@ fn to_message(m: &PoppedMessage) -> Option<Message> {
     let Ok(Entry::Message(view)) = record::read(&m.record, false) else {
         return None;
     };
+    let (mut message, delivered_at) = stored_message(&view);
+    if let Some(system) = message.system_properties.as_mut() {
+        system.receipt_handle = Some(m.handle.clone());
+        system.delivery_attempt = Some(i32::try_from(m.delivery_attempt).unwrap_or(i32::MAX));
+        let invisible_ms = m.invisible_until_ms.saturating_sub(m.pop_time_ms);
+        system.invisible_duration = Some(prost_types::Duration {
+            seconds: i64::try_from(invisible_ms / 1000).unwrap_or(i64::MAX),
+            nanos: i32::try_from(invisible_ms % 1000 * 1_000_000).unwrap_or(0),
+        });
+        system.message_id.clone_from(&m.msg_id);
+        system.delivery_timestamp = delivered_at.map(timestamp);
+    }
+    Some(message)
+}
+
+/// A stored record as a v5 message of its type, and when the timer delivered it (if it did).
+pub(crate) fn stored_message(
+    view: &ferromq_model::record::RecordView<'_>,
+) -> (Message, Option<u64>) {
     let props = view.properties;
     // The broker's timer delivers a timed message as a new record that keeps the requested time
     // (TIMER_OUT_MS) and the moment it was delivered (TIMER_DEQUEUE_MS).
@@ -200,23 +231,14 @@ fn to_message(m: &PoppedMessage) -> Option<Message> {
     } else {
         MessageType::Normal
     };
-    let mut message = from_record(&view, kind);
-    if let Some(system) = message.system_properties.as_mut() {
-        system.receipt_handle = Some(m.handle.clone());
-        system.delivery_attempt = Some(i32::try_from(m.delivery_attempt).unwrap_or(i32::MAX));
-        let invisible_ms = m.invisible_until_ms.saturating_sub(m.pop_time_ms);
-        system.invisible_duration = Some(prost_types::Duration {
-            seconds: i64::try_from(invisible_ms / 1000).unwrap_or(i64::MAX),
-            nanos: i32::try_from(invisible_ms % 1000 * 1_000_000).unwrap_or(0),
-        });
-        // The producer's id, as the client saw it when sending.
-        system.message_id.clone_from(&m.msg_id);
-        system.delivery_timestamp = delivered_at.map(timestamp);
-    }
-    Some(message)
+    (from_record(view, kind), delivered_at)
 }
 
-pub(crate) fn ack_message(broker: &BrokerService, req: &AckMessageRequest) -> AckMessageResponse {
+pub(crate) fn ack_message(
+    broker: &BrokerService,
+    renewals: &Renewals,
+    req: &AckMessageRequest,
+) -> AckMessageResponse {
     let (group, topic) = match (
         named(req.group.as_ref(), "group"),
         named(req.topic.as_ref(), "topic"),
@@ -235,10 +257,12 @@ pub(crate) fn ack_message(broker: &BrokerService, req: &AckMessageRequest) -> Ac
         .map(|e| AckMessageResultEntry {
             message_id: e.message_id.clone(),
             receipt_handle: e.receipt_handle.clone(),
-            status: Some(match broker.ack(&group, &topic, &e.receipt_handle) {
-                Ok(()) => Status::ok(),
-                Err(err) => status::from_broker(&err),
-            }),
+            status: Some(
+                match renewals.settle(&e.receipt_handle, |h| broker.ack(&group, &topic, h)) {
+                    Ok(()) => Status::ok(),
+                    Err(err) => status::from_broker(&err),
+                },
+            ),
         })
         .collect();
     // One status for all entries when they agree, as RocketMQ's proxy answers.
@@ -262,6 +286,7 @@ pub(crate) fn ack_message(broker: &BrokerService, req: &AckMessageRequest) -> Ac
 
 pub(crate) fn change_invisible_duration(
     broker: &BrokerService,
+    renewals: &Renewals,
     req: &ChangeInvisibleDurationRequest,
 ) -> ChangeInvisibleDurationResponse {
     let refused = |status| ChangeInvisibleDurationResponse {
@@ -282,7 +307,10 @@ pub(crate) fn change_invisible_duration(
             "invisible_duration must be present and not negative",
         ));
     };
-    match broker.change_invisible(&group, &topic, &req.receipt_handle, invisible) {
+    let changed = renewals.settle(&req.receipt_handle, |h| {
+        broker.change_invisible(&group, &topic, h, invisible)
+    });
+    match changed {
         Ok(handle) => ChangeInvisibleDurationResponse {
             status: Some(Status::ok()),
             receipt_handle: handle,
@@ -293,6 +321,7 @@ pub(crate) fn change_invisible_duration(
 
 pub(crate) fn forward_to_dead_letter_queue(
     broker: &BrokerService,
+    renewals: &Renewals,
     req: &ForwardMessageToDeadLetterQueueRequest,
 ) -> ForwardMessageToDeadLetterQueueResponse {
     let status = match (
@@ -300,7 +329,9 @@ pub(crate) fn forward_to_dead_letter_queue(
         named(req.topic.as_ref(), "topic"),
     ) {
         (Ok(group), Ok(topic)) => {
-            match broker.forward_to_dlq(&group, &topic, &req.receipt_handle) {
+            match renewals.settle(&req.receipt_handle, |h| {
+                broker.forward_to_dlq(&group, &topic, h)
+            }) {
                 Ok(()) => Status::ok(),
                 Err(e) => status::from_broker(&e),
             }

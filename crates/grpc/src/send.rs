@@ -229,7 +229,7 @@ async fn send_one(
                 message_id: p.message_id.clone(),
                 transaction_id,
                 offset: i64::try_from(receipt.queue_offset).unwrap_or(i64::MAX),
-                recall_handle: String::new(),
+                recall_handle: receipt.recall_handle.clone().unwrap_or_default(),
             }
         }
         Err(e) => entry(status::from_broker(&e), p.message_id.clone()),

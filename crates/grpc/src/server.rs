@@ -75,9 +75,16 @@ impl GrpcServer {
                 sessions: sessions.clone(),
             });
         let current = CurrentBroker::new(broker, relay);
+        let renewals = Arc::new(crate::renew::Renewals::new(config.renew));
+        tracker.spawn(
+            renewals
+                .clone()
+                .run(current.clone(), sessions.clone(), token.clone()),
+        );
         let messaging = Messaging::new(
             current.clone(),
             sessions,
+            renewals,
             advertised,
             token.clone(),
             tracker.clone(),

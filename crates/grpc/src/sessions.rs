@@ -81,6 +81,14 @@ impl Sessions {
         }
     }
 
+    /// Whether the client is still there: known, and with an open telemetry stream or heard from
+    /// within the session expiry.
+    pub(crate) fn is_alive(&self, client_id: &str) -> bool {
+        self.inner.lock().get(client_id).is_some_and(|s| {
+            s.commands.is_some() || Instant::now().duration_since(s.last_seen) < EXPIRY
+        })
+    }
+
     /// The client said goodbye; whether it was known.
     pub(crate) fn remove(&self, client_id: &str) -> bool {
         self.inner.lock().remove(client_id).is_some()

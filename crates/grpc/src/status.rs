@@ -2,6 +2,7 @@
 //! of each response with the gRPC status left OK, as RocketMQ 5 clients expect.
 
 use ferromq_broker::error::ReplicaWaitError;
+use ferromq_broker::schedule::recall::RecallError;
 use ferromq_broker::BrokerError;
 use ferromq_proto::{Code, Status};
 use ferromq_store::StoreError;
@@ -29,6 +30,7 @@ fn code(err: &BrokerError) -> Code {
             Code::InvalidReceiptHandle
         }
         BrokerError::InvalidArgument(_) => Code::BadRequest,
+        BrokerError::Recall(e) => recall_code(e),
         BrokerError::SubscriptionParse { .. } => Code::IllegalFilterExpression,
         BrokerError::SubscriptionNotExist { .. } | BrokerError::SubscriptionGroupNotExist(_) => {
             Code::ConsumerGroupNotFound
@@ -47,6 +49,17 @@ fn code(err: &BrokerError) -> Code {
         | BrokerError::Io { .. }
         | BrokerError::CorruptFile { .. }
         | BrokerError::Config(_) => Code::InternalServerError,
+    }
+}
+
+fn recall_code(err: &RecallError) -> Code {
+    match err {
+        RecallError::Malformed(_)
+        | RecallError::TopicMismatch { .. }
+        | RecallError::OtherBroker(_) => Code::BadRequest,
+        RecallError::TooFar(_) => Code::IllegalDeliveryTime,
+        // Delivered already: nothing is left to recall, as for a handle naming no message.
+        RecallError::AlreadyDue(_) | RecallError::NoSuchMessage { .. } => Code::NotFound,
     }
 }
 

@@ -10,8 +10,8 @@ use ferromq_proto::v2::{
     pull_message_response, receive_message_response, retry_policy::Strategy, settings::PubSub,
     telemetry_command::Command, AckMessageRequest, AddressScheme, ClientType, HeartbeatRequest,
     MessageType, NotifyClientTerminationRequest, Permission, Publishing, PullMessageRequest,
-    QueryAssignmentRequest, QueryRouteRequest, RecallMessageRequest, ReceiveMessageRequest,
-    Settings, Subscription, TelemetryCommand,
+    QueryAssignmentRequest, QueryRouteRequest, ReceiveMessageRequest, Settings, Subscription,
+    TelemetryCommand,
 };
 use ferromq_proto::Code;
 use ferromq_remoting::body::subscription_group::SubscriptionGroupConfig;
@@ -327,8 +327,9 @@ async fn assignment_is_the_whole_broker_or_each_queue_for_orderly_groups() {
     f.shutdown().await;
 }
 
+/// A pull that names no group is refused with a status, and its stream ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
+async fn a_pull_without_a_group_is_refused_at_once() {
     let f = Fixture::start().await;
     let mut client = f.plain().await;
     let mut stream = client
@@ -340,21 +341,11 @@ async fn rpcs_not_served_yet_answer_not_implemented_at_once() {
     let Some(pull_message_response::Content::Status(s)) = first.content else {
         panic!("not a status: {first:?}");
     };
-    assert_eq!(s.code(), Code::NotImplemented);
-    assert!(s.message.contains("PullMessage"), "{}", s.message);
+    assert_eq!(s.code(), Code::IllegalConsumerGroup, "{}", s.message);
     assert!(
         stream.message().await.expect("end").is_none(),
         "the stream ends"
     );
-
-    let s = client
-        .recall_message(request("c", RecallMessageRequest::default()))
-        .await
-        .expect("rpc")
-        .into_inner()
-        .status
-        .expect("status");
-    assert_eq!(s.code(), Code::NotImplemented);
     f.shutdown().await;
 }
 
@@ -434,6 +425,7 @@ async fn a_configured_certificate_is_served_for_tls() {
     let config = ferromq_grpc::GrpcConfig {
         advertised: None,
         tls: Some(ferromq_grpc::TlsFiles { cert, key }),
+        ..ferromq_grpc::GrpcConfig::default()
     };
     let f = Fixture::start_config(|_| {}, config).await;
     f.create_topic("t", 1, None);

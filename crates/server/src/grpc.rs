@@ -38,6 +38,7 @@ pub fn serve(
     let config = GrpcConfig {
         advertised: Some(SocketAddr::new(broker.advertised_addr().ip(), port)),
         tls,
+        ..GrpcConfig::default()
     };
     GrpcServer::start(config, broker.service(), listener).context("starting the gRPC endpoint")
 }

@@ -17,6 +17,7 @@ mod pop;
 mod producer_connections;
 mod pull;
 mod query;
+mod recall;
 mod replica_sync;
 mod reply;
 mod reset_offset;
@@ -84,6 +85,7 @@ impl BrokerHandler {
                 assignment::all_request_modes(service, req)
             }
             RequestCode::CONSUMER_SEND_MSG_BACK => send_back::send_back(service, ctx, req),
+            RequestCode::RECALL_MESSAGE => recall::recall(service, ctx, req).await,
             RequestCode::END_TRANSACTION => {
                 return end_transaction::end_transaction(service, ctx, req);
             }

@@ -64,6 +64,7 @@ pub(crate) async fn send(
             queue_id: i32::try_from(receipt.queue_id).unwrap_or(i32::MAX),
             queue_offset: i64::try_from(receipt.queue_offset).unwrap_or(i64::MAX),
             transaction_id: receipt.transaction_id,
+            recall_handle: receipt.recall_handle,
             msg_region: s.config.region_id.clone(),
             trace_on: s.config.trace_on,
             ..SendMessageResponseHeader::default()

@@ -8,6 +8,7 @@
 //!   `config/delayOffset.json`).
 //! - `timer/`: the 5.x timer: messages parked in `rmq_sys_wheel_timer`, indexed by an on-disk
 //!   append-only timer log whose entries are chained per wheel slot; only the slot heads are in memory.
+//! - [`recall`]: recall handles, and the cancel markers a recall stores for the timer.
 //! - `wake`: the condition variable that delivery threads sleep on.
 //!
 //! Both paths store the delayed message itself in the commit log first (the send is acknowledged on
@@ -15,6 +16,7 @@
 //! persisted after the copy, so a crash repeats a delivery rather than losing it (at least once).
 
 mod delay;
+pub mod recall;
 mod redirect;
 mod timer;
 mod wake;
@@ -90,6 +92,8 @@ pub struct Target {
     pub topic: String,
     pub queue_id: u32,
     pub properties: String,
+    /// For the timer: when the message is due (ms since the epoch).
+    pub deliver_ms: Option<i64>,
 }
 
 /// Rewrites a message that asks for delayed delivery so it is stored in a schedule topic; every
@@ -155,6 +159,7 @@ pub fn reroute(
             topic: SCHEDULE_TOPIC.to_owned(),
             queue_id: level - 1,
             properties,
+            deliver_ms: None,
         }));
     }
     // Already through the timer once (Java's double check): delivered as it is.
@@ -191,6 +196,7 @@ pub fn reroute(
         topic: TIMER_TOPIC.to_owned(),
         queue_id: 0,
         properties,
+        deliver_ms: Some(deliver_ms),
     }))
 }
 

@@ -1,6 +1,7 @@
 //! What a client can ask the broker to do, as typed calls independent of any wire protocol: send
 //! one message or a batch, hand a message back for a retry, end a transaction, pull, read or commit
-//! offsets, pop and ack (POP consumption), queue assignment and request modes, look messages up, and manage topics. Each call takes a plain request struct and returns a typed answer or one
+//! offsets, pop and ack (POP consumption), queue assignment and request modes, recall a timer
+//! message, look messages up, and manage topics. Each call takes a plain request struct and returns a typed answer or one
 //! [`BrokerError`]; a protocol adapter (the remoting handlers in `crate::handlers`) only decodes a
 //! request into these types, calls, and encodes the answer, so a reader finds what "send" means in
 //! `service/send.rs` and nowhere else.
@@ -18,6 +19,7 @@ mod pop_ack;
 mod pull;
 mod pull_source;
 mod query;
+mod recall;
 mod retry;
 mod route;
 mod send;
@@ -33,6 +35,7 @@ pub use offsets::Boundary;
 pub use pop::{PopRequest, PoppedMessage, MAX_INVISIBLE, MAX_POLL, MAX_POP_MESSAGES, POP_CK};
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};
 pub use query::{FoundMessages, KeyQuery};
+pub use recall::Recall;
 pub use route::{MessageKind, TopicRoute, MESSAGE_TYPE_ATTRIBUTE};
 pub(crate) use send::put_message;
 pub use send::{BatchEntry, SendMessages, SendReceipt, SendRequest};

@@ -18,6 +18,7 @@ use ferromq_store::PutResult;
 use super::BrokerService;
 use crate::error::BrokerError;
 use crate::names;
+use crate::schedule::recall::RecallHandle;
 use crate::state::State;
 use crate::transaction::{edit_properties, HALF_TOPIC};
 use crate::uniq_key;
@@ -75,6 +76,8 @@ pub struct SendReceipt {
     pub queue_offset: u64,
     /// The unique key (the transaction id of a half message); `None` for a batch.
     pub transaction_id: Option<String>,
+    /// For a message parked in the timer: what recalls it (see [`crate::schedule::recall`]).
+    pub recall_handle: Option<String>,
     /// `Err` when the records are stored but not yet as durable as the broker's mode asks (flush
     /// or replica timeout, too few replicas): the client still counts the message as sent.
     pub durable: Result<(), BrokerError>,
@@ -107,15 +110,31 @@ impl BrokerService {
             });
         }
         let queue_id = pick_queue(&topic, req.queue_id)?;
-        let (result, transaction_id) = match &req.messages {
+        let (result, transaction_id, recall_handle) = match &req.messages {
             SendMessages::One { properties, body } => {
-                let (result, uniq) = put_one(s, &req, queue_id, properties, body)?;
-                (result, Some(uniq))
+                let (result, uniq, timer_ms) = put_one(s, &req, queue_id, properties, body)?;
+                let recall_handle =
+                    timer_ms
+                        .filter(|_| !names::is_retry_topic(&req.topic))
+                        .map(|deliver_ms| {
+                            RecallHandle {
+                                topic: req.topic.clone(),
+                                broker_name: s.config.broker_name.clone(),
+                                deliver_ms,
+                                uniq_key: uniq.clone(),
+                            }
+                            .encode()
+                        });
+                (result, Some(uniq), recall_handle)
             }
             SendMessages::Batch {
                 properties,
                 entries,
-            } => (put_batch(s, &req, queue_id, properties, entries)?, None),
+            } => (
+                put_batch(s, &req, queue_id, properties, entries)?,
+                None,
+                None,
+            ),
         };
         s.stats.add_put(
             &req.topic,
@@ -134,6 +153,7 @@ impl BrokerService {
             queue_id,
             queue_offset,
             transaction_id,
+            recall_handle,
             durable,
         })
     }
@@ -218,13 +238,14 @@ fn draft<'a>(
     }
 }
 
+/// Stores one message; answers its unique key, and its delivery time when the timer holds it.
 fn put_one(
     s: &State,
     req: &SendRequest<'_>,
     queue_id: u32,
     props: &str,
     body: &[u8],
-) -> Result<(PutResult, String), BrokerError> {
+) -> Result<(PutResult, String, Option<i64>), BrokerError> {
     check_body(s, body)?;
     let found = SendProps::scan(props);
     let (stored, uniq) = stored_properties(s, props, &found);
@@ -235,11 +256,11 @@ fn put_one(
         if let Some(at) = r.records.first() {
             crate::trace::hooks::half_stored(s.trace.as_deref(), &d, at);
         }
-        r
+        (r, None)
     } else {
         store(s, &d, &found)?
     };
-    Ok((result, uniq))
+    Ok((result.0, uniq, result.1))
 }
 
 /// Stores one message the way a client send would: the one store entry point for messages that
@@ -249,15 +270,16 @@ fn put_one(
 /// # Errors
 /// The store refuses the message; a bad timer.
 pub(crate) fn put_message(s: &State, draft: &RecordDraft<'_>) -> Result<PutResult, BrokerError> {
-    store(s, draft, &SendProps::scan(draft.properties))
+    Ok(store(s, draft, &SendProps::scan(draft.properties))?.0)
 }
 
-/// [`put_message`] with the draft's properties already scanned.
+/// [`put_message`] with the draft's properties already scanned; also answers the delivery time
+/// when the message was parked in the timer.
 fn store(
     s: &State,
     draft: &RecordDraft<'_>,
     found: &SendProps<'_>,
-) -> Result<PutResult, BrokerError> {
+) -> Result<(PutResult, Option<i64>), BrokerError> {
     let parked = crate::schedule::reroute(
         &s.schedule,
         draft.topic,
@@ -282,7 +304,11 @@ fn store(
     if let Some(at) = result.records.first() {
         crate::trace::hooks::stored(s.trace.as_deref(), draft, stored_topic, at);
     }
-    Ok(result)
+    let timer_ms = parked
+        .as_ref()
+        .filter(|to| to.topic == crate::schedule::TIMER_TOPIC)
+        .and_then(|to| to.deliver_ms);
+    Ok((result, timer_ms))
 }
 
 /// Stores `d` (a message for its real topic and queue, `UNIQ_KEY` already set to `uniq`) as a half

@@ -9,7 +9,7 @@
 //!   8   8  delivery time (ms); later than the slot's end for an entry beyond the wheel's span
 //!  16   8  commit-log offset of the parked message
 //!  24   8  position of the previous entry of the same slot (u64::MAX: none)
-//!  32   4  size of the parked message
+//!  32   4  size of the parked message; the top bit set marks a cancel marker (a recall)
 //!  36   4  crc32 of bytes 0..36
 //! ```
 //!
@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 
 pub(crate) const ENTRY: u64 = 40;
 pub(crate) const NONE: u64 = u64::MAX;
+/// The size word's top bit: the entry is a recall's cancel marker. Sizes never reach it (records
+/// are far below 2 GiB), so entries written before recalls existed read as plain messages.
+const CANCEL_BIT: u32 = 1 << 31;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LogEntry {
@@ -32,6 +35,8 @@ pub(crate) struct LogEntry {
     pub phys: u64,
     pub prev: u64,
     pub size: u32,
+    /// A cancel marker: the message at `phys` names a timer message not to deliver.
+    pub cancel: bool,
 }
 
 impl LogEntry {
@@ -41,7 +46,12 @@ impl LogEntry {
         b[8..16].copy_from_slice(&self.deliver_ms.to_be_bytes());
         b[16..24].copy_from_slice(&self.phys.to_be_bytes());
         b[24..32].copy_from_slice(&self.prev.to_be_bytes());
-        b[32..36].copy_from_slice(&self.size.to_be_bytes());
+        let size = if self.cancel {
+            self.size | CANCEL_BIT
+        } else {
+            self.size & !CANCEL_BIT
+        };
+        b[32..36].copy_from_slice(&size.to_be_bytes());
         let crc = crc32fast::hash(&b[0..36]);
         b[36..40].copy_from_slice(&crc.to_be_bytes());
         b
@@ -61,12 +71,14 @@ impl LogEntry {
         }
         let mut size = [0u8; 4];
         size.copy_from_slice(&b[32..36]);
+        let size = u32::from_be_bytes(size);
         Some(Self {
             slot_ms: i64::from_be_bytes(word(0..8)),
             deliver_ms: i64::from_be_bytes(word(8..16)),
             phys: u64::from_be_bytes(word(16..24)),
             prev: u64::from_be_bytes(word(24..32)),
-            size: u32::from_be_bytes(size),
+            size: size & !CANCEL_BIT,
+            cancel: size & CANCEL_BIT != 0,
         })
     }
 }
@@ -238,6 +250,7 @@ mod tests {
             phys: u64::try_from(i).expect("small") * 100,
             prev: NONE,
             size: 77,
+            cancel: i % 3 == 1,
         }
     }
 

@@ -10,6 +10,8 @@
 //!    real topic and queue as soon as its own delivery time has come (so never early, whatever the
 //!    slot width). Delivery times beyond the wheel's span are chained into the span's last slot and,
 //!    when that slot comes, chained again further on: no message is rewritten, only a 40-byte entry;
+//!    A recall's cancel marker (see `super::recall`) is chained like a message; loading a slot
+//!    collects the unique keys its markers name, and those messages are dropped, not delivered;
 //! 3. every `timerFlushIntervalMs`, once the copies stored so far are durable, syncs the log and
 //!    writes `timer/checkpoint.json`: the next queue offset to take in, the log's valid end, the
 //!    first slot not yet fully delivered, and the oldest log position still needed.
@@ -21,6 +23,7 @@
 mod log;
 mod wheel;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,7 +38,7 @@ use tracing::{info, warn};
 
 use self::log::{LogEntry, TimerLog, NONE};
 use self::wheel::Wheel;
-use super::{now_ms, props, redirect, Schedule, TIMER_TOPIC};
+use super::{now_ms, props, recall, redirect, Schedule, TIMER_TOPIC};
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::persist;
@@ -99,6 +102,8 @@ struct Timer {
     enqueue_offset: u64,
     /// The cursor slot's messages, latest first, once the clock has reached the slot.
     loaded: Option<Vec<Due>>,
+    /// Unique keys the cursor slot's cancel markers name: recalled, never delivered.
+    cancelled: HashSet<String>,
     checkpoint_path: PathBuf,
     flush_interval: Duration,
     last_checkpoint: Instant,
@@ -142,6 +147,7 @@ impl Timer {
             cursor_ms: cp.cursor_ms,
             enqueue_offset: cp.enqueue_offset,
             loaded: None,
+            cancelled: HashSet::new(),
             checkpoint_path,
             flush_interval: Duration::from_millis(config.timer_flush_interval_ms.max(1)),
             last_checkpoint: Instant::now(),
@@ -233,7 +239,8 @@ impl Timer {
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(m.store_timestamp);
                     let size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-                    self.place(deliver_ms, m.physical_offset, size)?;
+                    let cancel = properties::get(m.properties, recall::DEL_UNIQ_KEY).is_some();
+                    self.place(deliver_ms, m.physical_offset, size, cancel)?;
                 } else {
                     warn!(queue_offset, "unreadable timer message skipped");
                 }
@@ -247,7 +254,13 @@ impl Timer {
 
     /// Chains a timer into its slot: the cursor slot at the earliest, the wheel's last slot at the
     /// latest (it is chained again when that slot comes).
-    fn place(&mut self, deliver_ms: i64, phys: u64, size: u32) -> Result<(), BrokerError> {
+    fn place(
+        &mut self,
+        deliver_ms: i64,
+        phys: u64,
+        size: u32,
+        cancel: bool,
+    ) -> Result<(), BrokerError> {
         let last_slot = self.cursor_ms + self.wheel.span_ms() - self.precision_ms;
         let slot_ms = self
             .wheel
@@ -259,6 +272,7 @@ impl Timer {
             phys,
             prev: self.wheel.last(slot_ms).unwrap_or(NONE),
             size,
+            cancel,
         };
         let pos = self
             .log
@@ -266,7 +280,12 @@ impl Timer {
             .map_err(|e| BrokerError::io("timer log", e))?;
         self.wheel.link(slot_ms, pos);
         if slot_ms == self.cursor_ms {
-            if let Some(loaded) = &mut self.loaded {
+            if cancel && self.loaded.is_some() {
+                // The slot is being delivered: the marker takes effect for what is still waiting.
+                if let Some(key) = cancelled_key(&self.store, phys) {
+                    self.cancelled.insert(key);
+                }
+            } else if let Some(loaded) = &mut self.loaded {
                 let due = Due { deliver_ms, phys };
                 // Latest first: insert keeping the order, so the next due is at the end.
                 let at = loaded.partition_point(|d| d.deliver_ms > deliver_ms);
@@ -299,6 +318,7 @@ impl Timer {
                     &self.store,
                     self.trace.as_deref(),
                     next.phys,
+                    &self.cancelled,
                     &mut self.last_put,
                 )?;
                 loaded.pop();
@@ -307,6 +327,7 @@ impl Timer {
             self.wheel.clear(self.cursor_ms);
             self.cursor_ms += self.precision_ms;
             self.loaded = None;
+            self.cancelled.clear();
         }
     }
 
@@ -316,6 +337,7 @@ impl Timer {
         let slot_end = self.cursor_ms + self.precision_ms;
         let mut due = Vec::new();
         let mut later = Vec::new();
+        let mut cancelled = HashSet::new();
         let mut pos = self.wheel.last(self.cursor_ms).unwrap_or(NONE);
         while let Some(e) = self
             .log
@@ -327,6 +349,8 @@ impl Timer {
             }
             if e.deliver_ms >= slot_end {
                 later.push(e);
+            } else if e.cancel {
+                cancelled.extend(cancelled_key(&self.store, e.phys));
             } else {
                 due.push(Due {
                     deliver_ms: e.deliver_ms,
@@ -337,8 +361,9 @@ impl Timer {
         }
         due.sort_by_key(|d| std::cmp::Reverse(d.deliver_ms));
         self.loaded = Some(due);
+        self.cancelled = cancelled;
         for e in later.into_iter().rev() {
-            self.place(e.deliver_ms, e.phys, e.size)?;
+            self.place(e.deliver_ms, e.phys, e.size, e.cancel)?;
             self.dirty = true;
         }
         Ok(())
@@ -385,11 +410,23 @@ impl Timer {
     }
 }
 
-/// Stores the parked message at `phys` again in its real topic and queue.
+/// The unique key the cancel marker at `phys` names; `None` when it is unreadable (retention took
+/// it: the message it cancelled, stored before it, is gone as well).
+fn cancelled_key(store: &Store, phys: u64) -> Option<String> {
+    let bytes = store.read_record(phys).ok()?;
+    let Ok(Entry::Message(marker)) = record::read(&bytes, false) else {
+        return None;
+    };
+    properties::get(marker.properties, recall::DEL_UNIQ_KEY).map(str::to_owned)
+}
+
+/// Stores the parked message at `phys` again in its real topic and queue, unless it was recalled
+/// (its unique key is in `cancelled`).
 fn deliver(
     store: &Store,
     trace: Option<&crate::trace::Recorder>,
     phys: u64,
+    cancelled: &HashSet<String>,
     last_put: &mut Option<Durable>,
 ) -> Result<(), BrokerError> {
     let bytes = match store.read_record(phys) {
@@ -403,6 +440,14 @@ fn deliver(
     let Ok(Entry::Message(parked)) = record::read(&bytes, false) else {
         return Ok(());
     };
+    if !cancelled.is_empty() {
+        if let Some(uniq) = properties::get(parked.properties, keys::UNIQ_KEY) {
+            if cancelled.contains(uniq) {
+                info!(phys, uniq, "recalled timer message dropped");
+                return Ok(());
+            }
+        }
+    }
     let now = now_ms().to_string();
     let Some(to) = redirect::restore(
         &parked,
