@@ -9,7 +9,8 @@
 #   FERROMQ_BIN=target/release/ferromq compat/apache/bench-ab.sh
 #
 # Settings: SIZE (1024), PRODUCERS (64), MODES ("sync async"), BENCHES ("produce e2e"), QUEUES (8),
-# SECONDS_PER_RUN (10). Without FERROMQ_BIN the release build of ferromq-server is built. Each run's
+# SECONDS_PER_RUN (10), WARMUP_SECONDS (5: an unmeasured `bench produce` of the same shape on the fresh
+# server first, so a cold JVM's JIT and first page faults are not what is measured; 0 for none). Without FERROMQ_BIN the release build of ferromq-server is built. Each run's
 # JSON report is kept in OUT (default compat/apache/target/bench-ab-<time>/).
 #
 # ferromq dev is one process (name server + broker); Apache's are two JVMs: the table gives the
@@ -27,6 +28,7 @@ modes="${MODES:-sync async}"
 benches="${BENCHES:-produce e2e}"
 queues="${QUEUES:-8}"
 seconds="${SECONDS_PER_RUN:-10}"
+warmup="${WARMUP_SECONDS:-5}"
 out="${OUT:-$here/target/bench-ab-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 
@@ -77,6 +79,11 @@ run_one() {
         server_pid=$apache_broker_pid
         namesrv_pid=$apache_namesrv_pid
     fi
+    if [[ $warmup != 0 ]]; then
+        "$FERROMQ_BIN" bench produce -n "$namesrv" --topic "BenchAB" --size "$size" \
+            --producers "$producers" --queues "$queues" --mode "$mode" --seconds "$warmup" \
+            --output json --quiet >"$out/$target-$bench-$mode-r$round.warmup.json" 2>/dev/null || true
+    fi
     local before ns_before=0 after ns_after=0
     before="$(cpu_ticks "$server_pid")"
     [[ -z "$namesrv_pid" ]] || ns_before="$(cpu_ticks "$namesrv_pid")"
@@ -109,7 +116,7 @@ run_one() {
 }
 
 echo "bench A/B: $rounds rounds, ${size} B, $producers producers, modes: $modes, benches: $benches," \
-    "$seconds s each; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    "$seconds s each after a ${warmup} s warm-up; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : >"$out/results"
 for round in $(seq "$rounds"); do
     # alternate who goes first, so a drift in the machine's load does not favour one side
