@@ -32,6 +32,10 @@ compat_cleanup() {
     if [[ -n "$work" ]]; then
         rm -rf "$work"
     fi
+    # a runner started with --apache (compat_start_apache) stops Apache RocketMQ instead
+    if declare -F apache_stop >/dev/null; then
+        apache_stop
+    fi
 }
 trap compat_cleanup EXIT
 trap 'exit 130' INT
@@ -98,6 +102,40 @@ compat_start_dev() {
     grpc="$(compat_ready_field "$ready" grpc)"
 }
 
+# compat_start_target NAME "$@": the runners' common first step. With `--apache` as the first
+# argument (or COMPAT_TARGET=apache) starts Apache RocketMQ (compat/apache/start.sh) instead of
+# `ferromq dev` and sets namesrv and broker from it; COMPAT_NAMESRV (and COMPAT_BROKER) name a cluster
+# that is already running. Sets `args` to the remaining arguments and `compat_target` (ferromq or apache).
+compat_start_target() {
+    local name=$1
+    shift
+    local target="${COMPAT_TARGET:-ferromq}"
+    if [[ "${1:-}" == --apache ]]; then
+        target=apache
+        shift
+    fi
+    args=("$@")
+    compat_target=$target
+    namesrv="${COMPAT_NAMESRV:-}"
+    broker="${COMPAT_BROKER:-}"
+    if [[ -n "$namesrv" ]]; then
+        return
+    fi
+    case "$target" in
+        ferromq) compat_start_dev "$name" ;;
+        apache)
+            # shellcheck source=apache/start.sh
+            source "$repo/compat/apache/start.sh"
+            apache_start || exit 1
+            compat_apache_log="$apache_work/home/logs/rocketmqlogs"
+            ;;
+        *)
+            echo "COMPAT_TARGET must be ferromq or apache, not $target" >&2
+            exit 2
+            ;;
+    esac
+}
+
 # compat_run COMMAND...: runs the suite from the runner's folder and exits with its status. In the
 # background, so that a SIGINT/SIGTERM to the runner is handled at once (bash runs traps only between
 # foreground commands) and the cleanup stops the suite and ferromq. On failure ferromq's log is kept
@@ -113,6 +151,12 @@ compat_run() {
         mkdir -p "$here/target"
         cp "$work/ferromq.log" "$here/target/ferromq.log"
         echo "ferromq's log: ${here#"$repo"/}/target/ferromq.log" >&2
+    fi
+    if [[ $status -ne 0 && -n "${compat_apache_log:-}" && -d "$compat_apache_log" ]]; then
+        mkdir -p "$here/target"
+        rm -rf "$here/target/apache-logs"
+        cp -r "$compat_apache_log" "$here/target/apache-logs"
+        echo "Apache RocketMQ's logs: ${here#"$repo"/}/target/apache-logs" >&2
     fi
     exit $status
 }

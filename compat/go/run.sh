@@ -3,6 +3,7 @@
 # `ferromq dev`.
 #
 #   compat/go/run.sh                          # build ferromq if needed, start it, run the tests, stop it
+#   compat/go/run.sh --apache                 # the same tests against Apache RocketMQ (compat/apache/start.sh)
 #   compat/go/run.sh -run TestOrderly -v      # extra arguments go to `go test`
 #   COMPAT_NAMESRV=host:port COMPAT_BROKER=host:port compat/go/run.sh  # a cluster already running
 #   FERROMQ_BIN=path/to/ferromq compat/go/run.sh  # use that binary instead of building one
@@ -16,11 +17,8 @@ repo="$(cd "$here/../.." && pwd)"
 # shellcheck source=../dev.sh
 source "$repo/compat/dev.sh"
 
-namesrv="${COMPAT_NAMESRV:-}"
-broker="${COMPAT_BROKER:-}"
-if [[ -z "$namesrv" ]]; then
-    compat_start_dev go
-fi
+compat_start_target go "$@"
+set -- "${args[@]}"
 # Broadcasting consumers keep their offsets in a local folder: inside target/, not the home folder.
 mkdir -p "$here/target"
 compat_run env COMPAT_NAMESRV="$namesrv" COMPAT_BROKER="$broker" \

@@ -2,6 +2,8 @@
 # Runs the Java compatibility suite (official RocketMQ Java client) against a fresh `ferromq dev`.
 #
 #   compat/java/run.sh                      # build ferromq if needed, start it, run the suite, stop it
+#   compat/java/run.sh --apache             # the same suite against Apache RocketMQ (compat/apache/start.sh)
+#   compat/java/run.sh -Drocketmq.version=5.3.3   # with the 5.x remoting client instead of 4.9.8
 #   compat/java/run.sh -Dtest=OrderlyTest   # extra arguments go to Maven
 #   COMPAT_NAMESRV=host:port compat/java/run.sh   # run against a cluster that is already running
 #   FERROMQ_BIN=path/to/ferromq compat/java/run.sh # use that binary instead of building one
@@ -16,8 +18,6 @@ repo="$(cd "$here/../.." && pwd)"
 # shellcheck source=../dev.sh
 source "$repo/compat/dev.sh"
 
-namesrv="${COMPAT_NAMESRV:-}"
-if [[ -z "$namesrv" ]]; then
-    compat_start_dev java
-fi
+compat_start_target java "$@"
+set -- "${args[@]}"
 compat_run mvn -B -q -Dstyle.color=never test -Dnamesrv="$namesrv" "$@"

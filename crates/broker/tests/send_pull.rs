@@ -75,6 +75,16 @@ async fn sends_in_every_encoding_and_pulls_back_in_order() {
     assert_eq!(properties::get(p, "KEYS"), Some("k1 k2"));
     assert_eq!(properties::get(p, "UNIQ_KEY"), Some("U1"));
     assert_eq!(properties::get(p, "CLUSTER"), Some("DefaultCluster"));
+    // As Java's broker does: the region and trace switch on every stored message, batch members too
+    // (the 5.x Java client's consumer trace skips a message without MSG_REGION).
+    for m in &got {
+        assert_eq!(
+            properties::get(&m.2, "MSG_REGION"),
+            Some("DefaultRegion"),
+            "{m:?}"
+        );
+        assert_eq!(properties::get(&m.2, "TRACE_ON"), Some("true"), "{m:?}");
+    }
     // Batch members keep their own properties, not the wrapper's.
     assert_eq!(properties::get(&got[3].2, "UNIQ_KEY"), Some("B2"));
     assert_eq!(properties::get(&got[3].2, "KEYS"), Some("kb"));

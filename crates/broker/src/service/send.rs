@@ -203,6 +203,17 @@ fn stored_properties(s: &State, props: &str, found: &SendProps<'_>) -> (String, 
             s.config.cluster_name.as_str(),
         )]));
     }
+    // Java's broker sets both on every message it stores (replacing a client's own): the 5.x Java
+    // client's consumer trace drops a message without MSG_REGION, so its SubBefore/SubAfter
+    // records never reach the trace topic. Appended, they win over an earlier entry for every
+    // reader, which takes the last of duplicates.
+    out.push_str(&properties::encode([
+        (keys::MSG_REGION, s.config.region_id.as_str()),
+        (
+            keys::TRACE_SWITCH,
+            if s.config.trace_on { "true" } else { "false" },
+        ),
+    ]));
     (out, uniq)
 }
 

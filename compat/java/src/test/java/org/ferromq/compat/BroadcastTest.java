@@ -13,7 +13,6 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.apache.rocketmq.common.protocol.heartbeat.MessageModel;
 import org.junit.jupiter.api.Test;
 
 /** Scenario 9: two consumers of one group in BROADCASTING mode both get every message. */
@@ -30,7 +29,7 @@ class BroadcastTest extends CompatTest {
         for (int c = 0; c < 2; c++) {
             Received into = received[c];
             consumers[c] = pushConsumer(group);
-            consumers[c].setMessageModel(MessageModel.BROADCASTING);
+            setBroadcasting(consumers[c]);
             consumers[c].subscribe(topic, "*");
             consumers[c].registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
                 into.add(msgs);

@@ -79,6 +79,28 @@ abstract class CompatTest {
         return consumer;
     }
 
+    /**
+     * Sets the BROADCASTING message model. The enum moved between client versions (4.x
+     * `common.protocol.heartbeat`, 5.x `remoting.protocol.heartbeat`), so it is found from the setter's
+     * parameter type and the same source compiles against both.
+     */
+    static void setBroadcasting(DefaultMQPushConsumer consumer) {
+        for (var m : DefaultMQPushConsumer.class.getMethods()) {
+            if (m.getName().equals("setMessageModel") && m.getParameterCount() == 1) {
+                @SuppressWarnings({"unchecked", "rawtypes"})
+                Object broadcasting = Enum.valueOf((Class) m.getParameterTypes()[0], "BROADCASTING");
+                unchecked(() -> m.invoke(consumer, broadcasting));
+                return;
+            }
+        }
+        throw new AssertionError("DefaultMQPushConsumer has no setMessageModel");
+    }
+
+    /** The client's version (rocketmq-client on the class path), e.g. "4.9.8" or "5.3.3". */
+    static String clientVersion() {
+        return org.apache.rocketmq.common.MQVersion.getVersionDesc(org.apache.rocketmq.common.MQVersion.CURRENT_VERSION);
+    }
+
     /** Every client gets its own instance name, so each has its own connections and rebalance. */
     static void configure(org.apache.rocketmq.client.ClientConfig client) {
         client.setNamesrvAddr(namesrv());
@@ -87,7 +109,7 @@ abstract class CompatTest {
 
     /** Creates the topic through the producer (route of TBW102) and waits until the name server routes it. */
     static List<MessageQueue> createTopic(DefaultMQProducer producer, String topic, int queues) throws Exception {
-        producer.createTopic("TBW102", topic, queues);
+        createTopicCall(producer, topic, queues);
         AtomicReference<List<MessageQueue>> found = new AtomicReference<>();
         await("name server routes " + topic + " with " + queues + " queues", Duration.ofSeconds(30), () -> {
             try {
@@ -100,6 +122,40 @@ abstract class CompatTest {
         List<MessageQueue> sorted = new ArrayList<>(found.get());
         sorted.sort(MessageQueue::compareTo);
         return sorted;
+    }
+
+    /**
+     * `producer.createTopic(key, topic, queues)` in 4.x; 5.x replaced it with overloads taking topic
+     * attributes (a Map). Calls whichever the client has, with no flags and no attributes.
+     */
+    private static void createTopicCall(DefaultMQProducer producer, String topic, int queues) throws Exception {
+        java.lang.reflect.Method best = null;
+        for (var m : DefaultMQProducer.class.getMethods()) {
+            Class<?>[] p = m.getParameterTypes();
+            if (m.getName().equals("createTopic") && p.length >= 3 && p[0] == String.class && p[1] == String.class
+                    && p[2] == int.class && (best == null || p.length < best.getParameterCount())) {
+                best = m;
+            }
+        }
+        if (best == null) {
+            throw new AssertionError("DefaultMQProducer has no createTopic(String, String, int, ...)");
+        }
+        Object[] args = new Object[best.getParameterCount()];
+        args[0] = "TBW102";
+        args[1] = topic;
+        args[2] = queues;
+        for (int i = 3; i < args.length; i++) {
+            Class<?> t = best.getParameterTypes()[i];
+            args[i] = t == int.class ? (Object) 0 : t == Map.class ? new java.util.HashMap<String, String>() : null;
+        }
+        try {
+            best.invoke(producer, args);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw e;
+        }
     }
 
     /** Polls the condition every 20 ms until it holds; fails the test when the deadline passes. */

@@ -35,7 +35,7 @@ class MessagePropertiesTest extends CompatTest {
         SendResult r = producer.send(m);
         assertEquals(SendStatus.SEND_OK, r.getSendStatus());
 
-        MessageExt got = producer.viewMessage(r.getOffsetMsgId());
+        MessageExt got = producer.viewMessage(topic, r.getOffsetMsgId());
         Map<String, String> back = new TreeMap<>();
         for (String name : m.getProperties().keySet()) {
             back.put(name, got.getProperty(name));

@@ -39,12 +39,13 @@ class MessageTraceTest extends CompatTest {
         DefaultMQProducer admin = startProducer(unique("adminpg"));
         createTopic(admin, topic, 4);
 
-        DefaultMQProducer producer = new DefaultMQProducer(producerGroup, true);
+        DefaultMQProducer producer = new DefaultMQProducer(producerGroup, null, true, null);
         configure(producer);
         producer.start();
         onTearDown(producer::shutdown);
 
-        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(consumerGroup, true);
+        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(consumerGroup, null,
+                new org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely(), true, null);
         configure(consumer);
         consumer.setConsumeFromWhere(org.apache.rocketmq.common.consumer.ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
         onTearDown(consumer::shutdown);

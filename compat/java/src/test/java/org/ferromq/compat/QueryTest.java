@@ -71,7 +71,7 @@ class QueryTest extends CompatTest {
         SendResult r = producer.send(m);
         assertEquals(SendStatus.SEND_OK, r.getSendStatus());
 
-        MessageExt byOffsetId = producer.viewMessage(r.getOffsetMsgId());
+        MessageExt byOffsetId = producer.viewMessage(topic, r.getOffsetMsgId());
         assertIntact(m, byOffsetId);
         assertEquals(r.getMessageQueue().getQueueId(), byOffsetId.getQueueId(), "queue id");
         assertEquals(r.getQueueOffset(), byOffsetId.getQueueOffset(), "queue offset");

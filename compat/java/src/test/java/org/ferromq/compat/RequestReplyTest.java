@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.RequestCallback;
 import org.apache.rocketmq.client.utils.MessageUtil;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
@@ -18,6 +21,13 @@ import org.junit.jupiter.api.Test;
  * Request/reply (4.9.x): `producer.request(msg, timeout)` waits for the reply a consumer sends with
  * `MessageUtil.createReplyMessage` (topic `<cluster>_REPLY_TOPIC`, SEND_REPLY_MESSAGE_V2), which the
  * broker pushes back to the requesting client (PUSH_REPLY_MESSAGE_TO_CLIENT).
+ *
+ * The 5.x client (5.3.3) cannot do this with the blocking `request(msg, timeout)`: its send callback
+ * counts the reply latch down as soon as the broker acknowledges the request, so the call throws
+ * RequestTimeoutException at once unless the reply was faster than the acknowledgement (it does so
+ * against Apache RocketMQ as well). With a 5.x client the scenario uses the callback form
+ * `request(msg, RequestCallback, timeout)`, which has the same wire exchange; in 5.3.3 it calls
+ * `onSuccess(null)` at the acknowledgement and `onSuccess(reply)` when the reply arrives.
  */
 class RequestReplyTest extends CompatTest {
     @Test
@@ -46,10 +56,31 @@ class RequestReplyTest extends CompatTest {
 
         for (int i = 0; i < 3; i++) {
             Message request = message(topic, "TagReq", "req-" + i);
-            Message reply = requester.request(request, 10_000);
+            Message reply = request(requester, request);
             assertNotNull(reply, "reply to req-" + i);
             assertArrayEquals(("reply to req-" + i).getBytes(StandardCharsets.UTF_8), reply.getBody(), "reply body");
             assertEquals("reply-req-" + i, reply.getUserProperty(ID), "reply property");
         }
+    }
+
+    private static Message request(DefaultMQProducer requester, Message request) throws Exception {
+        if (clientVersion().startsWith("V4")) {
+            return requester.request(request, 10_000);
+        }
+        CompletableFuture<Message> reply = new CompletableFuture<>();
+        requester.request(request, new RequestCallback() {
+            @Override
+            public void onSuccess(Message message) {
+                if (message != null) {
+                    reply.complete(message);
+                }
+            }
+
+            @Override
+            public void onException(Throwable e) {
+                reply.completeExceptionally(e);
+            }
+        }, 10_000);
+        return reply.get(15, TimeUnit.SECONDS);
     }
 }

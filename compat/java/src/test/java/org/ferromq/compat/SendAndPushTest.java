@@ -95,8 +95,13 @@ class SendAndPushTest extends CompatTest {
         assertEquals(SendStatus.SEND_OK, batchResult.getSendStatus(), "batch send");
         String[] batchIds = batchResult.getMsgId().split(",");
         assertEquals(EACH, batchIds.length, "one message id per batched message: " + batchResult.getMsgId());
-        for (int i = 0; i < EACH; i++) {
-            msgIds.put("batch-" + i, batchIds[i]);
+        // With a 5.x client, Apache RocketMQ 5.3.3 stores every message of a batch under the id of the
+        // batch itself (compat/FINDINGS.md, A2), so the ids the send result lists are compared only
+        // with the 4.x client, which gives the batch no id of its own.
+        if (clientVersion().startsWith("V4")) {
+            for (int i = 0; i < EACH; i++) {
+                msgIds.put("batch-" + i, batchIds[i]);
+            }
         }
 
         Received received = new Received();

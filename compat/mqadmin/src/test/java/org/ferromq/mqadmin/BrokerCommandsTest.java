@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** clusterList, brokerStatus, getBrokerConfig, updateBrokerConfig. */
@@ -80,7 +81,12 @@ class BrokerCommandsTest extends MqadminTest {
         }
     }
 
+    /**
+     * ferromq only: Apache RocketMQ 5.3.3 accepts `brokerName` at run time and re-registers under the new
+     * name, which breaks every route its clients hold (compat/FINDINGS.md, A1).
+     */
     @Test
+    @Tag("ferromq-only")
     void updateBrokerConfigOfASettingThatCannotChangeAtRunTimeIsRefusedWithTheReason() {
         Broker broker = broker();
         Throwable refused = mqadmin("updateBrokerConfig", "-b", broker.addr(), "-k", "brokerName", "-v", "other").failed();
