@@ -26,6 +26,7 @@
 mod config;
 mod conn;
 mod current;
+mod deadline;
 mod error;
 mod message;
 mod messaging;

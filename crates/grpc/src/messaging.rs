@@ -150,9 +150,10 @@ impl MessagingService for Messaging {
     ) -> Reply<Self::ReceiveMessageStream> {
         let peer = peer(&request);
         let client = client_id(&request);
+        let deadline = crate::deadline::remaining(request.metadata());
         let req = request.into_inner();
         let push = client.as_deref().map(|id| (&*self.renewals, id));
-        let answer = receive::receive_message(&self.broker.get(), peer, push, &req).await;
+        let answer = receive::receive_message(&self.broker.get(), peer, push, deadline, &req).await;
         Ok(Response::new(Box::pin(futures_util::stream::iter(
             answer.into_iter().map(Ok),
         ))))

@@ -33,11 +33,13 @@ const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
 const PUSH_INVISIBLE: Duration = Duration::from_secs(60);
 
 /// The answer of one receive, streamed in this order: the delivery time, the messages, the status.
-/// `push` is where an `auto_renew` (push consumer) delivery is kept invisible, and the client's id.
+/// `push` is where an `auto_renew` (push consumer) delivery is kept invisible, and the client's id;
+/// `deadline` the time the client gives the call, which the long poll stays within.
 pub(crate) async fn receive_message(
     broker: &BrokerService,
     peer: SocketAddr,
     push: Option<(&Renewals, &str)>,
+    deadline: Option<Duration>,
     req: &ReceiveMessageRequest,
 ) -> Vec<ReceiveMessageResponse> {
     let status_only = |status| {
@@ -46,10 +48,15 @@ pub(crate) async fn receive_message(
         }]
     };
     let slice = push.map(|(r, _)| r.config().slice);
-    let pop = match pop_request(broker, peer, req, slice) {
+    let mut pop = match pop_request(broker, peer, req, slice) {
         Ok(pop) => pop,
         Err(status) => return status_only(status),
     };
+    if let Some(left) = deadline {
+        pop.poll = pop
+            .poll
+            .map(|p| p.min(left.saturating_sub(crate::deadline::RESERVE)));
+    }
     tracing::debug!(group = %pop.group, topic = %pop.topic, queue = ?pop.queue_id, poll = ?pop.poll, invisible = ?pop.invisible, "receive");
     let (group, topic) = (pop.group.clone(), pop.topic.clone());
     let popped = match broker.pop(pop).await {

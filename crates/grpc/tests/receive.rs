@@ -360,6 +360,53 @@ async fn a_change_to_zero_makes_the_message_due_again_at_once() {
     f.shutdown().await;
 }
 
+/// A client whose call deadline equals its long-polling time (the crates.io Rust client does
+/// this) gets the empty poll's status in time, not a deadline error, and a message sent during the
+/// poll is delivered to it rather than popped for nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_answers_within_the_calls_deadline() {
+    let f = Fixture::start().await;
+    f.create_topic("pop-deadline", 1, None);
+    let mut client = f.plain().await;
+    let poll = Duration::from_secs(2);
+    let call = |client: &mut MessagingServiceClient<Channel>| {
+        let mut r = request(
+            "consumer",
+            receive_request("pop-deadline", None, Duration::from_secs(30), poll),
+        );
+        r.set_timeout(poll);
+        let mut client = client.clone();
+        async move {
+            let mut stream = client.receive_message(r).await?.into_inner();
+            let mut items = Vec::new();
+            while let Some(item) = stream.message().await? {
+                items.push(item.content.expect("content"));
+            }
+            Ok::<_, tonic::Status>(items)
+        }
+    };
+    let items = call(&mut client)
+        .await
+        .expect("answered before the deadline");
+    match items.as_slice() {
+        [Content::Status(s)] => assert_eq!(s.code(), Code::MessageNotFound, "{}", s.message),
+        other => panic!("{other:?}"),
+    }
+    send(&mut client, "pop-deadline", &["in-time"]).await;
+    let items = call(&mut client)
+        .await
+        .expect("answered before the deadline");
+    let got: Vec<Message> = items
+        .into_iter()
+        .filter_map(|c| match c {
+            Content::Message(m) => Some(*m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bodies(&got), BTreeSet::from(["in-time".to_owned()]));
+    f.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tag_filters_and_dead_lettering_on_request() {
     let f = Fixture::start().await;
