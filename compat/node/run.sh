@@ -34,7 +34,7 @@ bin="$ferromq"
 # queue the client names (compat/FINDINGS.md PY2).
 for spec in node-normal:NORMAL:4 node-tls:NORMAL:4 node-invisible:NORMAL:4 node-fifo:FIFO:4 \
     node-delay:DELAY:4 node-tx:TRANSACTION:4 node-digest:NORMAL:4 node-push:NORMAL:4 \
-    node-push-retry:NORMAL:4; do
+    node-push-retry:NORMAL:4 node-push-fifo:FIFO:4; do
     IFS=: read -r topic type queues <<<"$spec"
     "$bin" admin updateTopic -n "$namesrv" -b "$broker" -t "$topic" -r "$queues" -w "$queues" \
         -a "+message.type=$type" >/dev/null
@@ -42,6 +42,8 @@ done
 
 # The retry scenario's group: two deliveries, then the dead-letter queue.
 "$bin" admin updateSubGroup -n "$namesrv" -b "$broker" -g node-push-retry -r 1 >/dev/null
+# The FIFO push scenario's group consumes orderly (a v5 consumer learns it from the settings).
+"$bin" admin updateSubGroup -n "$namesrv" -b "$broker" -g node-push-fifo -o true >/dev/null
 
 # gRPC's TLS checks the server's certificate against these roots; ferromq's self-signed one names
 # 127.0.0.1, so trusting it makes the TLS scenario a fully verified connection.
