@@ -71,7 +71,7 @@ pub enum BrokerError {
     StaleReceiptHandle(String),
     /// A timer message recall the broker cannot carry out.
     #[error("{0}")]
-    Recall(#[from] crate::schedule::recall::RecallError),
+    Recall(#[from] RecallError),
     /// A write request reached a replica (brokerRole SLAVE).
     #[error("the broker[{0}] is a slave: sending is forbidden, send to its master")]
     ReplicaRefusesWrites(String),
@@ -113,4 +113,22 @@ pub enum ReplicaWaitError {
     NotEnoughReplicas { in_sync: usize, needed: usize },
     #[error("no replica acknowledged offset {offset} within {millis} ms")]
     Timeout { offset: u64, millis: u64 },
+}
+
+/// Why a recall of a timer message is refused (`schedule::recall`). Here rather than there so
+/// the timer can use the broker's error without the two importing each other.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecallError {
+    #[error("recall handle is invalid: {0}")]
+    Malformed(&'static str),
+    #[error("recall failed, the handle is for topic {handle} but the request names {request}")]
+    TopicMismatch { handle: String, request: String },
+    #[error("recall failed, the handle is for broker {0}, not this one")]
+    OtherBroker(String),
+    #[error("recall failed, the message was due at {0} ms and is already delivered")]
+    AlreadyDue(i64),
+    #[error("recall failed, delivery time {0} ms is beyond the maximum timer delay")]
+    TooFar(i64),
+    #[error("recall failed, no timer message {uniq_key} of topic {topic} waits on this broker")]
+    NoSuchMessage { topic: String, uniq_key: String },
 }

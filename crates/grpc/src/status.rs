@@ -1,8 +1,8 @@
 //! Broker errors as v5 statuses, in one place. Application errors travel in the `status` field
 //! of each response with the gRPC status left OK, as RocketMQ 5 clients expect.
 
+use ferromq_broker::error::RecallError;
 use ferromq_broker::error::ReplicaWaitError;
-use ferromq_broker::schedule::recall::RecallError;
 use ferromq_broker::BrokerError;
 use ferromq_proto::{Code, Status};
 use ferromq_store::StoreError;

@@ -11,6 +11,7 @@
 //! replicated) as the messages they cancel, and chains them into the same wheel slot; when that
 //! slot comes, every message a marker of the slot names is dropped instead of delivered.
 
+pub use crate::error::RecallError;
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine as _;
 
@@ -29,23 +30,6 @@ pub struct RecallHandle {
     pub deliver_ms: i64,
     /// The message's `UNIQ_KEY` (its v5 message id).
     pub uniq_key: String,
-}
-
-/// Why a recall is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RecallError {
-    #[error("recall handle is invalid: {0}")]
-    Malformed(&'static str),
-    #[error("recall failed, the handle is for topic {handle} but the request names {request}")]
-    TopicMismatch { handle: String, request: String },
-    #[error("recall failed, the handle is for broker {0}, not this one")]
-    OtherBroker(String),
-    #[error("recall failed, the message was due at {0} ms and is already delivered")]
-    AlreadyDue(i64),
-    #[error("recall failed, delivery time {0} ms is beyond the maximum timer delay")]
-    TooFar(i64),
-    #[error("recall failed, no timer message {uniq_key} of topic {topic} waits on this broker")]
-    NoSuchMessage { topic: String, uniq_key: String },
 }
 
 impl RecallHandle {
