@@ -10,42 +10,31 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::cpu::{self, process_cpu_time};
 use super::grpc_client::{CallError, Role, Session};
-use super::meter::{Meter, Progress, Recorder, SEND};
+use super::meter::{Meter, Recorder};
 use super::net_args::{NetBenchArgs, SendMode};
-use super::net_report::{Latency, Summary};
-use super::produce::{Claim, Schedule};
-use super::{new_run_id, topic};
+use super::net_report::Summary;
+use super::produce::{measure, Claim, Schedule, SendSide};
+use super::topic;
 
 /// `bench produce --protocol grpc`.
 pub async fn bench(args: &NetBenchArgs, interrupt: CancellationToken) -> Result<Summary> {
     topic::ensure(&args.namesrv_addrs(), &args.topic, args.queues).await?;
-    let senders = GrpcSenders::start(args).await?;
-    let meter = Meter::new(SEND);
-    let cpu_before = process_cpu_time();
-    let started = Instant::now();
-    let schedule = Arc::new(Schedule::new(args, new_run_id(), started, interrupt));
-    let progress = Progress::start(vec![meter.clone()], started, args.quiet);
-    let result = senders.run(&schedule, &meter).await;
-    let elapsed = started.elapsed();
-    let cpu = cpu::used_since(cpu_before);
-    let totals = progress.finish().await;
-    senders.shutdown().await;
-    result?;
-    let sent = meter.msgs();
-    if sent == 0 {
-        bail!(
-            "nothing was sent: {}",
-            schedule.first_error().unwrap_or("no send completed")
-        );
+    measure(args, interrupt, GrpcSenders::start(args).await?).await
+}
+
+impl SendSide for GrpcSenders {
+    fn run(
+        &self,
+        schedule: &Arc<Schedule>,
+        meter: &Arc<Meter>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send {
+        GrpcSenders::run(self, schedule, meter)
     }
-    let mut summary = Summary::new("produce", args);
-    summary.sent = sent;
-    summary.errors = meter.errors();
-    summary.latency = Latency::of(&totals[0]);
-    summary.set_rates(sent, meter.bytes(), elapsed, cpu, sent);
-    Ok(summary)
+
+    fn shutdown(self) -> impl std::future::Future<Output = ()> + Send {
+        GrpcSenders::shutdown(self)
+    }
 }
 
 /// The producer sessions of a run.

@@ -150,10 +150,45 @@ impl Schedule {
     }
 }
 
+/// What sends the messages of a `bench produce` run: remoting producers ([`Senders`]) or v5
+/// sessions (`grpc_produce::GrpcSenders`); [`measure`] is the same for both.
+pub(crate) trait SendSide {
+    /// Sends on `schedule` until it ends, recording each send in `meter`.
+    fn run(
+        &self,
+        schedule: &Arc<Schedule>,
+        meter: &Arc<Meter>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// Closes the clients.
+    fn shutdown(self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl SendSide for Senders {
+    fn run(
+        &self,
+        schedule: &Arc<Schedule>,
+        meter: &Arc<Meter>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send {
+        Senders::run(self, schedule, meter)
+    }
+
+    fn shutdown(self) -> impl std::future::Future<Output = ()> + Send {
+        Senders::shutdown(self)
+    }
+}
+
 /// `bench produce`: sends until the schedule ends, measuring each send from its due time.
 pub async fn bench(args: &NetBenchArgs, interrupt: CancellationToken) -> Result<Summary> {
     topic::ensure(&args.namesrv_addrs(), &args.topic, args.queues).await?;
-    let senders = Senders::start(args).await?;
+    measure(args, interrupt, Senders::start(args).await?).await
+}
+
+/// Runs `senders` on the schedule `args` describe and sums the run up.
+pub(crate) async fn measure(
+    args: &NetBenchArgs,
+    interrupt: CancellationToken,
+    senders: impl SendSide,
+) -> Result<Summary> {
     let meter = Meter::new(SEND);
     let cpu_before = process_cpu_time();
     let started = Instant::now();
