@@ -75,7 +75,7 @@ pub(crate) async fn receive_message(
     }
     if let (true, Some((renewals, client))) = (req.auto_renew, push) {
         for m in &popped {
-            renewals.hold(client, &group, &topic, &m.handle);
+            renewals.hold(client, &group, &topic, &m.handle, m.delivery_attempt);
         }
     }
     let mut out = Vec::with_capacity(popped.len() + 2);

@@ -7,8 +7,9 @@
 //!   DLQ (each through the handle it received: the endpoint answers for the handle a renewal
 //!   replaced), says goodbye (NotifyClientTermination: its messages become visible again at once),
 //!   or its session is gone (no telemetry stream and no heartbeat for the session expiry).
-//! - Past the maximum renewal time the message is left to become visible again when its current
-//!   invisible time ends: it is then delivered again, to this client or another one of the group.
+//! - Past the maximum renewal time the endpoint gives up on the delivery as the client would on a
+//!   failure (Apache's proxy does the same): its invisible time becomes the group's backoff for
+//!   that attempt, after which it is delivered again, to this client or another one of the group.
 //!
 //! A renewal changes the broker's handle, so the map is keyed by the handle the client holds.
 //! Renewals run under the map's lock, so an ack never races a renewal of the same message.
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::current::CurrentBroker;
 use crate::sessions::Sessions;
+use crate::telemetry::redelivery_delay;
 
 /// How push consumers' invisible time is renewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,8 @@ struct Held {
     topic: String,
     /// The broker's handle now (the client holds the one it received, the map's key).
     current: String,
+    /// The delivery attempt (1 for the first), for the backoff past the maximum.
+    attempt: u32,
     invisible_until: Instant,
     received: Instant,
 }
@@ -82,7 +86,7 @@ impl Renewals {
     }
 
     /// Keeps a push delivery (received just now with `slice` as its invisible time) invisible.
-    pub(crate) fn hold(&self, client: &str, group: &str, topic: &str, handle: &str) {
+    pub(crate) fn hold(&self, client: &str, group: &str, topic: &str, handle: &str, attempt: u32) {
         let now = Instant::now();
         self.held.lock().insert(
             handle.to_owned(),
@@ -91,6 +95,7 @@ impl Renewals {
                 group: group.to_owned(),
                 topic: topic.to_owned(),
                 current: handle.to_owned(),
+                attempt,
                 invisible_until: now + self.config.slice,
                 received: now,
             },
@@ -130,8 +135,9 @@ impl Renewals {
         }
     }
 
-    /// One pass: renews what ends within `ahead`, forgets what is past `max` or whose client's
-    /// session is gone, and what the broker no longer knows (acked through another path, expired).
+    /// One pass: renews what ends within `ahead`, backs off and forgets what is past `max`, forgets
+    /// what belongs to a client whose session is gone and what the broker no longer knows (acked
+    /// through another path, expired).
     fn renew_due(&self, broker: &BrokerService, sessions: &Sessions) {
         let now = Instant::now();
         let mut held = self.held.lock();
@@ -144,7 +150,11 @@ impl Renewals {
                 return true;
             }
             if now.duration_since(h.received) >= self.config.max {
-                tracing::info!(client = %h.client, group = %h.group, "maximum renewal time reached; the message will be delivered again");
+                let backoff = redelivery_delay(h.attempt);
+                tracing::info!(client = %h.client, group = %h.group, ?backoff, "maximum renewal time reached; the message will be delivered again after its backoff");
+                if let Err(e) = broker.change_invisible(&h.group, &h.topic, &h.current, backoff) {
+                    tracing::debug!(error = %e, "backoff refused; the delivery was settled meanwhile");
+                }
                 return false;
             }
             match broker.change_invisible(&h.group, &h.topic, &h.current, self.config.slice) {

@@ -43,6 +43,14 @@ const REDELIVERY_DELAYS_SECS: [i64; 18] = [
     1, 5, 10, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600, 1200, 1800, 3600, 7200,
 ];
 
+/// The backoff after delivery `attempt` (1 for the first) failed: what the subscription's
+/// published policy tells the client, so a nack by the endpoint matches a nack by the client.
+pub(crate) fn redelivery_delay(attempt: u32) -> Duration {
+    let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+    let secs = REDELIVERY_DELAYS_SECS[i.min(REDELIVERY_DELAYS_SECS.len() - 1)];
+    Duration::from_secs(secs.unsigned_abs())
+}
+
 /// The server's side of the shared state a stream needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {

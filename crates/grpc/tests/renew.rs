@@ -71,6 +71,15 @@ fn body(m: &Message) -> String {
     String::from_utf8(m.body.to_vec()).expect("utf8")
 }
 
+/// When the broker delivered the message: a receipt handle's second field.
+fn pop_time_ms(handle: &str) -> u64 {
+    handle
+        .split(' ')
+        .nth(1)
+        .and_then(|t| t.parse().ok())
+        .expect("a pop time in the handle")
+}
+
 fn handle(m: &Message) -> String {
     m.system_properties
         .as_ref()
@@ -238,10 +247,25 @@ async fn past_the_maximum_renewal_time_a_push_delivery_comes_back() {
     let (got, status) = receive(&mut client, "push-a", true, Duration::from_secs(5)).await;
     assert_eq!(status.code(), Code::Ok, "{}", status.message);
     assert_eq!(got.iter().map(body).collect::<Vec<_>>(), ["slow"]);
-    // The client lives on, but its listener took too long: the group gets the message again.
+    // The client lives on, but its listener took too long: the endpoint gives the delivery up as
+    // a failed attempt, and the group gets the message again after the first attempt's backoff
+    // (1 s), not as soon as the last renewal ends.
     let (again, status) = receive(&mut client, "push-b", false, Duration::from_secs(10)).await;
     assert_eq!(status.code(), Code::Ok, "{}", status.message);
     assert_eq!(again.iter().map(body).collect::<Vec<_>>(), ["slow"]);
+    let attempt = |m: &Message| {
+        m.system_properties
+            .as_ref()
+            .and_then(|s| s.delivery_attempt)
+    };
+    assert_eq!(attempt(&again[0]), Some(2));
+    let first = pop_time_ms(&handle(&got[0]));
+    let second = pop_time_ms(&handle(&again[0]));
+    assert!(
+        second >= first + 1500 + 1000,
+        "delivered again {} ms after the first delivery: before the maximum renewal time and the backoff",
+        second - first
+    );
     drop(tx);
     f.shutdown().await;
 }
