@@ -495,6 +495,33 @@ mod tests {
     }
 
     #[test]
+    fn tls_settings_in_toml() {
+        let c = BrokerConfig::from_toml(
+            "[tls]\nmode = \"permissive\"\ncert_path = \"/etc/ferromq/server.pem\"\n\
+             key_path = \"/etc/ferromq/server.key\"\n\
+             [tls_client]\ntrust = { ca_file = \"/etc/ferromq/ca.pem\" }\n",
+            "x.toml",
+        )
+        .expect("parses");
+        assert_eq!(c.tls.mode, ferromq_net::TlsMode::Permissive);
+        assert_eq!(
+            c.tls_client.as_ref().map(|t| t.trust.clone()),
+            Some(ferromq_net::tls::ServerTrust::CaFile(
+                "/etc/ferromq/ca.pem".into()
+            ))
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let c = BrokerConfig::from_toml("[tls_client]\ntrust = \"insecure_trust_all\"\n", "x")
+            .expect("trust-all parses");
+        assert!(c.tls_client.is_some());
+        assert!(BrokerConfig::from_toml("[tls]\nmode = \"strict\"\n", "x").is_err());
+        assert_eq!(
+            BrokerConfig::default().tls.mode,
+            ferromq_net::TlsMode::Disabled
+        );
+    }
+
+    #[test]
     fn refuses_what_cannot_work() {
         let slave = BrokerConfig {
             broker_role: BrokerRole::Slave,
