@@ -33,8 +33,32 @@ pub struct AdminArgs {
     /// Timeout of each request, in milliseconds.
     #[arg(long = "timeout-ms", global = true, default_value_t = 5_000)]
     pub timeout_ms: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[command(subcommand)]
     pub command: AdminCommand,
+}
+
+/// `--tls` and how the servers' certificates are trusted.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// Connect with TLS (name servers and brokers must accept it: `tls.server.mode` permissive or
+    /// enforcing). Needs --tls-ca or --tls-insecure.
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// With --tls: PEM file of the CA the servers' certificates chain to.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// With --tls: accept any server certificate (e.g. a self-signed development server). The
+    /// traffic is encrypted but the server is not authenticated.
+    #[arg(long, global = true, requires = "tls", conflicts_with = "tls_ca")]
+    pub tls_insecure: bool,
+    /// With --tls: PEM client certificate, for servers that require one (with --tls-key).
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// With --tls: the client certificate's PEM private key.
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["tls", "tls_cert"])]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 fn default_namesrv() -> String {

@@ -23,6 +23,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use ferromq_client::admin::{Admin, AdminConfig};
+use ferromq_client::tls::{ClientTls, ServerTrust, TlsClientConfig};
 
 pub use cli::{AdminArgs, OutputFormat};
 pub use error::Failure;
@@ -72,6 +73,31 @@ pub async fn run(args: AdminArgs) -> i32 {
     }
 }
 
+/// The TLS settings `--tls` and its companions ask for.
+fn client_tls(args: &cli::TlsArgs) -> Result<Option<ClientTls>, Failure> {
+    if !args.tls {
+        return Ok(None);
+    }
+    let trust = match (&args.tls_ca, args.tls_insecure) {
+        (Some(ca), _) => ServerTrust::CaFile(ca.clone()),
+        (None, true) => ServerTrust::InsecureTrustAll,
+        (None, false) => {
+            return Err(Failure::usage(
+                "--tls needs to know which server certificates to trust",
+                "pass --tls-ca FILE (the CA's PEM) or, for a self-signed development server, --tls-insecure",
+            ))
+        }
+    };
+    let config = TlsClientConfig {
+        trust,
+        cert_path: args.tls_cert.clone(),
+        key_path: args.tls_key.clone(),
+    };
+    ClientTls::from_config(&config)
+        .map(Some)
+        .map_err(|e| Failure::usage(format!("TLS: {e}"), "check the --tls-* files"))
+}
+
 async fn execute(args: AdminArgs) -> Result<report::Report, Failure> {
     let namesrv_addrs: Vec<String> = args
         .namesrv_addr
@@ -89,6 +115,7 @@ async fn execute(args: AdminArgs) -> Result<report::Report, Failure> {
     let admin = Admin::start(AdminConfig {
         namesrv_addrs,
         timeout: Duration::from_millis(args.timeout_ms),
+        tls: client_tls(&args.tls)?,
     })
     .await
     .map_err(|e| Failure::from_client(e, &args.namesrv_addr))?;

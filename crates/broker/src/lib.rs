@@ -56,7 +56,9 @@ mod uniq_key;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ferromq_net::{ClientConfig, ClientPool, ConnectionConfig, ServerHandle, ServiceHandle};
+use ferromq_net::{
+    ClientConfig, ClientPool, ClientTls, ConnectionConfig, ServerHandle, ServerTls, ServiceHandle,
+};
 use ferromq_store::StoreHandle;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
@@ -88,6 +90,16 @@ impl Broker {
         listener: TcpListener,
     ) -> Result<BrokerHandle, BrokerError> {
         config.validate()?;
+        // Files read before anything else starts: a bad certificate fails the start at once.
+        let tls = ServerTls::from_config(&config.tls)
+            .map_err(ConfigError::Tls)?
+            .map(Arc::new);
+        let outgoing_tls = config
+            .tls_client
+            .as_ref()
+            .map(ClientTls::from_config)
+            .transpose()
+            .map_err(ConfigError::Tls)?;
         let local_addr = listener
             .local_addr()
             .map_err(|e| BrokerError::io("listener", e))?;
@@ -142,7 +154,8 @@ impl Broker {
             offsets,
             subscriptions,
             request_modes,
-            topic_routes: topic_routes::TopicRoutes::default(),
+            topic_routes: topic_routes::TopicRoutes::new(outgoing_tls.clone()),
+            outgoing_tls,
             live: live_config::LiveConfig::new(&config),
             clients: clients::Clients::default(),
             locks: locks::QueueLocks::new(std::time::Duration::from_millis(
@@ -196,7 +209,10 @@ impl Broker {
         state
             .store
             .add_write_listener(Arc::new(move |_end: u64| written.notify_waiters()));
-        let pool = ClientPool::new(ClientConfig::default());
+        let pool = ClientPool::new(ClientConfig {
+            tls: state.outgoing_tls.clone(),
+            ..ClientConfig::default()
+        });
         tasks::registrar::register_all(&state, &pool).await;
         let service = ServiceHandle::new();
         if let Some(l) = ha_listener {
@@ -264,16 +280,17 @@ impl Broker {
             state.clone(),
             service.token().clone(),
         ));
-        let server = ferromq_net::serve(
+        let server = ferromq_net::serve_tls(
             listener,
             Arc::new(BrokerHandler::new(
                 service::BrokerService::new(state.clone()),
                 state.clone(),
             )),
             ConnectionConfig::default(),
+            tls,
         )
         .map_err(|e| BrokerError::io("listener", e))?;
-        info!(%local_addr, %advertised, broker = %state.config.broker_name, cluster = %state.config.cluster_name, "broker started");
+        info!(%local_addr, %advertised, tls = %state.config.tls.mode, broker = %state.config.broker_name, cluster = %state.config.cluster_name, "broker started");
         Ok(BrokerHandle {
             local_addr,
             advertised,

@@ -34,6 +34,8 @@ pub struct State {
     pub request_modes: crate::request_modes::RequestModes,
     /// Name-server route lookups (queue assignment).
     pub topic_routes: crate::topic_routes::TopicRoutes,
+    /// TLS of the broker's own connections (`tls.enable`); `None`: plaintext.
+    pub outgoing_tls: Option<ferromq_net::ClientTls>,
     /// Settings changeable at run time (`UPDATE_BROKER_CONFIG`).
     pub live: LiveConfig,
     pub clients: Clients,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ferromq_net::{ClientConfig, ClientPool};
+use ferromq_net::{ClientConfig, ClientPool, ClientTls};
 use ferromq_remoting::body::lock::MessageQueue;
 use ferromq_remoting::body::route::{perm, TopicRouteData};
 use ferromq_remoting::body::JsonBody;
@@ -21,15 +21,18 @@ pub struct TopicRoutes {
     pool: ClientPool,
 }
 
-impl Default for TopicRoutes {
-    fn default() -> Self {
+impl TopicRoutes {
+    /// Lookups over TLS when `tls` is given (`tls.enable`).
+    #[must_use]
+    pub fn new(tls: Option<ClientTls>) -> Self {
         Self {
-            pool: ClientPool::new(ClientConfig::default()),
+            pool: ClientPool::new(ClientConfig {
+                tls,
+                ..ClientConfig::default()
+            }),
         }
     }
-}
 
-impl TopicRoutes {
     /// The readable queues of `topic` on every broker the first answering name server routes it
     /// to, sorted; `None` when none of `namesrv_addrs` knows the topic or answers.
     pub async fn readable_queues(

@@ -13,7 +13,7 @@ pub use trace::TRACE_TOPIC;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ferromq_net::ClientConfig;
+use ferromq_net::{ClientConfig, ClientTls};
 use ferromq_remoting::body::admin::{
     ConsumeStats, ConsumerConnection, ProducerConnection, TopicStatsTable,
 };
@@ -38,6 +38,8 @@ use crate::routes::{Routes, DEFAULT_TOPIC};
 pub struct AdminConfig {
     pub namesrv_addrs: Vec<String>,
     pub timeout: Duration,
+    /// TLS towards name servers and brokers (RocketMQ's `tls.enable`); `None`: plaintext.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for AdminConfig {
@@ -45,6 +47,7 @@ impl Default for AdminConfig {
         Self {
             namesrv_addrs: vec!["127.0.0.1:9876".to_owned()],
             timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -187,7 +190,10 @@ impl Admin {
         if config.namesrv_addrs.is_empty() {
             return Err(ClientError::NoNameServer);
         }
-        let remote = Remote::new(ClientConfig::default());
+        let remote = Remote::new(ClientConfig {
+            tls: config.tls,
+            ..ClientConfig::default()
+        });
         Ok(Self {
             routes: Routes::new(config.namesrv_addrs, remote.clone(), config.timeout),
             remote,

@@ -29,6 +29,11 @@ mod read_from;
 mod remote;
 pub mod routes;
 
+/// TLS settings of producers, consumers and the admin API (`tls` fields of their configs).
+pub mod tls {
+    pub use ferromq_net::tls::{ClientTls, ServerTrust, TlsClientConfig, TlsError};
+}
+
 pub use error::ClientError;
 pub use heartbeat::CLIENT_INNER_PRODUCER;
 pub use message::{Message, MessageQueue};

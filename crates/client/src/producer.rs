@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferromq_model::hash::java_string_hash;
-use ferromq_net::{ClientConfig, NetError};
+use ferromq_net::{ClientConfig, ClientTls, NetError};
 use ferromq_remoting::body::heartbeat::HeartbeatData;
 use ferromq_remoting::headers::heartbeat::UnregisterClientRequestHeader;
 use tokio::time::Instant;
@@ -58,6 +58,8 @@ pub struct ProducerConfig {
     pub heartbeat_interval: Duration,
     /// Instance part of the client id (default: `<pid>#<nanos>`).
     pub instance_name: Option<String>,
+    /// TLS towards name servers and brokers (RocketMQ's `tls.enable`); `None`: plaintext.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for ProducerConfig {
@@ -72,6 +74,7 @@ impl Default for ProducerConfig {
             route_refresh_interval: Duration::from_secs(30),
             heartbeat_interval: heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
             instance_name: None,
+            tls: None,
         }
     }
 }
@@ -134,7 +137,10 @@ impl Producer {
         client: ClientConfig,
     ) -> Result<Self, ClientError> {
         config.validate()?;
-        let remote = Remote::new(client);
+        let remote = Remote::new(ClientConfig {
+            tls: config.tls.clone(),
+            ..client
+        });
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

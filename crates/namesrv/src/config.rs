@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferromq_net::tls::{TlsError, TlsServerConfig};
 use serde::{Deserialize, Serialize};
 
 /// Name-server settings. Durations are written in milliseconds (`*_ms` keys).
@@ -21,6 +22,9 @@ pub struct NameServerConfig {
     pub scan_interval: Duration,
     /// Where KV config is persisted (Java: `~/namesrv/kvConfig.json`); `None` keeps it in memory.
     pub kv_config_path: Option<PathBuf>,
+    /// TLS on the listener (`[tls]`: `mode`, `cert_path`, `key_path`, `trust_cert_path`,
+    /// `need_client_auth`; RocketMQ's `tls.server.*`). Disabled by default, see `ferromq_net::TlsMode`.
+    pub tls: TlsServerConfig,
 }
 
 impl Default for NameServerConfig {
@@ -30,6 +34,7 @@ impl Default for NameServerConfig {
             broker_expiry: Duration::from_secs(120),
             scan_interval: Duration::from_secs(5),
             kv_config_path: None,
+            tls: TlsServerConfig::default(),
         }
     }
 }
@@ -41,6 +46,8 @@ pub enum ConfigError {
     Zero(&'static str),
     #[error("scan_interval ({scan:?}) must not exceed broker_expiry ({expiry:?})")]
     ScanSlowerThanExpiry { scan: Duration, expiry: Duration },
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
 }
 
 impl NameServerConfig {
@@ -61,6 +68,7 @@ impl NameServerConfig {
                 expiry: self.broker_expiry,
             });
         }
+        self.tls.validate()?;
         Ok(())
     }
 }

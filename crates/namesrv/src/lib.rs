@@ -21,7 +21,7 @@ mod state;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ferromq_net::{ConnectionConfig, ServiceHandle};
+use ferromq_net::{ConnectionConfig, ServerTls, ServiceHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
@@ -64,10 +64,14 @@ impl NameServer {
         let state = Arc::new(State::new(kv, config.broker_expiry));
         let service = ServiceHandle::new();
         let handler = Arc::new(NameServerHandler::new(state.clone()));
+        let tls = ServerTls::from_config(&config.tls)
+            .map_err(ConfigError::Tls)?
+            .map(Arc::new);
         service.spawn(ferromq_net::server::run(
             listener,
             handler,
             ConnectionConfig::default(),
+            tls,
             service.token().clone(),
         ));
         service.spawn(liveness::run(
@@ -75,7 +79,7 @@ impl NameServer {
             config.scan_interval,
             service.token().clone(),
         ));
-        info!(%local_addr, ?config, "name server started");
+        info!(%local_addr, tls = %config.tls.mode, ?config, "name server started");
         Ok(NameServerHandle {
             local_addr,
             service,

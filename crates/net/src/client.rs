@@ -18,17 +18,21 @@ use tracing::debug;
 
 use ferromq_remoting::RemotingCommand;
 
-use crate::connection::{self, Connection, ConnectionConfig};
+use crate::connection::{self, Connection, ConnectionConfig, Ends};
 use crate::error::NetError;
 use crate::handler::{Handler, NotSupported};
+use crate::tls::ClientTls;
 
 /// Settings of a client or pool.
 #[derive(Clone)]
 pub struct ClientConfig {
     pub connection: ConnectionConfig,
+    /// Covers the TCP connection and, with `tls`, the handshake.
     pub connect_timeout: Duration,
     /// Handles requests the server sends to us.
     pub handler: Arc<dyn Handler>,
+    /// Connect with TLS (RocketMQ's `tls.enable`); `None`: plaintext.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for ClientConfig {
@@ -37,6 +41,7 @@ impl Default for ClientConfig {
             connection: ConnectionConfig::default(),
             connect_timeout: Duration::from_secs(3),
             handler: Arc::new(NotSupported),
+            tls: None,
         }
     }
 }
@@ -46,6 +51,7 @@ impl fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("connection", &self.connection)
             .field("connect_timeout", &self.connect_timeout)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -149,28 +155,52 @@ impl Client {
             return Err(NetError::Shutdown);
         }
         let timeout = inner.config.connect_timeout;
-        let stream = tokio::select! {
+        let conn = tokio::select! {
             () = inner.token.cancelled() => return Err(NetError::Shutdown),
-            stream = tokio::time::timeout(timeout, TcpStream::connect(inner.addr.as_str())) => stream,
+            conn = tokio::time::timeout(timeout, self.dial()) => conn,
         };
-        let stream = stream
-            .map_err(|_| NetError::ConnectTimeout {
-                addr: inner.addr.clone(),
-                millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            })?
+        let conn = conn.map_err(|_| NetError::ConnectTimeout {
+            addr: inner.addr.clone(),
+            millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        })??;
+        debug!(addr = %inner.addr, conn = %conn.id(), "connected");
+        Ok(conn)
+    }
+
+    /// Connects, runs the TLS handshake if configured, and starts the connection's tasks.
+    async fn dial(&self) -> Result<Connection, NetError> {
+        let inner = &*self.inner;
+        let stream = TcpStream::connect(inner.addr.as_str())
+            .await
             .map_err(|source| NetError::Connect {
                 addr: inner.addr.clone(),
                 source,
             })?;
-        let conn = connection::spawn(
+        let Some(tls) = &inner.config.tls else {
+            return Ok(connection::spawn(
+                stream,
+                inner.config.handler.clone(),
+                &inner.config.connection,
+                &inner.tracker,
+                &inner.token,
+            )?);
+        };
+        let ends = Ends::of(&stream)?;
+        let stream = tls
+            .connect(&inner.addr, stream)
+            .await
+            .map_err(|source| NetError::Tls {
+                addr: inner.addr.clone(),
+                source,
+            })?;
+        Ok(connection::spawn_tls(
             stream,
+            ends,
             inner.config.handler.clone(),
             &inner.config.connection,
             &inner.tracker,
             &inner.token,
-        )?;
-        debug!(addr = %inner.addr, conn = %conn.id(), "connected");
-        Ok(conn)
+        ))
     }
 
     /// Sends a request and waits for its response; `timeout` covers connecting too.

@@ -25,8 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use parking_lot::Mutex;
-use tokio::io::{AsyncWriteExt as _, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::FramedRead;
@@ -266,17 +265,70 @@ pub(crate) fn spawn(
     tracker: &TaskTracker,
     parent: &CancellationToken,
 ) -> std::io::Result<Connection> {
-    let peer_addr = stream.peer_addr()?;
-    let local_addr = stream.local_addr()?;
-    // Request/response traffic: Nagle would only add latency.
-    stream.set_nodelay(true)?;
+    let ends = Ends::of(&stream)?;
+    // Owned halves of a TCP stream share no lock between reader and writer.
     let (rd, wr) = stream.into_split();
+    Ok(spawn_halves(rd, wr, ends, handler, config, tracker, parent))
+}
+
+/// [`spawn`] over a TLS stream (server or client side) on the TCP stream `ends` describes.
+pub(crate) fn spawn_tls<S>(
+    stream: S,
+    ends: Ends,
+    handler: Arc<dyn Handler>,
+    config: &ConnectionConfig,
+    tracker: &TaskTracker,
+    parent: &CancellationToken,
+) -> Connection
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    // A TLS session is one state machine for both directions: its halves share it under a lock.
+    let (rd, wr) = tokio::io::split(stream);
+    spawn_halves(rd, wr, ends, handler, config, tracker, parent)
+}
+
+/// The two addresses of a TCP connection, read (and Nagle turned off) before it is wrapped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ends {
+    peer: SocketAddr,
+    local: SocketAddr,
+}
+
+impl Ends {
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub(crate) fn of(stream: &TcpStream) -> std::io::Result<Self> {
+        // Request/response traffic: Nagle would only add latency.
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            peer: stream.peer_addr()?,
+            local: stream.local_addr()?,
+        })
+    }
+}
+
+fn spawn_halves<R, W>(
+    rd: R,
+    wr: W,
+    ends: Ends,
+    handler: Arc<dyn Handler>,
+    config: &ConnectionConfig,
+    tracker: &TaskTracker,
+    parent: &CancellationToken,
+) -> Connection
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (out, rx) = mpsc::channel(config.write_queue.max(1));
     let conn = Connection {
         shared: Arc::new(Shared {
             id: ConnectionId::next(),
-            peer_addr,
-            local_addr,
+            peer_addr: ends.peer,
+            local_addr: ends.local,
             serialize_type: config.serialize_type,
             out,
             pending: Mutex::new(HashMap::new()),
@@ -294,12 +346,12 @@ pub(crate) fn spawn(
         permits,
         tracker.clone(),
     ));
-    Ok(conn)
+    conn
 }
 
-async fn read_loop(
+async fn read_loop<R: AsyncRead + Unpin>(
     conn: Connection,
-    mut frames: FramedRead<OwnedReadHalf, RemotingCodec>,
+    mut frames: FramedRead<R, RemotingCodec>,
     handler: Arc<dyn Handler>,
     permits: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -380,7 +432,11 @@ async fn dispatch(
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, closed: CancellationToken) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    wr: W,
+    mut rx: mpsc::Receiver<Bytes>,
+    closed: CancellationToken,
+) {
     let mut w = BufWriter::with_capacity(WRITE_BUFFER, wr);
     loop {
         let frame = tokio::select! {
@@ -406,8 +462,8 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, closed: C
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once.
-async fn write_batch(
-    w: &mut BufWriter<OwnedWriteHalf>,
+async fn write_batch<W: AsyncWrite + Unpin>(
+    w: &mut BufWriter<W>,
     first: Bytes,
     rx: &mut mpsc::Receiver<Bytes>,
 ) -> std::io::Result<()> {

@@ -15,6 +15,14 @@ pub enum NetError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS handshake failed: an untrusted certificate, a server that does not speak TLS, a
+    /// client certificate the server refused, ...
+    #[error("TLS with {addr} failed: {source}")]
+    Tls {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The TCP connection was not established within the configured time.
     #[error("connecting to {addr} timed out after {millis} ms")]
     ConnectTimeout { addr: String, millis: u64 },

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ferromq_bench::BenchCommand;
+use ferromq_net::TlsMode;
 
 /// RocketMQ-compatible messaging and streaming in one small binary.
 #[derive(Debug, Parser)]
@@ -95,6 +96,11 @@ pub struct DevArgs {
     /// or a free port when the broker port is 0].
     #[arg(long, value_name = "ADDR", requires = "cluster")]
     pub controller_listen: Option<SocketAddr>,
+    /// TLS on the name server's and brokers' remoting ports: `disabled`, `permissive` (TLS and
+    /// plaintext on one port) or `enforcing` (TLS only), with the certificate of the broker
+    /// config's `tls.server.*` settings or a self-signed one generated at start.
+    #[arg(long, value_name = "MODE", default_value = "disabled")]
+    pub tls: TlsMode,
 }
 
 /// `dev --master-role`.
@@ -171,6 +177,10 @@ mod tests {
         assert_eq!(dev.data_dir, PathBuf::from("./ferromq-data"));
         assert_eq!((dev.cluster, dev.master_role), (None, MasterRole::Sync));
         assert!(dev.controller_listen.is_none());
+        assert_eq!(dev.tls, TlsMode::Disabled);
+        let cli = Cli::try_parse_from(["ferromq", "dev", "--tls", "enforcing"]).expect("tls");
+        assert!(matches!(cli.command, Command::Dev(d) if d.tls == TlsMode::Enforcing));
+        assert!(Cli::try_parse_from(["ferromq", "dev", "--tls", "strict"]).is_err());
         let cli =
             Cli::try_parse_from(["ferromq", "dev", "--cluster", "2", "--master-role", "async"])
                 .expect("cluster");

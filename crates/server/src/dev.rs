@@ -7,6 +7,7 @@ use std::io::Write as _;
 use anyhow::Context;
 use ferromq_broker::Broker;
 use ferromq_namesrv::{NameServer, NameServerConfig};
+use ferromq_net::{TlsClientConfig, TlsMode};
 
 use crate::broker_cmd;
 use crate::cli::DevArgs;
@@ -20,11 +21,21 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut broker_config = broker_cmd::load_config(args.config.as_deref())?;
     broker_config.store_root_dir = args.data_dir.join("broker");
     broker_config.listen = args.broker_listen;
+    if args.tls != TlsMode::Disabled {
+        broker_config.tls.mode = args.tls;
+    }
+    // The name server gets the broker's TLS settings, and the brokers register with it over TLS:
+    // its certificate is self-signed unless configured, hence no verification by default.
+    if broker_config.tls.mode != TlsMode::Disabled && broker_config.tls_client.is_none() {
+        broker_config.tls_client = Some(TlsClientConfig::insecure_trust_all());
+    }
     let ns_config = NameServerConfig {
         listen: args.namesrv_listen,
         kv_config_path: Some(args.data_dir.join("namesrv").join("kvConfig.json")),
+        tls: broker_config.tls.clone(),
         ..NameServerConfig::default()
     };
+    let tls_mode = broker_config.tls.mode;
     signals::runtime()?.block_on(async move {
         let ns_listener = ferromq_net::listen::bind(args.namesrv_listen)
             .with_context(|| format!("binding the name server to {}", args.namesrv_listen))?;
@@ -67,7 +78,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         // Scripts parse `namesrv=` and `broker=`: new fields go at the end.
         writeln!(
             out,
-            "ferromq dev ready: namesrv={} broker={} data={} grpc={}",
+            "ferromq dev ready: namesrv={} broker={} data={} grpc={} tls={tls_mode}",
             ns.local_addr(),
             broker.local_addr(),
             args.data_dir.display(),

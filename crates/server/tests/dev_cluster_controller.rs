@@ -33,6 +33,7 @@ async fn dev_cluster_names_its_controller_and_the_controller_its_master() {
     let admin = Admin::start(AdminConfig {
         namesrv_addrs: vec![dev.field("namesrv")],
         timeout: Duration::from_secs(3),
+        tls: None,
     })
     .await
     .expect("admin");

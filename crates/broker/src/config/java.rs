@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use ferromq_store::config::FlushMode;
 
+use crate::config::java_tls::{self, ClientKeys};
 use crate::config::{BrokerConfig, BrokerRole, ConfigError};
 
 /// Java keys accepted without effect.
@@ -32,17 +33,28 @@ const IGNORED: &[&str] = &[
 /// `UnknownKey` or `BadValue`, naming the key and `file`.
 pub fn parse(text: &str, file: &str) -> Result<BrokerConfig, ConfigError> {
     let mut c = BrokerConfig::default();
-    for line in text.lines() {
+    let mut tls_client = ClientKeys::default();
+    for (key, value) in properties(text) {
+        if !java_tls::apply(&mut c, &mut tls_client, key, value, file)? {
+            apply(&mut c, key, value, file)?;
+        }
+    }
+    c.tls_client = tls_client.finish(file)?;
+    Ok(c)
+}
+
+/// The `key=value` (or `key: value`) pairs of a properties text, comments and blank lines skipped.
+pub(crate) fn properties(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|line| {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
+            return None;
         }
-        let (key, value) = line
-            .split_once(['=', ':'])
-            .map_or((line, ""), |(k, v)| (k.trim(), v.trim()));
-        apply(&mut c, key, value, file)?;
-    }
-    Ok(c)
+        Some(
+            line.split_once(['=', ':'])
+                .map_or((line, ""), |(k, v)| (k.trim(), v.trim())),
+        )
+    })
 }
 
 fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(), ConfigError> {

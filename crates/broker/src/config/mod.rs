@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 pub mod delay_levels;
 pub mod java;
+mod java_tls;
 
+use ferromq_net::tls::{TlsClientConfig, TlsError, TlsServerConfig};
 use ferromq_store::config::{FlushMode, StoreConfig};
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +57,14 @@ pub struct BrokerConfig {
     /// TLS connections. Unset: a self-signed certificate generated at start.
     pub grpc_tls_cert: Option<PathBuf>,
     pub grpc_tls_key: Option<PathBuf>,
+    /// TLS on the remoting listener (`tls.server.mode`, `tls.server.certPath`,
+    /// `tls.server.keyPath`, `tls.server.trustCertPath`, `tls.server.need.client.auth`; TOML: a
+    /// `[tls]` table). Disabled by default: see `TlsMode` for why this differs from RocketMQ.
+    pub tls: TlsServerConfig,
+    /// `tls.enable`: the broker's own connections (name-server registration and route lookups, a
+    /// replica's metadata sync from its master) use TLS with these settings; `None`: plaintext.
+    /// Needed when the name servers enforce TLS.
+    pub tls_client: Option<TlsClientConfig>,
     /// `haMasterAddress`: the master's HA `host:port` a SLAVE follows. Unset: learnt from the name
     /// servers' answer to registration.
     pub ha_master_address: Option<String>,
@@ -170,6 +180,8 @@ impl Default for BrokerConfig {
             grpc_listen_port: None,
             grpc_tls_cert: None,
             grpc_tls_key: None,
+            tls: TlsServerConfig::default(),
+            tls_client: None,
             ha_master_address: None,
             min_in_sync_replicas: 1,
             ha_max_gap_not_in_sync: 256 << 20,
@@ -242,6 +254,8 @@ pub enum ConfigError {
     },
     #[error("cannot read {file}: {detail}")]
     Unreadable { file: String, detail: String },
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
 }
 
 impl BrokerConfig {
@@ -323,6 +337,7 @@ impl BrokerConfig {
                 why: "the gRPC certificate and key are given together or not at all",
             });
         }
+        self.tls.validate()?;
         if self.register_name_server_period_ms == 0 {
             return Err(ConfigError::Zero("registerNameServerPeriod"));
         }
@@ -477,6 +492,33 @@ mod tests {
         assert_eq!(c.flush_disk_type, FlushMode::SyncFlush);
         let err = BrokerConfig::from_toml("brokerName = \"b\"\n", "x.toml").expect_err("unknown");
         assert!(err.to_string().contains("brokerName"), "{err}");
+    }
+
+    #[test]
+    fn tls_settings_in_toml() {
+        let c = BrokerConfig::from_toml(
+            "[tls]\nmode = \"permissive\"\ncert_path = \"/etc/ferromq/server.pem\"\n\
+             key_path = \"/etc/ferromq/server.key\"\n\
+             [tls_client]\ntrust = { ca_file = \"/etc/ferromq/ca.pem\" }\n",
+            "x.toml",
+        )
+        .expect("parses");
+        assert_eq!(c.tls.mode, ferromq_net::TlsMode::Permissive);
+        assert_eq!(
+            c.tls_client.as_ref().map(|t| t.trust.clone()),
+            Some(ferromq_net::tls::ServerTrust::CaFile(
+                "/etc/ferromq/ca.pem".into()
+            ))
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let c = BrokerConfig::from_toml("[tls_client]\ntrust = \"insecure_trust_all\"\n", "x")
+            .expect("trust-all parses");
+        assert!(c.tls_client.is_some());
+        assert!(BrokerConfig::from_toml("[tls]\nmode = \"strict\"\n", "x").is_err());
+        assert_eq!(
+            BrokerConfig::default().tls.mode,
+            ferromq_net::TlsMode::Disabled
+        );
     }
 
     #[test]

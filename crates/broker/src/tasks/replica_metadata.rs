@@ -21,7 +21,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Mirrors the master named by the name servers until `token` is cancelled.
 pub(crate) async fn mirror(state: Arc<State>, token: CancellationToken) {
-    let pool = ClientPool::new(ClientConfig::default());
+    let pool = ClientPool::new(ClientConfig {
+        tls: state.outgoing_tls.clone(),
+        ..ClientConfig::default()
+    });
     loop {
         let master = state.replication.master_broker.read().clone();
         if let Some(addr) = master {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ferromq_net::ClientConfig;
+use ferromq_net::{ClientConfig, ClientTls};
 use ferromq_remoting::body::heartbeat::SubscriptionData;
 use ferromq_remoting::body::route::MASTER_ID;
 use ferromq_remoting::headers::offset::{
@@ -38,6 +38,8 @@ pub struct PullConsumerConfig {
     /// Timeout of requests other than long-polling pulls.
     pub request_timeout: Duration,
     pub route_refresh_interval: Duration,
+    /// TLS towards name servers and brokers (RocketMQ's `tls.enable`); `None`: plaintext.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for PullConsumerConfig {
@@ -47,6 +49,7 @@ impl Default for PullConsumerConfig {
             group: "DEFAULT_CONSUMER".to_owned(),
             request_timeout: Duration::from_secs(3),
             route_refresh_interval: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -343,7 +346,10 @@ impl PullConsumer {
         if config.group.is_empty() {
             return Err(ClientError::InvalidArgument("empty consumer group".into()));
         }
-        let remote = Remote::new(ClientConfig::default());
+        let remote = Remote::new(ClientConfig {
+            tls: config.tls.clone(),
+            ..ClientConfig::default()
+        });
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

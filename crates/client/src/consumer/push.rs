@@ -117,6 +117,7 @@ impl PushConsumer {
         let handler = ConsumerHandler::default();
         let remote = Remote::new(ClientConfig {
             handler: Arc::new(handler.clone()),
+            tls: config.tls.clone(),
             ..ClientConfig::default()
         });
         let routes = Routes::new(

@@ -127,6 +127,7 @@ impl Group {
             let admin = Admin::start(AdminConfig {
                 namesrv_addrs: vec![ns.clone()],
                 timeout: Duration::from_secs(1),
+                tls: None,
             })
             .await
             .ok()?;
@@ -177,6 +178,7 @@ pub async fn create_topic(namesrv: &str, topic: &str) {
     let admin = Admin::start(AdminConfig {
         namesrv_addrs: vec![namesrv.to_owned()],
         timeout: Duration::from_secs(2),
+        tls: None,
     })
     .await
     .expect("admin");

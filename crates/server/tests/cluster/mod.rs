@@ -439,6 +439,7 @@ pub async fn runtime_info(addr: &str, namesrv: &str) -> Option<BTreeMap<String, 
     let admin = Admin::start(AdminConfig {
         namesrv_addrs: vec![namesrv.to_owned()],
         timeout: Duration::from_millis(1000),
+        tls: None,
     })
     .await
     .ok()?;
