@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod allocate;
+mod auth;
 pub mod clients;
 pub mod config;
 pub mod error;
@@ -269,6 +270,7 @@ impl Broker {
             Arc::new(BrokerHandler::new(
                 service::BrokerService::new(state.clone()),
                 state.clone(),
+                Arc::new(auth::Guard::open(&state.config)?),
             )),
             ConnectionConfig::default(),
         )

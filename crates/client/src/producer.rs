@@ -58,6 +58,9 @@ pub struct ProducerConfig {
     pub heartbeat_interval: Duration,
     /// Instance part of the client id (default: `<pid>#<nanos>`).
     pub instance_name: Option<String>,
+    /// Access key and secret key to sign every request with (brokers with ACL on); `None`
+    /// sends unsigned requests.
+    pub credentials: Option<ferromq_auth::Credentials>,
 }
 
 impl Default for ProducerConfig {
@@ -72,6 +75,7 @@ impl Default for ProducerConfig {
             route_refresh_interval: Duration::from_secs(30),
             heartbeat_interval: heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
             instance_name: None,
+            credentials: None,
         }
     }
 }
@@ -134,7 +138,7 @@ impl Producer {
         client: ClientConfig,
     ) -> Result<Self, ClientError> {
         config.validate()?;
-        let remote = Remote::new(client);
+        let remote = Remote::new(client).signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

@@ -38,6 +38,9 @@ pub struct PullConsumerConfig {
     /// Timeout of requests other than long-polling pulls.
     pub request_timeout: Duration,
     pub route_refresh_interval: Duration,
+    /// Access key and secret key to sign every request with (brokers with ACL on); `None`
+    /// sends unsigned requests.
+    pub credentials: Option<ferromq_auth::Credentials>,
 }
 
 impl Default for PullConsumerConfig {
@@ -47,6 +50,7 @@ impl Default for PullConsumerConfig {
             group: "DEFAULT_CONSUMER".to_owned(),
             request_timeout: Duration::from_secs(3),
             route_refresh_interval: Duration::from_secs(30),
+            credentials: None,
         }
     }
 }
@@ -343,7 +347,7 @@ impl PullConsumer {
         if config.group.is_empty() {
             return Err(ClientError::InvalidArgument("empty consumer group".into()));
         }
-        let remote = Remote::new(ClientConfig::default());
+        let remote = Remote::new(ClientConfig::default()).signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

@@ -118,7 +118,8 @@ impl PushConsumer {
         let remote = Remote::new(ClientConfig {
             handler: Arc::new(handler.clone()),
             ..ClientConfig::default()
-        });
+        })
+        .signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

@@ -73,6 +73,8 @@ pub struct PushConsumerConfig {
     /// `$HOME/.rocketmq_offsets/<client id>`).
     pub offset_store_dir: Option<PathBuf>,
     pub instance_name: Option<String>,
+    /// Access key and secret key to sign every request with (brokers with ACL on).
+    pub credentials: Option<ferromq_auth::Credentials>,
 }
 
 impl PushConsumerConfig {
@@ -102,6 +104,7 @@ impl PushConsumerConfig {
             request_timeout: Duration::from_secs(3),
             offset_store_dir: None,
             instance_name: None,
+            credentials: None,
         }
     }
 
