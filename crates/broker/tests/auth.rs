@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{call, client_of, props, send_header, TestCluster};
 use ferromq_auth::wire::{AclInfo, PolicyEntryInfo, PolicyInfo, UserInfo};
 use ferromq_auth::Credentials;
-use ferromq_broker::config::auth::InitUser;
+use ferromq_broker::config::auth::{InitUser, InnerCredentials};
 use ferromq_broker::BrokerConfig;
 use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
 use ferromq_client::consumer::{PullConsumer, PullConsumerConfig, PullStatus};
@@ -360,5 +360,124 @@ async fn every_dispatched_request_code_is_in_the_authorization_table() {
     }
     // Send, pull, offsets, admin, the auth requests themselves...
     assert!(dispatched >= 60, "only {dispatched} codes dispatched");
+    cluster.shutdown().await;
+}
+
+/// A replica with ACL on signs its metadata requests to its master with
+/// `innerClientAuthenticationCredentials`, so it mirrors the master's topics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_signs_its_mirroring_with_the_inner_credentials() {
+    let inner = |c: &mut BrokerConfig| {
+        secured(c);
+        c.inner_client_authentication_credentials = Some(InnerCredentials {
+            access_key: ROOT.0.into(),
+            secret_key: ROOT.1.into(),
+        });
+    };
+    let master = TestCluster::start_with(|c| {
+        inner(c);
+        c.ha_listen_port = Some(0);
+    })
+    .await;
+    set_up(&master).await;
+    let ha = master.broker().ha_addr().expect("HA listener").to_string();
+    let ns = master.ns().local_addr().to_string();
+    let replica = common::start_replica(&master.dir().join("replica"), &ns, 1, |c| {
+        inner(c);
+        c.ha_master_address = Some(ha.clone());
+    })
+    .await;
+    let r = client_of(&replica).await;
+    ferromq_testkit::eventually(common::T, "the replica mirrored topic allowed", || {
+        let r = &r;
+        async move {
+            let mut cmd = RemotingCommand::request(RequestCode::GET_TOPIC_CONFIG)
+                .with_ext("topic", "allowed");
+            Credentials::new(ROOT.0, ROOT.1).sign(&mut cmd);
+            let resp = r.request(cmd, common::T).await.ok()?;
+            (resp.response_code() == ResponseCode::SUCCESS).then_some(())
+        }
+    })
+    .await;
+    replica.shutdown().await;
+    master.shutdown().await;
+}
+
+fn user_info(name: &str, password: &str, kind: &str) -> UserInfo {
+    UserInfo {
+        username: Some(name.into()),
+        password: Some(password.into()),
+        user_type: Some(kind.into()),
+        user_status: None,
+    }
+}
+
+/// User and ACL requests are authorized like any other (resource `Cluster`), and only a super
+/// user may create a super user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_admin_needs_cluster_permissions_and_super_needs_super() {
+    let cluster = TestCluster::start_with(secured).await;
+    set_up(&cluster).await;
+    let addr = cluster.broker_addr();
+    let alice = admin(&cluster, ALICE).await;
+    let err = alice
+        .users(&addr, "")
+        .await
+        .expect_err("alice may not list users");
+    let (code, remark) = refused(&err);
+    assert_eq!(code, ResponseCode::NO_PERMISSION);
+    assert!(
+        remark.contains("User:alice")
+            && remark.contains("Cluster:DefaultCluster")
+            && remark.contains("List"),
+        "{remark}"
+    );
+
+    let root = admin(&cluster, ROOT).await;
+    root.put_acl(
+        &addr,
+        &AclInfo {
+            subject: Some("User:alice".into()),
+            policies: vec![PolicyInfo {
+                policy_type: None,
+                entries: vec![entry("Cluster", &["Create"], "Allow")],
+            }],
+        },
+    )
+    .await
+    .expect("grant Cluster Create");
+    alice
+        .create_user(&addr, &user_info("carol", "carol-secret", "Normal"))
+        .await
+        .expect("alice may create a normal user now");
+    let err = alice
+        .create_user(&addr, &user_info("dave", "dave-secret", "Super"))
+        .await
+        .expect_err("but not a super user");
+    let (code, remark) = refused(&err);
+    assert_eq!(code, ResponseCode::SYSTEM_ERROR);
+    assert!(remark.contains("super user"), "{remark}");
+
+    let names: Vec<String> = root
+        .users(&addr, "")
+        .await
+        .expect("root lists")
+        .into_iter()
+        .filter_map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["alice", "carol", "root"]);
+    root.delete_user(&addr, "carol").await.expect("delete");
+    let err = root.user(&addr, "carol").await.expect_err("gone");
+    assert!(refused(&err).1.contains("carol is not found"));
+    // A deleted user's requests are refused at once.
+    let carol = producer(&cluster, ("carol", "carol-secret")).await;
+    let err = carol
+        .send(Message::new("allowed", b"x".to_vec()))
+        .await
+        .expect_err("carol is gone");
+    assert!(refused(&err).1.contains("user carol is not found"));
+    carol.shutdown().await;
+    alice.shutdown().await;
+    root.shutdown().await;
     cluster.shutdown().await;
 }

@@ -128,6 +128,16 @@ impl Guard {
     }
 }
 
+/// Signs a request this broker sends itself with `innerClientAuthenticationCredentials`, when
+/// set, so that brokers with ACL on accept it (a replica's metadata requests to its master; name
+/// servers ignore the signature today but get it as Apache's do).
+pub(crate) fn sign_inner(config: &BrokerConfig, mut cmd: RemotingCommand) -> RemotingCommand {
+    if let Some(inner) = &config.inner_client_authentication_credentials {
+        inner.credentials().sign(&mut cmd);
+    }
+    cmd
+}
+
 fn refusal(req: &RemotingCommand, e: &AuthError) -> Option<RemotingCommand> {
     (!req.is_oneway()).then(|| {
         RemotingCommand::response_to(req, ResponseCode::NO_PERMISSION, Some(e.to_string()))
