@@ -10,6 +10,8 @@
 //! - `tasks/`: background work over the whole state: registration with the name servers, the
 //!   controller agent, replica metadata, the transaction check scan, the POP revive timer,
 //!   housekeeping.
+//! - `auth`: ACL 2.0 checks before dispatch, users and ACLs (`config/auth.json`) and the AUTH_*
+//!   admin requests (docs/security.md).
 //! - `state`: the components below, bundled for the layers above.
 //! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
