@@ -21,7 +21,10 @@ pub struct InitUser {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InnerCredentials {
+    // TOML files spell keys in snake case; the `broker.conf` JSON uses Apache's camel case.
+    #[serde(alias = "access_key")]
     pub access_key: String,
+    #[serde(alias = "secret_key")]
     pub secret_key: String,
 }
 
@@ -103,6 +106,19 @@ mod tests {
             "root"
         );
         assert!(parse("initAuthenticationUser={\"user\":1}\n", "b.conf").is_err());
+        let toml: crate::BrokerConfig = toml::from_str(
+            "authentication_enabled = true\n\
+             init_authentication_user = { username = \"root\", password = \"pw\" }\n\
+             inner_client_authentication_credentials = { access_key = \"root\", secret_key = \"pw\" }\n",
+        )
+        .expect("toml");
+        assert!(toml.authentication_enabled);
+        assert_eq!(
+            toml.inner_client_authentication_credentials
+                .expect("creds")
+                .secret_key,
+            "pw"
+        );
         assert!(format!(
             "{:?}",
             parse(
