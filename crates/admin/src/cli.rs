@@ -35,6 +35,22 @@ pub struct AdminArgs {
     pub timeout_ms: u64,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Access key (user name) to sign every request with, for brokers with ACL on.
+    #[arg(
+        long = "accessKey",
+        alias = "access-key",
+        global = true,
+        requires = "secret_key"
+    )]
+    pub access_key: Option<String>,
+    /// Secret key (password) of `--accessKey`.
+    #[arg(
+        long = "secretKey",
+        alias = "secret-key",
+        global = true,
+        requires = "access_key"
+    )]
+    pub secret_key: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -135,6 +151,36 @@ pub enum AdminCommand {
     /// Show a message's trace: who sent and consumed it, when, and how long it took.
     #[command(alias = "query-msg-trace-by-id")]
     QueryMsgTraceById(QueryMsgTraceByIdArgs),
+    /// Create a user (ACL 2.0) on a broker (-b) or every master of a cluster (-c).
+    #[command(alias = "create-user")]
+    CreateUser(crate::auth_cli::UserArgs),
+    /// Change a user's password, type or status.
+    #[command(alias = "update-user")]
+    UpdateUser(crate::auth_cli::UserArgs),
+    /// Delete a user and its ACL.
+    #[command(alias = "delete-user")]
+    DeleteUser(crate::auth_cli::UserNameArgs),
+    /// Show a user.
+    #[command(alias = "get-user")]
+    GetUser(crate::auth_cli::UserNameArgs),
+    /// List users whose name contains a filter.
+    #[command(alias = "list-user")]
+    ListUser(crate::auth_cli::ListUserArgs),
+    /// Add policy entries to a user's ACL (one per resource).
+    #[command(alias = "create-acl")]
+    CreateAcl(crate::auth_cli::AclArgs),
+    /// Replace or add policy entries of a user's ACL.
+    #[command(alias = "update-acl")]
+    UpdateAcl(crate::auth_cli::AclArgs),
+    /// Delete a user's ACL, or only its entries for one resource (-r).
+    #[command(alias = "delete-acl")]
+    DeleteAcl(crate::auth_cli::DeleteAclArgs),
+    /// Show a user's ACL.
+    #[command(alias = "get-acl")]
+    GetAcl(crate::auth_cli::SubjectArgs),
+    /// List ACLs by subject and resource filters.
+    #[command(alias = "list-acl")]
+    ListAcl(crate::auth_cli::ListAclArgs),
 }
 
 #[derive(Debug, Clone, Args)]

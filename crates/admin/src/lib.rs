@@ -4,7 +4,8 @@
 //!
 //! Layout:
 //!
-//! - [`cli`]: the command line (clap derive): [`AdminArgs`], one variant per command.
+//! - [`cli`]: the command line (clap derive): [`AdminArgs`], one variant per command;
+//!   [`auth_cli`]: the arguments of the user and ACL commands.
 //! - `commands/`: what each command does, returning a [`report::Report`] (topics, clusters and
 //!   brokers, consumer groups, messages, offsets).
 //! - [`report`]: a command's result as a table for people and JSON with stable field names.
@@ -12,6 +13,7 @@
 //! - [`error`]: [`Failure`] and the exit codes: 0 ok, 2 usage, 3 not found, 4 server or connection.
 #![forbid(unsafe_code)]
 
+pub mod auth_cli;
 pub mod cli;
 mod commands;
 pub mod error;
@@ -98,7 +100,11 @@ fn client_tls(args: &cli::TlsArgs) -> Result<Option<ClientTls>, Failure> {
         .map_err(|e| Failure::usage(format!("TLS: {e}"), "check the --tls-* files"))
 }
 
-async fn execute(args: AdminArgs) -> Result<report::Report, Failure> {
+/// Runs one admin command and returns its result instead of printing it.
+///
+/// # Errors
+/// The command's [`Failure`].
+pub async fn execute(args: AdminArgs) -> Result<report::Report, Failure> {
     let namesrv_addrs: Vec<String> = args
         .namesrv_addr
         .split(';')
@@ -112,11 +118,18 @@ async fn execute(args: AdminArgs) -> Result<report::Report, Failure> {
             "pass -n 127.0.0.1:9876 or set NAMESRV_ADDR",
         ));
     }
-    let admin = Admin::start(AdminConfig {
-        namesrv_addrs,
-        timeout: Duration::from_millis(args.timeout_ms),
-        tls: client_tls(&args.tls)?,
-    })
+    let credentials = match (&args.access_key, &args.secret_key) {
+        (Some(ak), Some(sk)) => Some(ferromq_auth::Credentials::new(ak, sk)),
+        _ => None,
+    };
+    let admin = Admin::start_signed(
+        AdminConfig {
+            namesrv_addrs,
+            timeout: Duration::from_millis(args.timeout_ms),
+            tls: client_tls(&args.tls)?,
+        },
+        credentials,
+    )
     .await
     .map_err(|e| Failure::from_client(e, &args.namesrv_addr))?;
     let result = commands::run(&admin, &args).await;

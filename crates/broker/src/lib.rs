@@ -10,6 +10,8 @@
 //! - `tasks/`: background work over the whole state: registration with the name servers, the
 //!   controller agent, replica metadata, the transaction check scan, the POP revive timer,
 //!   housekeeping.
+//! - `auth`: ACL 2.0 checks before dispatch, users and ACLs (`config/auth.json`) and the AUTH_*
+//!   admin requests (docs/security.md).
 //! - `state`: the components below, bundled for the layers above.
 //! - Components, each with one concern: [`topics`] (`config/topics.json`), [`offsets`]
 //!   (`config/consumerOffset.json`), [`subscriptions`] (`config/subscriptionGroup.json`),
@@ -24,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod allocate;
+mod auth;
 pub mod clients;
 pub mod config;
 pub mod error;
@@ -285,6 +288,7 @@ impl Broker {
             Arc::new(BrokerHandler::new(
                 service::BrokerService::new(state.clone()),
                 state.clone(),
+                Arc::new(auth::Guard::open(&state.config)?),
             )),
             ConnectionConfig::default(),
             tls,

@@ -7,6 +7,7 @@
 mod groups;
 mod messages;
 mod trace;
+mod users;
 
 pub use trace::TRACE_TOPIC;
 
@@ -187,13 +188,24 @@ impl Admin {
     /// # Errors
     /// No name server configured.
     pub async fn start(config: AdminConfig) -> Result<Self, ClientError> {
+        Self::start_signed(config, None).await
+    }
+
+    /// [`start`](Self::start) signing every request with `credentials` (brokers with ACL on).
+    ///
+    /// # Errors
+    /// No name server configured.
+    pub async fn start_signed(
+        config: AdminConfig,
+        credentials: Option<ferromq_auth::Credentials>,
+    ) -> Result<Self, ClientError> {
         if config.namesrv_addrs.is_empty() {
             return Err(ClientError::NoNameServer);
         }
         let remote = Remote::new(ClientConfig {
             tls: config.tls,
             ..ClientConfig::default()
-        });
+        }).signing(credentials);
         Ok(Self {
             routes: Routes::new(config.namesrv_addrs, remote.clone(), config.timeout),
             remote,

@@ -60,6 +60,9 @@ pub struct ProducerConfig {
     pub instance_name: Option<String>,
     /// TLS towards name servers and brokers (RocketMQ's `tls.enable`); `None`: plaintext.
     pub tls: Option<ClientTls>,
+    /// Access key and secret key to sign every request with (brokers with ACL on); `None`
+    /// sends unsigned requests.
+    pub credentials: Option<ferromq_auth::Credentials>,
 }
 
 impl Default for ProducerConfig {
@@ -75,6 +78,7 @@ impl Default for ProducerConfig {
             heartbeat_interval: heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
             instance_name: None,
             tls: None,
+            credentials: None,
         }
     }
 }
@@ -140,7 +144,7 @@ impl Producer {
         let remote = Remote::new(ClientConfig {
             tls: config.tls.clone(),
             ..client
-        });
+        }).signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

@@ -1,8 +1,10 @@
 //! `Remote`: requests to brokers and name servers over one connection pool, with the response
 //! checks every call needs (success code, typed header, JSON body).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use ferromq_auth::Credentials;
 use ferromq_net::{ClientConfig, ClientPool};
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::{CustomHeader, RemotingCommand, ResponseCode};
@@ -13,13 +15,29 @@ use crate::error::ClientError;
 #[derive(Debug, Clone)]
 pub(crate) struct Remote {
     pool: ClientPool,
+    /// When set, every request is signed (`AccessKey`, `Signature`) just before it leaves.
+    credentials: Option<Arc<Credentials>>,
 }
 
 impl Remote {
     pub(crate) fn new(config: ClientConfig) -> Self {
         Self {
             pool: ClientPool::new(config),
+            credentials: None,
         }
+    }
+
+    /// Signs every request with `credentials` (none: unsigned).
+    pub(crate) fn signing(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials.map(Arc::new);
+        self
+    }
+
+    fn sign(&self, mut cmd: RemotingCommand) -> RemotingCommand {
+        if let Some(c) = &self.credentials {
+            c.sign(&mut cmd);
+        }
+        cmd
     }
 
     /// Sends a request and returns the response whatever its code.
@@ -30,7 +48,7 @@ impl Remote {
         timeout: Duration,
     ) -> Result<RemotingCommand, ClientError> {
         self.pool
-            .request(addr, cmd, timeout)
+            .request(addr, self.sign(cmd), timeout)
             .await
             .map_err(|e| ClientError::net(addr, e))
     }
@@ -48,7 +66,7 @@ impl Remote {
 
     pub(crate) async fn oneway(&self, addr: &str, cmd: RemotingCommand) -> Result<(), ClientError> {
         self.pool
-            .oneway(addr, cmd.oneway())
+            .oneway(addr, self.sign(cmd.oneway()))
             .await
             .map_err(|e| ClientError::net(addr, e))
     }

@@ -9,7 +9,7 @@ use crate::report::Report;
 use crate::table::{key_values, Table};
 
 /// The broker addresses a `-b`/`-c` pair names.
-pub(super) async fn resolve(cx: &Ctx<'_>, t: &BrokerTarget) -> Result<Vec<String>, Failure> {
+pub(crate) async fn resolve(cx: &Ctx<'_>, t: &BrokerTarget) -> Result<Vec<String>, Failure> {
     match (&t.broker_addr, &t.cluster_name) {
         (Some(addr), _) => Ok(vec![addr.clone()]),
         (None, Some(cluster)) => cx

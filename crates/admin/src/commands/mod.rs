@@ -5,6 +5,7 @@ mod groups;
 mod messages;
 mod topics;
 mod trace;
+mod users;
 
 use ferromq_client::admin::Admin;
 use ferromq_client::ClientError;
@@ -36,6 +37,8 @@ impl Ctx<'_> {
     }
 }
 
+pub(crate) use cluster::resolve;
+
 pub(crate) async fn run(admin: &Admin, args: &AdminArgs) -> Result<Report, Failure> {
     let cx = Ctx { admin, args };
     match &args.command {
@@ -60,5 +63,14 @@ pub(crate) async fn run(admin: &Admin, args: &AdminArgs) -> Result<Report, Failu
         AdminCommand::SendMessage(a) => messages::send_message(&cx, a).await,
         AdminCommand::ConsumeMessage(a) => messages::consume_message(&cx, a).await,
         AdminCommand::QueryMsgTraceById(a) => trace::query_trace(&cx, a).await,
+        AdminCommand::CreateUser(a) => users::create_user(&cx, a).await,
+        AdminCommand::UpdateUser(a) => users::update_user(&cx, a).await,
+        AdminCommand::DeleteUser(a) => users::delete_user(&cx, a).await,
+        AdminCommand::GetUser(a) => users::get_user(&cx, a).await,
+        AdminCommand::ListUser(a) => users::list_user(&cx, a).await,
+        AdminCommand::CreateAcl(a) | AdminCommand::UpdateAcl(a) => users::put_acl(&cx, a).await,
+        AdminCommand::DeleteAcl(a) => users::delete_acl(&cx, a).await,
+        AdminCommand::GetAcl(a) => users::get_acl(&cx, a).await,
+        AdminCommand::ListAcl(a) => users::list_acl(&cx, a).await,
     }
 }

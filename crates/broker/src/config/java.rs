@@ -66,6 +66,12 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
     };
     match key {
         "brokerClusterName" => c.cluster_name = value.into(),
+        "authenticationEnabled"
+        | "authorizationEnabled"
+        | "initAuthenticationUser"
+        | "innerClientAuthenticationCredentials" => {
+            super::auth::apply_java(c, key, value).map_err(|why| bad(&why))?;
+        }
         "brokerName" => c.broker_name = value.into(),
         "brokerId" => c.broker_id = num(value).map_err(|()| bad("an integer"))?,
         "namesrvAddr" => {

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+pub mod auth;
 pub mod delay_levels;
 pub mod java;
 mod java_tls;
@@ -161,6 +162,16 @@ pub struct BrokerConfig {
     /// `accessMessageInMemoryMaxRatio`, in percent of the machine's physical memory: a consumer
     /// whose pulls lag the commit log's end by more is reading from disk, not from memory.
     pub access_message_in_memory_max_ratio: u8,
+    /// `authenticationEnabled`: every remoting request must be signed by a known user (see
+    /// `crate::auth` and docs/security.md).
+    pub authentication_enabled: bool,
+    /// `authorizationEnabled`: every remoting request must be allowed by its user's policies.
+    pub authorization_enabled: bool,
+    /// `initAuthenticationUser`: the first super user, created at start when there is no user.
+    pub init_authentication_user: Option<auth::InitUser>,
+    /// `innerClientAuthenticationCredentials`: what this broker signs its own requests to other
+    /// brokers with.
+    pub inner_client_authentication_credentials: Option<auth::InnerCredentials>,
 }
 
 impl Default for BrokerConfig {
@@ -222,6 +233,10 @@ impl Default for BrokerConfig {
             trace_on: true,
             slave_read_enable: false,
             access_message_in_memory_max_ratio: 40,
+            authentication_enabled: false,
+            authorization_enabled: false,
+            init_authentication_user: None,
+            inner_client_authentication_credentials: None,
         }
     }
 }

@@ -33,6 +33,7 @@ use ferromq_net::{not_supported, Connection, Handler, RequestContext};
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use tracing::{debug, warn};
 
+use crate::auth::{self, Caller, Guard};
 use crate::error::BrokerError;
 use crate::responses;
 use crate::service::BrokerService;
@@ -51,17 +52,24 @@ pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
 pub(crate) struct BrokerHandler {
     service: BrokerService,
     state: Arc<State>,
+    /// Authentication and authorization, run before dispatch (see `crate::auth`).
+    guard: Arc<Guard>,
 }
 
 impl BrokerHandler {
-    pub(crate) fn new(service: BrokerService, state: Arc<State>) -> Self {
-        Self { service, state }
+    pub(crate) fn new(service: BrokerService, state: Arc<State>, guard: Arc<Guard>) -> Self {
+        Self {
+            service,
+            state,
+            guard,
+        }
     }
 
     async fn dispatch(
         &self,
         ctx: &RequestContext,
         req: &RemotingCommand,
+        caller: Option<&Caller>,
     ) -> Result<Option<RemotingCommand>, BrokerError> {
         let s = &self.state;
         let service = &self.service;
@@ -138,6 +146,16 @@ impl BrokerHandler {
             RequestCode::GET_PRODUCER_CONNECTION_LIST => {
                 producer_connections::producer_connections(s, req)
             }
+            RequestCode::AUTH_CREATE_USER
+            | RequestCode::AUTH_UPDATE_USER
+            | RequestCode::AUTH_DELETE_USER
+            | RequestCode::AUTH_GET_USER
+            | RequestCode::AUTH_LIST_USER
+            | RequestCode::AUTH_CREATE_ACL
+            | RequestCode::AUTH_UPDATE_ACL
+            | RequestCode::AUTH_DELETE_ACL
+            | RequestCode::AUTH_GET_ACL
+            | RequestCode::AUTH_LIST_ACL => Ok(auth::admin::handle(&self.guard, caller, req)),
             _ => {
                 debug!(code = req.code, peer = %ctx.peer_addr(), "request code not supported");
                 Ok(not_supported(req))
@@ -150,7 +168,11 @@ impl BrokerHandler {
 #[async_trait]
 impl Handler for BrokerHandler {
     async fn handle(&self, ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
-        match self.dispatch(ctx, &req).await {
+        let caller = match self.guard.check(ctx.peer_addr(), &req) {
+            Ok(caller) => caller,
+            Err(refusal) => return refusal,
+        };
+        match self.dispatch(ctx, &req, caller.as_ref()).await {
             Ok(resp) => resp,
             Err(e) => {
                 warn!(code = req.code, peer = %ctx.peer_addr(), error = %e, "request failed");

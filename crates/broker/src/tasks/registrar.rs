@@ -104,7 +104,7 @@ fn crc32_java(bytes: &[u8]) -> i32 {
 /// Registers with every name server; failures are logged and retried at the next period.
 pub(crate) async fn register_all(state: &State, pool: &ClientPool) {
     for addr in &state.config.namesrv_addrs {
-        let req = register_request(state);
+        let req = crate::auth::sign_inner(&state.config, register_request(state));
         match pool.request(addr, req, REQUEST_TIMEOUT).await {
             Ok(resp) if resp.response_code() == ResponseCode::SUCCESS => {
                 debug!(namesrv = %addr, "registered");

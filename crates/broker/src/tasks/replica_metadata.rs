@@ -40,9 +40,15 @@ pub(crate) async fn mirror(state: Arc<State>, token: CancellationToken) {
     pool.shutdown().await;
 }
 
-async fn fetch(pool: &ClientPool, addr: &str, code: RequestCode) -> Result<Vec<u8>, String> {
+async fn fetch(
+    state: &State,
+    pool: &ClientPool,
+    addr: &str,
+    code: RequestCode,
+) -> Result<Vec<u8>, String> {
+    let req = crate::auth::sign_inner(&state.config, RemotingCommand::request(code));
     let resp = pool
-        .request(addr, RemotingCommand::request(code), REQUEST_TIMEOUT)
+        .request(addr, req, REQUEST_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
     if resp.response_code() != ResponseCode::SUCCESS {
@@ -55,7 +61,7 @@ async fn fetch(pool: &ClientPool, addr: &str, code: RequestCode) -> Result<Vec<u
 }
 
 async fn mirror_once(state: &State, pool: &ClientPool, addr: &str) -> Result<(), String> {
-    let topics = fetch(pool, addr, RequestCode::GET_ALL_TOPIC_CONFIG).await?;
+    let topics = fetch(state, pool, addr, RequestCode::GET_ALL_TOPIC_CONFIG).await?;
     let wrapper = TopicConfigSerializeWrapper::from_json(&topics).map_err(|e| e.to_string())?;
     for (name, config) in wrapper.topic_config_table {
         if state.topics.get(&name).as_ref() != Some(&config) {
@@ -63,14 +69,14 @@ async fn mirror_once(state: &State, pool: &ClientPool, addr: &str) -> Result<(),
             state.topics.upsert(config).map_err(|e| e.to_string())?;
         }
     }
-    let offsets = fetch(pool, addr, RequestCode::GET_ALL_CONSUMER_OFFSET).await?;
+    let offsets = fetch(state, pool, addr, RequestCode::GET_ALL_CONSUMER_OFFSET).await?;
     state
         .offsets
         .replace_from_json(&offsets)
         .map_err(|e| e.to_string())?;
-    let delays = fetch(pool, addr, RequestCode::GET_ALL_DELAY_OFFSET).await?;
+    let delays = fetch(state, pool, addr, RequestCode::GET_ALL_DELAY_OFFSET).await?;
     crate::schedule::mirror_delay_offsets(&state.config, &delays).map_err(|e| e.to_string())?;
-    let modes = fetch(pool, addr, RequestCode::GET_ALL_MESSAGE_REQUEST_MODE).await?;
+    let modes = fetch(state, pool, addr, RequestCode::GET_ALL_MESSAGE_REQUEST_MODE).await?;
     state
         .request_modes
         .replace_from_json(&modes)

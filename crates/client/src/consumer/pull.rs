@@ -40,6 +40,9 @@ pub struct PullConsumerConfig {
     pub route_refresh_interval: Duration,
     /// TLS towards name servers and brokers (RocketMQ's `tls.enable`); `None`: plaintext.
     pub tls: Option<ClientTls>,
+    /// Access key and secret key to sign every request with (brokers with ACL on); `None`
+    /// sends unsigned requests.
+    pub credentials: Option<ferromq_auth::Credentials>,
 }
 
 impl Default for PullConsumerConfig {
@@ -50,6 +53,7 @@ impl Default for PullConsumerConfig {
             request_timeout: Duration::from_secs(3),
             route_refresh_interval: Duration::from_secs(30),
             tls: None,
+            credentials: None,
         }
     }
 }
@@ -349,7 +353,7 @@ impl PullConsumer {
         let remote = Remote::new(ClientConfig {
             tls: config.tls.clone(),
             ..ClientConfig::default()
-        });
+        }).signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

@@ -119,7 +119,8 @@ impl PushConsumer {
             handler: Arc::new(handler.clone()),
             tls: config.tls.clone(),
             ..ClientConfig::default()
-        });
+        })
+        .signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

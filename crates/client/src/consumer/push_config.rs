@@ -75,6 +75,8 @@ pub struct PushConsumerConfig {
     pub instance_name: Option<String>,
     /// TLS towards name servers and brokers (RocketMQ's `tls.enable`); `None`: plaintext.
     pub tls: Option<ferromq_net::ClientTls>,
+    /// Access key and secret key to sign every request with (brokers with ACL on).
+    pub credentials: Option<ferromq_auth::Credentials>,
 }
 
 impl PushConsumerConfig {
@@ -105,6 +107,7 @@ impl PushConsumerConfig {
             offset_store_dir: None,
             instance_name: None,
             tls: None,
+            credentials: None,
         }
     }
 
