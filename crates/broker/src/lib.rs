@@ -33,6 +33,7 @@ mod handlers;
 pub mod live_config;
 pub mod locks;
 pub mod long_poll;
+pub mod meters;
 pub mod names;
 pub mod offsets;
 mod persist;
