@@ -160,3 +160,127 @@ async fn probes_answer_and_unknown_paths_are_not_found() {
     http.shutdown().await;
     cluster.shutdown().await;
 }
+
+/// POP over remoting, with the headers a Java 5.x client sends.
+async fn pop(c: &ferromq_net::Client, group: &str, topic: &str, max: i32) -> usize {
+    use ferromq_remoting::headers::pop::PopMessageRequestHeader;
+    use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+    let req =
+        RemotingCommand::request(RequestCode::POP_MESSAGE).with_header(&PopMessageRequestHeader {
+            consumer_group: group.into(),
+            topic: topic.into(),
+            queue_id: -1,
+            max_msg_nums: max,
+            invisible_time: 60_000,
+            poll_time: 5_000,
+            born_time: 0,
+            init_mode: 0,
+            exp_type: Some("TAG".into()),
+            exp: Some("*".into()),
+            order: Some(false),
+            attempt_id: None,
+        });
+    let resp = c
+        .request(req, std::time::Duration::from_secs(15))
+        .await
+        .expect("pop answered");
+    match resp.response_code() {
+        ResponseCode::SUCCESS => {}
+        ResponseCode::PULL_NOT_FOUND | ResponseCode::POLLING_TIMEOUT => return 0,
+        other => panic!("pop answered {other:?}: {resp:?}"),
+    }
+    ferromq_remoting::body::records::decode(resp.body.as_deref().expect("records"), true)
+        .expect("valid records")
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pop_deliveries_count_out_and_in_flight() {
+    let cluster = TestCluster::start().await;
+    let http = start_http(&cluster).await;
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    let topic = "MetricsPop";
+    let first = producer
+        .send(Message::new(topic, "p-0"))
+        .await
+        .expect("send");
+    for i in 1..5 {
+        producer
+            .send_to_queue(Message::new(topic, format!("p-{i}")), &first.queue)
+            .await
+            .expect("send");
+    }
+    let c = cluster.broker_client().await;
+    let mut popped = 0;
+    while popped < 3 {
+        popped += pop(&c, "pg", topic, 3 - i32::try_from(popped).expect("small")).await;
+    }
+    assert_eq!(popped, 3);
+
+    let (status, _, body) = get(http.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    let samples = parse_exposition(&body);
+    let t = ("topic", topic);
+    let g = ("consumer_group", "pg");
+    assert_eq!(value(&samples, "rocketmq_messages_in_total", &[t]), 5.0);
+    assert_eq!(value(&samples, "rocketmq_messages_out_total", &[t, g]), 3.0);
+    // Nothing acked: all five are lag, three of them in flight, two ready.
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_lag_messages", &[t, g]),
+        5.0
+    );
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_inflight_messages", &[t, g]),
+        3.0
+    );
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_ready_messages", &[t, g]),
+        2.0
+    );
+    let queue_id = first.queue.queue_id.to_string();
+    assert_eq!(
+        value(
+            &samples,
+            "ferromq_consumer_queue_lag_messages",
+            &[t, g, ("queue_id", &queue_id)]
+        ),
+        5.0
+    );
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_until_registered_with_its_name_server() {
+    // A name server address nothing listens on: the broker starts but cannot register.
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead_ns = gone.local_addr().expect("addr").to_string();
+    drop(gone);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = ferromq_testkit::broker_config(dir.path(), &[dead_ns]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let broker = ferromq_broker::Broker::start(config, listener)
+        .await
+        .expect("broker starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let http = HttpServer::start(listener, Target::Broker(broker.service())).expect("http");
+    let (status, _, body) = get(http.local_addr(), "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("not registered"), "{body}");
+    // Live all the same.
+    assert_eq!(get(http.local_addr(), "/healthz").await.0, 200);
+    http.shutdown().await;
+    broker.shutdown().await;
+}
