@@ -62,7 +62,8 @@ pub struct StatsWindows {
 pub struct Stats {
     pub messages_put: AtomicU64,
     pub messages_got: AtomicU64,
-    /// The same counts for metrics scrapers: totals per topic and per (topic, group), lock-free.
+    /// The same counts for metrics scrapers: totals per topic and per (topic, group), counted
+    /// with atomics (see `crate::meters`).
     pub meters: Meters,
     /// When the broker last registered with every name server it knows (ms since the epoch; 0:
     /// never since it started).
