@@ -42,6 +42,7 @@ pub mod request_modes;
 pub mod responses;
 pub mod role;
 mod rolling;
+pub mod rpc_latency;
 pub mod schedule;
 pub mod service;
 mod state;
@@ -267,10 +268,13 @@ impl Broker {
         ));
         let server = ferromq_net::serve(
             listener,
-            Arc::new(BrokerHandler::new(
-                service::BrokerService::new(state.clone()),
-                state.clone(),
-            )),
+            Arc::new(rpc_latency::Timed {
+                inner: BrokerHandler::new(
+                    service::BrokerService::new(state.clone()),
+                    state.clone(),
+                ),
+                state: state.clone(),
+            }),
             ConnectionConfig::default(),
         )
         .map_err(|e| BrokerError::io("listener", e))?;

@@ -68,6 +68,8 @@ pub struct Stats {
     /// When the broker last registered with every name server it knows (ms since the epoch; 0:
     /// never since it started).
     pub registered_ms: AtomicU64,
+    /// Remoting answer latencies (see `crate::rpc_latency`).
+    pub rpc: crate::rpc_latency::RpcLatency,
     // per item, by key: a read lock to find a key's counter (no allocation), its own lock to
     // count, so sends to different topics do not wait for each other
     series: [RwLock<HashMap<String, Mutex<RollingCounter>>>; StatsItem::ALL],

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use ferromq_broker::meters::SIZE_BUCKETS;
+use ferromq_broker::rpc_latency::LATENCY_BUCKETS_MS;
 use ferromq_broker::service::{MetricsSnapshot, QueueLag};
 use ferromq_broker::BrokerRole;
 
@@ -70,6 +71,33 @@ pub fn write(e: &mut Exposition, m: &MetricsSnapshot) {
     write_out(e, &node, m);
     write_lag(e, &node, &m.lags);
     write_storage(e, &node, m);
+    write_rpc(e, &node, m);
+}
+
+fn write_rpc(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
+    e.family(
+        "rocketmq_rpc_latency",
+        "Time to answer a remoting request, in milliseconds, by request and response code.",
+        Kind::Histogram,
+    );
+    let bounds: Vec<f64> = LATENCY_BUCKETS_MS.iter().map(|&b| f(b)).collect();
+    for c in &m.rpc {
+        let (request, response) = (c.request_code.to_string(), c.response_code.to_string());
+        e.histogram(
+            "rocketmq_rpc_latency",
+            &[
+                node[0],
+                node[1],
+                node[2],
+                ("protocol_type", "remoting"),
+                ("request_code", &request),
+                ("response_code", &response),
+            ],
+            &bounds,
+            &c.buckets,
+            f(c.sum_us) / 1000.0,
+        );
+    }
 }
 
 fn in_labels<'a>(

@@ -133,6 +133,13 @@ async fn counters_and_lag_match_the_traffic_exactly() {
     );
     assert!(value(&samples, "rocketmq_storage_size", &[node]) > 0.0);
     assert!(value(&samples, "process_resident_memory_bytes", &[]) > 0.0);
+    // Every send (code 310, SEND_MESSAGE_V2) was answered SUCCESS (0) and timed.
+    let sends = value(
+        &samples,
+        "rocketmq_rpc_latency_count",
+        &[("request_code", "310"), ("response_code", "0")],
+    );
+    assert_eq!(sends, 17.0);
 
     consumer.shutdown().await;
     producer.shutdown().await;

@@ -69,6 +69,8 @@ pub struct MetricsSnapshot {
     pub groups: Vec<GroupCounts>,
     pub lags: Vec<QueueLag>,
     pub storage: StorageInfo,
+    /// Remoting answer latencies by request and response code.
+    pub rpc: Vec<crate::rpc_latency::RpcCounts>,
     /// Message type of each topic (its `message.type` attribute, `NORMAL` without one).
     pub message_types: BTreeMap<String, String>,
 }
@@ -123,6 +125,7 @@ impl BrokerService {
                 flush_behind: written.saturating_sub(s.store.flushed_offset()),
                 dispatch_behind: written.saturating_sub(s.store.dispatched_offset()),
             },
+            rpc: s.stats.rpc.counts(),
             message_types,
         }
     }
