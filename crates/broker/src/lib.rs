@@ -17,7 +17,8 @@
 //!   strategies), [`topic_routes`] (topic queues from the name servers), [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`],
 //!   [`live_config`], [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the
 //!   half-message layout), [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt
-//!   handles, in-flight deliveries and their journal), `stats`, `persist`, `uniq_key`.
+//!   handles, in-flight deliveries and their journal), `stats` (with [`meters`] for metrics
+//!   scrapers and [`rpc_latency`], which times the remoting adapter), `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
