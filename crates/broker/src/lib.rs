@@ -19,7 +19,8 @@
 //!   strategies), [`topic_routes`] (topic queues from the name servers), [`clients`] (heartbeats, expiry), [`locks`], [`long_poll`], [`filter`],
 //!   [`live_config`], [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the
 //!   half-message layout), [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt
-//!   handles, in-flight deliveries and their journal), `stats`, `persist`, `uniq_key`.
+//!   handles, in-flight deliveries and their journal), `stats` (with [`meters`] for metrics
+//!   scrapers and [`rpc_latency`], which times the remoting adapter), `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
@@ -36,6 +37,7 @@ mod handlers;
 pub mod live_config;
 pub mod locks;
 pub mod long_poll;
+pub mod meters;
 pub mod names;
 pub mod offsets;
 mod persist;
@@ -44,6 +46,7 @@ pub mod request_modes;
 pub mod responses;
 pub mod role;
 mod rolling;
+pub mod rpc_latency;
 pub mod schedule;
 pub mod service;
 mod state;
@@ -285,11 +288,14 @@ impl Broker {
         ));
         let server = ferromq_net::serve_tls(
             listener,
-            Arc::new(BrokerHandler::new(
-                service::BrokerService::new(state.clone()),
-                state.clone(),
-                Arc::new(auth::Guard::open(&state.config)?),
-            )),
+            Arc::new(rpc_latency::Timed {
+                inner: BrokerHandler::new(
+                    service::BrokerService::new(state.clone()),
+                    state.clone(),
+                    Arc::new(auth::Guard::open(&state.config)?),
+                ),
+                state: state.clone(),
+            }),
             ConnectionConfig::default(),
             tls,
         )

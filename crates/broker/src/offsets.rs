@@ -122,6 +122,21 @@ impl ConsumerOffsets {
             .copied()
     }
 
+    /// Every committed offset as (topic, group, queue id, offset).
+    #[must_use]
+    pub fn all_committed(&self) -> Vec<(String, String, u32, u64)> {
+        self.committed
+            .lock()
+            .iter()
+            .filter_map(|(k, queues)| Some((k.rsplit_once('@')?, queues)))
+            .flat_map(|((topic, group), queues)| {
+                queues
+                    .iter()
+                    .map(move |(&q, &o)| (topic.to_owned(), group.to_owned(), q, o))
+            })
+            .collect()
+    }
+
     /// Topics the group has committed offsets for.
     #[must_use]
     pub fn topics_of_group(&self, group: &str) -> BTreeSet<String> {

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::meters::Meters;
 use crate::rolling::{RollingCounter, WindowTotals};
 
 /// The per-key statistics kept, by Java's `BrokerStatsManager` names.
@@ -61,6 +62,14 @@ pub struct StatsWindows {
 pub struct Stats {
     pub messages_put: AtomicU64,
     pub messages_got: AtomicU64,
+    /// The same counts for metrics scrapers: totals per topic and per (topic, group), counted
+    /// with atomics (see `crate::meters`).
+    pub meters: Meters,
+    /// When the broker last registered with every name server it knows (ms since the epoch; 0:
+    /// never since it started).
+    pub registered_ms: AtomicU64,
+    /// Remoting answer latencies (see `crate::rpc_latency`).
+    pub rpc: crate::rpc_latency::RpcLatency,
     // per item, by key: a read lock to find a key's counter (no allocation), its own lock to
     // count, so sends to different topics do not wait for each other
     series: [RwLock<HashMap<String, Mutex<RollingCounter>>>; StatsItem::ALL],
@@ -73,11 +82,12 @@ fn now_ms() -> u64 {
 }
 
 impl Stats {
-    /// `messages` records of `bytes` in all stored in `topic`.
-    pub fn add_put(&self, topic: &str, messages: usize, bytes: u64) {
-        self.messages_put
-            .fetch_add(messages as u64, Ordering::Relaxed);
-        self.add(StatsItem::TopicPutNums, topic, messages as u64);
+    /// Records of `sizes` bytes each stored in `topic`.
+    pub fn add_put(&self, topic: &str, sizes: impl Iterator<Item = u64> + Clone) {
+        let (messages, bytes) = sizes.clone().fold((0, 0), |(n, b), s| (n + 1, b + s));
+        self.meters.stored(topic, sizes);
+        self.messages_put.fetch_add(messages, Ordering::Relaxed);
+        self.add(StatsItem::TopicPutNums, topic, messages);
         self.add(StatsItem::TopicPutSize, topic, bytes);
     }
 
@@ -85,6 +95,7 @@ impl Stats {
     pub fn add_got(&self, topic: &str, group: &str, messages: usize, bytes: u64) {
         self.messages_got
             .fetch_add(messages as u64, Ordering::Relaxed);
+        self.meters.delivered(topic, group, messages as u64, bytes);
         let key = format!("{topic}@{group}");
         self.add(StatsItem::GroupGetNums, &key, messages as u64);
         self.add(StatsItem::GroupGetSize, &key, bytes);
@@ -136,9 +147,9 @@ mod tests {
     #[test]
     fn counts_by_topic_and_by_topic_and_group() {
         let s = Stats::default();
-        s.add_put("T", 2, 200);
-        s.add_put("T", 1, 50);
-        s.add_put("U", 1, 10);
+        s.add_put("T", [100, 100].into_iter());
+        s.add_put("T", [50].into_iter());
+        s.add_put("U", [10].into_iter());
         s.add_got("T", "g", 3, 250);
         assert_eq!(s.put_total(), 4);
         assert_eq!(s.got_total(), 3);

@@ -205,7 +205,8 @@ impl Admin {
         let remote = Remote::new(ClientConfig {
             tls: config.tls,
             ..ClientConfig::default()
-        }).signing(credentials);
+        })
+        .signing(credentials);
         Ok(Self {
             routes: Routes::new(config.namesrv_addrs, remote.clone(), config.timeout),
             remote,

@@ -144,7 +144,8 @@ impl Producer {
         let remote = Remote::new(ClientConfig {
             tls: config.tls.clone(),
             ..client
-        }).signing(config.credentials.clone());
+        })
+        .signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

@@ -46,6 +46,14 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
             Some(port) => Some(grpc::bind(SocketAddr::new(config.listen.ip(), port))?),
             None => None,
         };
+        let mut http_listener = match config.metrics_listen_port {
+            Some(port) => Some(
+                ferromq_net::listen::bind(SocketAddr::new(config.listen.ip(), port))
+                    .with_context(|| format!("binding the HTTP listener to port {port}"))?,
+            ),
+            None => None,
+        };
+        let mut http: Option<ferromq_http::HttpHandle> = None;
         let grpc_tls = grpc::tls_files(&config);
         let mut endpoint: Option<ferromq_grpc::GrpcHandle> = None;
         let mut failed: Option<anyhow::Error> = None;
@@ -76,18 +84,38 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
                         }
                     }
                 }
+                let target = ferromq_http::Target::Broker(broker.service());
+                if let Some(h) = &http {
+                    h.serve(target);
+                } else if let Some(l) = http_listener.take() {
+                    match ferromq_http::HttpServer::start(l, target) {
+                        Ok(h) => http = Some(h),
+                        Err(e) => {
+                            failed = Some(e.into());
+                            let _ = stop_tx.send(true);
+                            return;
+                        }
+                    }
+                }
                 let grpc = endpoint
                     .as_ref()
                     .map(|g| format!(" grpc={}", g.local_addr()))
                     .unwrap_or_default();
+                let http_field = http
+                    .as_ref()
+                    .map(|h| format!(" http={}", h.local_addr()))
+                    .unwrap_or_default();
                 println!(
-                    "ferromq broker ready: listen={} advertised={}{grpc}",
+                    "ferromq broker ready: listen={} advertised={}{grpc}{http_field}",
                     broker.local_addr(),
                     broker.advertised_addr()
                 );
             },
         )
         .await;
+        if let Some(h) = http {
+            h.shutdown().await;
+        }
         if let Some(g) = endpoint {
             g.shutdown().await;
         }

@@ -46,6 +46,9 @@ pub struct NamesrvArgs {
     /// Name-server settings (TOML, keys as in `NameServerConfig`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Serve `/metrics`, `/healthz` and `/readyz` over HTTP on this address [default: none].
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// `ferromq broker`.
@@ -79,6 +82,10 @@ pub struct DevArgs {
     /// Not served with `--cluster`.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
     pub grpc_listen: SocketAddr,
+    /// HTTP listener (`/metrics`, `/healthz`, `/readyz`) [default: 127.0.0.1:8080, or a free port
+    /// on 127.0.0.1 when the broker port is 0]. Not served with `--cluster`.
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
     /// Broker settings to start from (broker.conf or TOML); the data folder, listen address and
     /// name server of `dev` take precedence.
     #[arg(long, value_name = "FILE")]

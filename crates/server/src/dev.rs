@@ -13,6 +13,7 @@ use crate::broker_cmd;
 use crate::cli::DevArgs;
 use crate::dev_cluster;
 use crate::grpc;
+use crate::http;
 use crate::signals;
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -74,19 +75,39 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
                 return Err(e);
             }
         };
+        // Loopback by default: the listener has no authentication.
+        let http_listen = args.http_listen.unwrap_or_else(|| {
+            let port = if args.broker_listen.port() == 0 {
+                0
+            } else {
+                8080
+            };
+            std::net::SocketAddr::from(([127, 0, 0, 1], port))
+        });
+        let http = match http::start(http_listen, ferromq_http::Target::Broker(broker.service())) {
+            Ok(h) => h,
+            Err(e) => {
+                grpc.shutdown().await;
+                broker.shutdown().await;
+                ns.shutdown().await;
+                return Err(e);
+            }
+        };
         let mut out = std::io::stdout().lock();
         // Scripts parse `namesrv=` and `broker=`: new fields go at the end.
         writeln!(
             out,
-            "ferromq dev ready: namesrv={} broker={} data={} grpc={} tls={tls_mode}",
+            "ferromq dev ready: namesrv={} broker={} data={} grpc={} http={} tls={tls_mode}",
             ns.local_addr(),
             broker.local_addr(),
             args.data_dir.display(),
-            grpc.local_addr()
+            grpc.local_addr(),
+            http.local_addr()
         )?;
         out.flush()?;
         drop(out);
         let waited = signals::shutdown_signal().await;
+        http.shutdown().await;
         grpc.shutdown().await;
         broker.shutdown().await;
         ns.shutdown().await;

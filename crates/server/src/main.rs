@@ -15,6 +15,7 @@ mod controller_cmd;
 mod dev;
 mod dev_cluster;
 mod grpc;
+mod http;
 mod limits;
 mod namesrv_cmd;
 mod signals;

@@ -4,6 +4,7 @@ use anyhow::Context;
 use ferromq_namesrv::{NameServer, NameServerConfig};
 
 use crate::cli::NamesrvArgs;
+use crate::http;
 use crate::signals;
 
 /// Reads the name-server config file (TOML), or the defaults.
@@ -25,9 +26,26 @@ pub fn run(args: NamesrvArgs) -> anyhow::Result<()> {
         let listener = ferromq_net::listen::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         let ns = NameServer::start(config, listener).context("starting the name server")?;
-        println!("ferromq namesrv ready: {}", ns.local_addr());
-        signals::shutdown_signal().await?;
+        let http = match args.http_listen {
+            Some(addr) => match http::start(addr, ferromq_http::Target::Process) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    ns.shutdown().await;
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        let http_field = http
+            .as_ref()
+            .map(|h| format!(" http={}", h.local_addr()))
+            .unwrap_or_default();
+        println!("ferromq namesrv ready: {}{http_field}", ns.local_addr());
+        let waited = signals::shutdown_signal().await;
+        if let Some(h) = http {
+            h.shutdown().await;
+        }
         ns.shutdown().await;
-        Ok(())
+        waited
     })
 }

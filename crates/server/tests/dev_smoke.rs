@@ -1,5 +1,6 @@
 //! `ferromq dev` as a user runs it: start the binary, wait for its ready line, send and pull one
-//! message over the raw protocol, stop it with SIGTERM, start it again on the same folder.
+//! message over the raw protocol, read its counter on the HTTP listener, stop it with SIGTERM,
+//! start it again on the same folder.
 
 mod common;
 
@@ -56,6 +57,16 @@ async fn dev_serves_sends_and_pulls_and_recovers() {
     let body = resp.body.expect("body");
     let got = records::decode(&body, true).expect("records");
     assert_eq!(got[0].body, b"hello");
+    // The HTTP listener on the ready line: ready, and the send counted.
+    let http = dev.field("http");
+    assert!(http.starts_with("127.0.0.1:"), "{}", dev.ready);
+    assert!(http_get(&http, "/readyz").await.starts_with("HTTP/1.1 200"));
+    let metrics = http_get(&http, "/metrics").await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("rocketmq_messages_in_total{") && l.contains("topic=\"Smoke\""))
+        .unwrap_or_else(|| panic!("no Smoke counter in {metrics}"));
+    assert!(line.ends_with(" 1"), "{line}");
     client.shutdown().await;
     dev.stop();
 
@@ -68,4 +79,18 @@ async fn dev_serves_sends_and_pulls_and_recovers() {
     assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
     client.shutdown().await;
     dev.stop();
+}
+
+/// The whole answer (status line, headers, body) to `GET path`.
+async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect http");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
 }

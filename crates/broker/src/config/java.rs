@@ -110,6 +110,9 @@ fn apply(c: &mut BrokerConfig, key: &str, value: &str, file: &str) -> Result<(),
         }
         "haListenPort" => c.ha_listen_port = Some(num(value).map_err(|()| bad("a port"))?),
         "grpcListenPort" => c.grpc_listen_port = Some(num(value).map_err(|()| bad("a port"))?),
+        "metricsListenPort" => {
+            c.metrics_listen_port = Some(num(value).map_err(|()| bad("a port"))?);
+        }
         "grpcTlsCertPath" => {
             c.grpc_tls_cert = Some(PathBuf::from(value)).filter(|_| !value.is_empty())
         }

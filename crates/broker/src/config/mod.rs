@@ -54,6 +54,9 @@ pub struct BrokerConfig {
     /// `grpcListenPort`: where the RocketMQ 5 gRPC endpoint listens, on the broker's listen IP (0:
     /// any free port). Unset: no gRPC endpoint. Served by the binary (`ferromq-grpc`), not here.
     pub grpc_listen_port: Option<u16>,
+    /// `metricsListenPort`: where the HTTP listener (`/metrics`, `/healthz`, `/readyz`) listens,
+    /// on the broker's listen IP (0: any free port); unset: no HTTP listener.
+    pub metrics_listen_port: Option<u16>,
     /// `grpcTlsCertPath` / `grpcTlsKeyPath`: PEM certificate chain and key for the gRPC endpoint's
     /// TLS connections. Unset: a self-signed certificate generated at start.
     pub grpc_tls_cert: Option<PathBuf>,
@@ -189,6 +192,7 @@ impl Default for BrokerConfig {
             broker_trace_enable: true,
             ha_listen_port: None,
             grpc_listen_port: None,
+            metrics_listen_port: None,
             grpc_tls_cert: None,
             grpc_tls_key: None,
             tls: TlsServerConfig::default(),

@@ -13,6 +13,7 @@ mod admin;
 mod assignment;
 mod checks;
 mod durability;
+mod metrics;
 mod offsets;
 mod pop;
 mod pop_ack;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 
 pub use crate::transaction::relay::{CheckRelay, TransactionCheck};
 pub use assignment::AssignmentQuery;
+pub use metrics::{MetricsSnapshot, NodeInfo, NotReady, QueueLag, StorageInfo};
 pub use offsets::Boundary;
 pub use pop::{PopRequest, PoppedMessage, MAX_INVISIBLE, MAX_POLL, MAX_POP_MESSAGES, POP_CK};
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};

@@ -284,11 +284,8 @@ pub(super) fn dead_letter(
             properties: &props,
         },
     )?;
-    s.stats.add_put(
-        &dlq,
-        result.records.len(),
-        result.records.iter().map(|r| u64::from(r.size)).sum(),
-    );
+    s.stats
+        .add_put(&dlq, result.records.iter().map(|r| u64::from(r.size)));
     info!(dlq = %dlq, %group, topic = %msg.topic, queue_offset = msg.queue_offset, attempts, "POP message sent to the dead-letter queue");
     Ok(())
 }

@@ -136,11 +136,8 @@ impl BrokerService {
                 None,
             ),
         };
-        s.stats.add_put(
-            &req.topic,
-            result.records.len(),
-            result.records.iter().map(|r| u64::from(r.size)).sum(),
-        );
+        s.stats
+            .add_put(&req.topic, result.records.iter().map(|r| u64::from(r.size)));
         let msg_ids = result
             .records
             .iter()

@@ -131,11 +131,8 @@ impl BrokerService {
                 properties: &props,
             },
         )?;
-        s.stats.add_put(
-            &topic,
-            result.records.len(),
-            result.records.iter().map(|r| u64::from(r.size)).sum(),
-        );
+        s.stats
+            .add_put(&topic, result.records.iter().map(|r| u64::from(r.size)));
         if to_dlq {
             info!(
                 dlq = %topic,

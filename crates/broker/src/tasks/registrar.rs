@@ -103,11 +103,13 @@ fn crc32_java(bytes: &[u8]) -> i32 {
 
 /// Registers with every name server; failures are logged and retried at the next period.
 pub(crate) async fn register_all(state: &State, pool: &ClientPool) {
+    let mut accepted = 0;
     for addr in &state.config.namesrv_addrs {
         let req = crate::auth::sign_inner(&state.config, register_request(state));
         match pool.request(addr, req, REQUEST_TIMEOUT).await {
             Ok(resp) if resp.response_code() == ResponseCode::SUCCESS => {
                 debug!(namesrv = %addr, "registered");
+                accepted += 1;
                 learn_master(state, &resp);
             }
             Ok(resp) => {
@@ -115,6 +117,14 @@ pub(crate) async fn register_all(state: &State, pool: &ClientPool) {
             }
             Err(e) => warn!(namesrv = %addr, error = %e, "registration failed"),
         }
+    }
+    // Readiness (`/readyz`) wants every name server to know this broker.
+    if accepted == state.config.namesrv_addrs.len() {
+        let now = u64::try_from(crate::topics::now_ms()).unwrap_or(0);
+        state
+            .stats
+            .registered_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -353,7 +353,8 @@ impl PullConsumer {
         let remote = Remote::new(ClientConfig {
             tls: config.tls.clone(),
             ..ClientConfig::default()
-        }).signing(config.credentials.clone());
+        })
+        .signing(config.credentials.clone());
         let routes = Routes::new(
             config.namesrv_addrs.clone(),
             remote.clone(),

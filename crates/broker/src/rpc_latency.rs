@@ -1,0 +1,124 @@
+//! `rocketmq_rpc_latency`: how long the broker took to answer each remoting request, by request
+//! and response code, as a histogram of milliseconds. Measured around the whole remoting adapter
+//! ([`Timed`]), so the handlers themselves know nothing of it; a held long-poll pull counts its
+//! hold time, as it does in Apache RocketMQ.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use ferromq_net::{Connection, Handler, RequestContext};
+use ferromq_remoting::RemotingCommand;
+use parking_lot::RwLock;
+
+/// Upper bounds (milliseconds, inclusive) of the latency buckets, then `+Inf`.
+pub const LATENCY_BUCKETS_MS: [u64; 11] = [1, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 3000];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    sum_us: AtomicU64,
+}
+
+/// One (request code, response code) pair's histogram as read by a scrape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcCounts {
+    pub request_code: i32,
+    pub response_code: i32,
+    /// Per bucket of [`LATENCY_BUCKETS_MS`] then `+Inf`, not cumulative.
+    pub buckets: Vec<u64>,
+    pub sum_us: u64,
+}
+
+/// Latency histograms of every (request code, response code) answered.
+#[derive(Debug, Default)]
+pub struct RpcLatency {
+    series: RwLock<HashMap<(i32, i32), Arc<Histogram>>>,
+}
+
+impl RpcLatency {
+    pub fn record(&self, request_code: i32, response_code: i32, micros: u64) {
+        let key = (request_code, response_code);
+        let found = self.series.read().get(&key).cloned();
+        let h = found.unwrap_or_else(|| self.series.write().entry(key).or_default().clone());
+        let bucket = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&le| micros <= le * 1000)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        h.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        h.sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Every pair's histogram, sorted by request then response code.
+    #[must_use]
+    pub fn counts(&self) -> Vec<RpcCounts> {
+        let mut out: Vec<RpcCounts> = self
+            .series
+            .read()
+            .iter()
+            .map(|(&(request_code, response_code), h)| RpcCounts {
+                request_code,
+                response_code,
+                buckets: h
+                    .buckets
+                    .iter()
+                    .map(|b| b.load(Ordering::Relaxed))
+                    .collect(),
+                sum_us: h.sum_us.load(Ordering::Relaxed),
+            })
+            .collect();
+        out.sort_by_key(|c| (c.request_code, c.response_code));
+        out
+    }
+}
+
+/// A remoting handler that times `inner`'s answers into `latency`. One-way requests (no answer)
+/// are not timed.
+#[derive(Debug)]
+pub(crate) struct Timed<H> {
+    pub inner: H,
+    pub state: Arc<crate::state::State>,
+}
+
+#[async_trait]
+impl<H: Handler> Handler for Timed<H> {
+    async fn handle(&self, ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
+        let code = req.code;
+        let start = Instant::now();
+        let resp = self.inner.handle(ctx, req).await;
+        if let Some(r) = &resp {
+            let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.state.stats.rpc.record(code, r.code, micros);
+        }
+        resp
+    }
+
+    fn on_connect(&self, conn: &Connection) {
+        self.inner.on_connect(conn);
+    }
+
+    fn on_disconnect(&self, conn: &Connection) {
+        self.inner.on_disconnect(conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_by_milliseconds() {
+        let r = RpcLatency::default();
+        r.record(10, 0, 500);
+        r.record(10, 0, 1000);
+        r.record(10, 0, 2500);
+        r.record(10, 1, 5_000_000);
+        let c = r.counts();
+        assert_eq!(c.len(), 2);
+        assert_eq!(&c[0].buckets[..3], &[2, 1, 0]);
+        assert_eq!(c[0].sum_us, 4000);
+        assert_eq!(c[1].buckets[LATENCY_BUCKETS_MS.len()], 1);
+    }
+}

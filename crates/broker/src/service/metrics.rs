@@ -1,0 +1,181 @@
+//! What a metrics scraper and a readiness probe read: counters since start, and gauges (lag,
+//! in-flight POP deliveries, storage positions) computed from the broker's state at the moment of
+//! the call, so nothing is done per message for them.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use super::BrokerService;
+use crate::config::BrokerRole;
+use crate::meters::{GroupCounts, TopicCounts};
+
+/// Who this broker is, for the labels every series carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub cluster: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    pub role: BrokerRole,
+}
+
+/// Why a broker is not ready to serve, as `/readyz` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// It has name servers and has not yet registered with all of them.
+    NotRegistered,
+    /// Controller mode, and no controller has told it its role yet.
+    RoleUnknown,
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NotRegistered => "not registered with every name server yet",
+            Self::RoleUnknown => "role not assigned by the controllers yet",
+        })
+    }
+}
+
+/// One consumer group's position in one queue, with what is left behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLag {
+    pub group: String,
+    pub topic: String,
+    pub queue_id: u32,
+    /// Messages stored past the group's committed offset.
+    pub lag_messages: u64,
+    /// How long the oldest of them has been stored, in milliseconds (0 with no lag).
+    pub lag_ms: u64,
+    /// POP deliveries handed out and neither acked nor expired.
+    pub inflight: u64,
+}
+
+/// Where the store is: log positions in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageInfo {
+    /// Bytes the commit log holds (its end less the oldest offset kept).
+    pub log_bytes: u64,
+    /// Written bytes not yet on disk.
+    pub flush_behind: u64,
+    /// Written bytes not yet in the consume queues (not yet readable by consumers).
+    pub dispatch_behind: u64,
+}
+
+/// Everything a scrape reads, at one moment.
+#[derive(Debug, Clone)]
+pub struct MetricsSnapshot {
+    pub node: NodeInfo,
+    pub topics: Vec<TopicCounts>,
+    pub groups: Vec<GroupCounts>,
+    pub lags: Vec<QueueLag>,
+    pub storage: StorageInfo,
+    /// Remoting answer latencies by request and response code.
+    pub rpc: Vec<crate::rpc_latency::RpcCounts>,
+    /// Message type of each topic (its `message.type` attribute, `NORMAL` without one).
+    pub message_types: BTreeMap<String, String>,
+}
+
+impl BrokerService {
+    /// `Ok` when the broker serves: registered with every name server it has (none: nothing to
+    /// wait for), its store recovered (always, once started) and its role known.
+    ///
+    /// # Errors
+    /// The first reason it is not ready.
+    pub fn readiness(&self) -> Result<(), NotReady> {
+        let s = &self.state;
+        if !s.config.namesrv_addrs.is_empty() && s.stats.registered_ms.load(Ordering::Relaxed) == 0
+        {
+            return Err(NotReady::NotRegistered);
+        }
+        if s.role.is_controlled() && s.role.epoch() == 0 {
+            return Err(NotReady::RoleUnknown);
+        }
+        Ok(())
+    }
+
+    /// The counters and gauges of this broker now.
+    #[must_use]
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let s = &self.state;
+        let written = s.store.written_offset();
+        let topics = s.stats.meters.topic_counts();
+        let message_types = topics
+            .iter()
+            .map(|t| {
+                let kind = s
+                    .topics
+                    .get(&t.topic)
+                    .and_then(|c| c.attributes.get(super::MESSAGE_TYPE_ATTRIBUTE).cloned())
+                    .unwrap_or_else(|| "NORMAL".to_owned());
+                (t.topic.clone(), kind.to_ascii_uppercase())
+            })
+            .collect();
+        MetricsSnapshot {
+            node: NodeInfo {
+                cluster: s.config.cluster_name.clone(),
+                broker_name: s.config.broker_name.clone(),
+                broker_id: s.config.broker_id,
+                role: s.role.current(),
+            },
+            topics,
+            groups: s.stats.meters.group_counts(),
+            lags: self.queue_lags(),
+            storage: StorageInfo {
+                log_bytes: written.saturating_sub(s.store.min_physical_offset()),
+                flush_behind: written.saturating_sub(s.store.flushed_offset()),
+                dispatch_behind: written.saturating_sub(s.store.dispatched_offset()),
+            },
+            rpc: s.stats.rpc.counts(),
+            message_types,
+        }
+    }
+
+    /// Lag of every (group, topic, queue) with a committed offset: pull groups commit theirs, POP
+    /// groups have theirs committed by the broker as acks arrive, so both show up the same way.
+    /// Sorted by group, topic, queue.
+    fn queue_lags(&self) -> Vec<QueueLag> {
+        let s = &self.state;
+        let now = u64::try_from(crate::topics::now_ms()).unwrap_or(0);
+        let mut positions: BTreeMap<(String, String, u32), u64> = s
+            .offsets
+            .all_committed()
+            .into_iter()
+            .map(|(topic, group, queue, offset)| ((group, topic, queue), offset))
+            .collect();
+        // A POP group that has not acked yet has no committed offset: its start is the leases'.
+        for (key, q) in s.pop.all() {
+            let committed = q.lock().committed;
+            positions.entry(key).or_insert(committed);
+        }
+        positions
+            .into_iter()
+            .map(|((group, topic, queue_id), committed)| {
+                let max = s.store.max_queue_offset(&topic, queue_id);
+                let lag_messages = max.saturating_sub(committed);
+                let lag_ms = if lag_messages == 0 {
+                    0
+                } else {
+                    s.store
+                        .message_store_time(&topic, queue_id, committed)
+                        .ok()
+                        .flatten()
+                        .and_then(|t| u64::try_from(t).ok())
+                        .map_or(0, |t| now.saturating_sub(t))
+                };
+                let key = (group.clone(), topic.clone(), queue_id);
+                let inflight = s
+                    .pop
+                    .existing(&key)
+                    .map_or(0, |q| q.lock().leases.len() as u64);
+                QueueLag {
+                    group,
+                    topic,
+                    queue_id,
+                    lag_messages,
+                    lag_ms,
+                    inflight,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,293 @@
+//! The HTTP listener against a real broker: counters match the traffic exactly, lag per queue is
+//! what is left, the whole exposition is well formed, probes answer, unknown paths are 404.
+
+mod common;
+
+use common::{get, parse_exposition, value};
+use ferromq_client::consumer::pull::{PullConsumer, PullConsumerConfig};
+use ferromq_client::{Message, Producer, ProducerConfig};
+use ferromq_http::{HttpServer, Target};
+use ferromq_testkit::TestCluster;
+
+async fn start_http(cluster: &TestCluster) -> ferromq_http::HttpHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    HttpServer::start(listener, Target::Broker(cluster.broker().service())).expect("http starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_and_lag_match_the_traffic_exactly() {
+    let cluster = TestCluster::start().await;
+    let http = start_http(&cluster).await;
+    let broker_name = cluster.broker_config(0).broker_name.clone();
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    // Two topics, created by their first send; every message in that send's queue, so the lag
+    // per queue is known exactly.
+    let sent = [("MetricsA", 10u64), ("MetricsB", 7u64)];
+    let mut queues = Vec::new();
+    for (topic, n) in sent {
+        let first = producer
+            .send(Message::new(topic, format!("{topic}-0")))
+            .await
+            .expect("send");
+        for i in 1..n {
+            producer
+                .send_to_queue(Message::new(topic, format!("{topic}-{i}")), &first.queue)
+                .await
+                .expect("send");
+        }
+        queues.push(first.queue);
+    }
+    assert!(
+        cluster
+            .broker()
+            .wait_readable(std::time::Duration::from_secs(10))
+            .await
+    );
+
+    // Group g1 consumes 4 of A and 3 of B, and commits that.
+    let consumer = PullConsumer::start(PullConsumerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        group: "g1".to_owned(),
+        ..PullConsumerConfig::default()
+    })
+    .await
+    .expect("consumer");
+    let consumed = [("MetricsA", 4u64), ("MetricsB", 3u64)];
+    for ((topic, n), mq) in consumed.into_iter().zip(&queues) {
+        let got = consumer
+            .pull(mq, 0, u32::try_from(n).expect("small"), "*")
+            .await
+            .expect("pull");
+        let bodies: Vec<String> = got
+            .messages
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect();
+        let want: Vec<String> = (0..n).map(|i| format!("{topic}-{i}")).collect();
+        assert_eq!(bodies, want);
+        consumer
+            .commit_offset("g1", mq, got.next_offset)
+            .await
+            .expect("commit");
+    }
+
+    let (status, headers, body) = get(http.local_addr(), "/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(headers["content-type"].starts_with("text/plain; version=0.0.4"));
+    let samples = parse_exposition(&body);
+    let node = ("node_id", broker_name.as_str());
+    for (((topic, n), (_, out)), mq) in sent.iter().zip(consumed).zip(&queues) {
+        let t = ("topic", *topic);
+        let queue_id = mq.queue_id.to_string();
+        let q = ("queue_id", queue_id.as_str());
+        let g = ("consumer_group", "g1");
+        #[allow(clippy::cast_precision_loss)]
+        let (n, out) = (*n as f64, out as f64);
+        assert_eq!(value(&samples, "rocketmq_messages_in_total", &[node, t]), n);
+        assert_eq!(
+            value(&samples, "rocketmq_message_size_count", &[node, t]),
+            n
+        );
+        let bytes_in = value(&samples, "rocketmq_throughput_in_total", &[node, t]);
+        assert!(bytes_in > 0.0);
+        assert_eq!(value(&samples, "rocketmq_message_size_sum", &[t]), bytes_in);
+        assert_eq!(
+            value(&samples, "rocketmq_messages_out_total", &[node, t, g]),
+            out
+        );
+        assert!(value(&samples, "rocketmq_throughput_out_total", &[t, g]) > 0.0);
+        assert_eq!(
+            value(&samples, "rocketmq_consumer_lag_messages", &[t, g]),
+            n - out
+        );
+        assert_eq!(
+            value(&samples, "rocketmq_consumer_ready_messages", &[t, g]),
+            n - out
+        );
+        assert_eq!(
+            value(&samples, "rocketmq_consumer_inflight_messages", &[t, g]),
+            0.0
+        );
+        assert_eq!(
+            value(&samples, "ferromq_consumer_queue_lag_messages", &[t, g, q]),
+            n - out
+        );
+        assert!(value(&samples, "ferromq_consumer_queue_lag_seconds", &[t, g, q]) >= 0.0);
+    }
+    // Only the queues the group committed in have a lag series.
+    let lag_series = samples
+        .keys()
+        .filter(|(n, _)| n == "ferromq_consumer_queue_lag_messages")
+        .count();
+    assert_eq!(lag_series, 2);
+    assert_eq!(
+        value(&samples, "rocketmq_storage_dispatch_behind_bytes", &[node]),
+        0.0
+    );
+    assert!(value(&samples, "rocketmq_storage_size", &[node]) > 0.0);
+    assert!(value(&samples, "process_resident_memory_bytes", &[]) > 0.0);
+    // Every send (code 310, SEND_MESSAGE_V2) was answered SUCCESS (0) and timed.
+    let sends = value(
+        &samples,
+        "rocketmq_rpc_latency_count",
+        &[("request_code", "310"), ("response_code", "0")],
+    );
+    assert_eq!(sends, 17.0);
+
+    consumer.shutdown().await;
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_and_unknown_paths_are_not_found() {
+    let cluster = TestCluster::start().await;
+    let http = start_http(&cluster).await;
+    let addr = http.local_addr();
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+    // The cluster starts once the broker is registered: ready at once.
+    let (status, _, body) = get(addr, "/readyz").await;
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+    let (status, _, body) = get(addr, "/nope").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("/metrics"), "{body}");
+    assert_eq!(get(addr, "/metrics/extra").await.0, 404);
+    // An empty broker's exposition is well formed too (families with no series).
+    let (status, _, body) = get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    parse_exposition(&body);
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+/// POP over remoting, with the headers a Java 5.x client sends.
+async fn pop(c: &ferromq_net::Client, group: &str, topic: &str, max: i32) -> usize {
+    use ferromq_remoting::headers::pop::PopMessageRequestHeader;
+    use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+    let req =
+        RemotingCommand::request(RequestCode::POP_MESSAGE).with_header(&PopMessageRequestHeader {
+            consumer_group: group.into(),
+            topic: topic.into(),
+            queue_id: -1,
+            max_msg_nums: max,
+            invisible_time: 60_000,
+            poll_time: 5_000,
+            born_time: 0,
+            init_mode: 0,
+            exp_type: Some("TAG".into()),
+            exp: Some("*".into()),
+            order: Some(false),
+            attempt_id: None,
+        });
+    let resp = c
+        .request(req, std::time::Duration::from_secs(15))
+        .await
+        .expect("pop answered");
+    match resp.response_code() {
+        ResponseCode::SUCCESS => {}
+        ResponseCode::PULL_NOT_FOUND | ResponseCode::POLLING_TIMEOUT => return 0,
+        other => panic!("pop answered {other:?}: {resp:?}"),
+    }
+    ferromq_remoting::body::records::decode(resp.body.as_deref().expect("records"), true)
+        .expect("valid records")
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pop_deliveries_count_out_and_in_flight() {
+    let cluster = TestCluster::start().await;
+    let http = start_http(&cluster).await;
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    let topic = "MetricsPop";
+    let first = producer
+        .send(Message::new(topic, "p-0"))
+        .await
+        .expect("send");
+    for i in 1..5 {
+        producer
+            .send_to_queue(Message::new(topic, format!("p-{i}")), &first.queue)
+            .await
+            .expect("send");
+    }
+    let c = cluster.broker_client().await;
+    let mut popped = 0;
+    while popped < 3 {
+        popped += pop(&c, "pg", topic, 3 - i32::try_from(popped).expect("small")).await;
+    }
+    assert_eq!(popped, 3);
+
+    let (status, _, body) = get(http.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    let samples = parse_exposition(&body);
+    let t = ("topic", topic);
+    let g = ("consumer_group", "pg");
+    assert_eq!(value(&samples, "rocketmq_messages_in_total", &[t]), 5.0);
+    assert_eq!(value(&samples, "rocketmq_messages_out_total", &[t, g]), 3.0);
+    // Nothing acked: all five are lag, three of them in flight, two ready.
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_lag_messages", &[t, g]),
+        5.0
+    );
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_inflight_messages", &[t, g]),
+        3.0
+    );
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_ready_messages", &[t, g]),
+        2.0
+    );
+    let queue_id = first.queue.queue_id.to_string();
+    assert_eq!(
+        value(
+            &samples,
+            "ferromq_consumer_queue_lag_messages",
+            &[t, g, ("queue_id", &queue_id)]
+        ),
+        5.0
+    );
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_until_registered_with_its_name_server() {
+    // A name server address nothing listens on: the broker starts but cannot register.
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead_ns = gone.local_addr().expect("addr").to_string();
+    drop(gone);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = ferromq_testkit::broker_config(dir.path(), &[dead_ns]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let broker = ferromq_broker::Broker::start(config, listener)
+        .await
+        .expect("broker starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let http = HttpServer::start(listener, Target::Broker(broker.service())).expect("http");
+    let (status, _, body) = get(http.local_addr(), "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("not registered"), "{body}");
+    // Live all the same.
+    assert_eq!(get(http.local_addr(), "/healthz").await.0, 200);
+    http.shutdown().await;
+    broker.shutdown().await;
+}
