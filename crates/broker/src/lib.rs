@@ -143,6 +143,7 @@ impl Broker {
             subscriptions,
             request_modes,
             topic_routes: topic_routes::TopicRoutes::default(),
+            grpc_endpoint: tokio::sync::watch::Sender::new(None),
             live: live_config::LiveConfig::new(&config),
             clients: clients::Clients::default(),
             locks: locks::QueueLocks::new(std::time::Duration::from_millis(
