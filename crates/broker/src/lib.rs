@@ -162,6 +162,7 @@ impl Broker {
             request_modes,
             topic_routes: topic_routes::TopicRoutes::new(outgoing_tls.clone()),
             outgoing_tls,
+            grpc_endpoint: tokio::sync::watch::Sender::new(None),
             live: live_config::LiveConfig::new(&config),
             clients: clients::Clients::default(),
             locks: locks::QueueLocks::new(std::time::Duration::from_millis(

@@ -32,10 +32,14 @@ pub struct State {
     pub subscriptions: Subscriptions,
     /// Per (topic, group) PULL or POP (`config/messageRequestMode.json`).
     pub request_modes: crate::request_modes::RequestModes,
-    /// Name-server route lookups (queue assignment).
+    /// Name-server route lookups (queue assignment, v5 routes across brokers).
     pub topic_routes: crate::topic_routes::TopicRoutes,
     /// TLS of the broker's own connections (`tls.enable`); `None`: plaintext.
     pub outgoing_tls: Option<ferromq_net::ClientTls>,
+    /// The RocketMQ 5 gRPC endpoint serving this broker, as clients dial it: registered with the
+    /// name servers, so that every broker's v5 routes can send clients here. Set by the endpoint
+    /// when it starts serving this broker; a change re-registers at once.
+    pub grpc_endpoint: tokio::sync::watch::Sender<Option<SocketAddr>>,
     /// Settings changeable at run time (`UPDATE_BROKER_CONFIG`).
     pub live: LiveConfig,
     pub clients: Clients,

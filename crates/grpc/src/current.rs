@@ -1,7 +1,10 @@
 //! The broker the endpoint serves. A broker under a controller may restart in place (log cut,
 //! new state) while the gRPC port and its clients' connections stay: the endpoint is pointed at
-//! the new broker's service, and every RPC reads the current one when it starts.
+//! the new broker's service, and every RPC reads the current one when it starts. Each broker
+//! served is told the endpoint's address, which it registers with the name servers so that other
+//! brokers' routes lead v5 clients here.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ferromq_broker::service::CheckRelay;
@@ -14,14 +17,22 @@ pub(crate) struct CurrentBroker {
     inner: Arc<RwLock<BrokerService>>,
     /// Registered with each broker served, for transaction checks of v5 producers.
     relay: Arc<dyn CheckRelay>,
+    /// The endpoint's address as clients dial it.
+    advertised: SocketAddr,
 }
 
 impl CurrentBroker {
-    pub(crate) fn new(broker: BrokerService, relay: Arc<dyn CheckRelay>) -> Self {
+    pub(crate) fn new(
+        broker: BrokerService,
+        relay: Arc<dyn CheckRelay>,
+        advertised: SocketAddr,
+    ) -> Self {
         broker.add_check_relay(&relay);
+        broker.announce_grpc_endpoint(advertised);
         CurrentBroker {
             inner: Arc::new(RwLock::new(broker)),
             relay,
+            advertised,
         }
     }
 
@@ -32,6 +43,7 @@ impl CurrentBroker {
 
     pub(crate) fn replace(&self, broker: BrokerService) {
         broker.add_check_relay(&self.relay);
+        broker.announce_grpc_endpoint(self.advertised);
         *self.inner.write() = broker;
     }
 }

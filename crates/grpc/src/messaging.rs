@@ -40,8 +40,6 @@ type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Sen
 #[derive(Debug, Clone)]
 pub(crate) struct Messaging {
     broker: CurrentBroker,
-    /// What routes name as this broker's endpoint.
-    endpoint: SocketAddr,
     telemetry: telemetry::Context,
     /// Push consumers' deliveries kept invisible.
     renewals: Arc<Renewals>,
@@ -52,7 +50,6 @@ impl Messaging {
         broker: CurrentBroker,
         sessions: Arc<Sessions>,
         renewals: Arc<Renewals>,
-        endpoint: SocketAddr,
         token: CancellationToken,
         tracker: TaskTracker,
     ) -> Self {
@@ -64,7 +61,6 @@ impl Messaging {
                 tracker,
             },
             broker,
-            endpoint,
             renewals,
         }
     }
@@ -97,11 +93,9 @@ fn peer<T>(request: &Request<T>) -> SocketAddr {
 impl MessagingService for Messaging {
     async fn query_route(&self, request: Request<QueryRouteRequest>) -> Reply<QueryRouteResponse> {
         let req = request.into_inner();
-        Ok(Response::new(route::query_route(
-            &self.broker.get(),
-            self.endpoint,
-            &req,
-        )))
+        Ok(Response::new(
+            route::query_route(&self.broker.get(), &req).await,
+        ))
     }
 
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Reply<HeartbeatResponse> {
@@ -135,11 +129,9 @@ impl MessagingService for Messaging {
         request: Request<QueryAssignmentRequest>,
     ) -> Reply<QueryAssignmentResponse> {
         let req = request.into_inner();
-        Ok(Response::new(route::query_assignment(
-            &self.broker.get(),
-            self.endpoint,
-            &req,
-        )))
+        Ok(Response::new(
+            route::query_assignment(&self.broker.get(), &req).await,
+        ))
     }
 
     type ReceiveMessageStream = ServerStream<ReceiveMessageResponse>;

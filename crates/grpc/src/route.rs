@@ -1,9 +1,11 @@
-//! QueryRoute and QueryAssignment: the queues of a topic on this broker, all reached through this
-//! endpoint (a v5 client needs no name server: the endpoint it dials answers for the broker).
+//! QueryRoute and QueryAssignment: the queues of a topic on every broker that serves it over
+//! gRPC, each named with its broker and that broker's own endpoint, so a v5 client sends to and
+//! receives from each broker directly (the service's `cluster_route`; with no name server, this
+//! broker's queues alone).
 
 use std::net::SocketAddr;
 
-use ferromq_broker::service::{MessageKind, TopicRoute};
+use ferromq_broker::service::{BrokerQueues, MessageKind};
 use ferromq_broker::BrokerService;
 use ferromq_proto::v2::{
     AddressScheme, Assignment, Broker, Endpoints, MessageQueue, MessageType, Permission,
@@ -20,9 +22,8 @@ const MASTER_ID: i32 = 0;
 /// In an assignment, "any queue of this broker": the broker balances pops over its queues.
 const ANY_QUEUE: i32 = -1;
 
-pub(crate) fn query_route(
+pub(crate) async fn query_route(
     broker: &BrokerService,
-    endpoint: SocketAddr,
     req: &QueryRouteRequest,
 ) -> QueryRouteResponse {
     let Some(topic) = req.topic.as_ref().filter(|t| !t.name.is_empty()) else {
@@ -34,10 +35,14 @@ pub(crate) fn query_route(
             message_queues: Vec::new(),
         };
     };
-    match broker.route(&topic.qualified_name()) {
+    match broker.cluster_route(&topic.qualified_name()).await {
         Ok(route) => QueryRouteResponse {
             status: Some(Status::ok()),
-            message_queues: queues(&route, topic, endpoint),
+            message_queues: route
+                .brokers
+                .iter()
+                .flat_map(|b| queues(b, topic))
+                .collect(),
         },
         Err(e) => QueryRouteResponse {
             status: Some(status::from_broker(&e)),
@@ -46,9 +51,8 @@ pub(crate) fn query_route(
     }
 }
 
-pub(crate) fn query_assignment(
+pub(crate) async fn query_assignment(
     broker: &BrokerService,
-    endpoint: SocketAddr,
     req: &QueryAssignmentRequest,
 ) -> QueryAssignmentResponse {
     let failed = |status: Status| QueryAssignmentResponse {
@@ -67,33 +71,38 @@ pub(crate) fn query_assignment(
             "the request names no consumer group",
         ));
     };
-    let route = match broker.route(&topic.qualified_name()) {
+    let route = match broker.cluster_route(&topic.qualified_name()).await {
         Ok(r) => r,
         Err(e) => return failed(status::from_broker(&e)),
     };
-    let readable: Vec<MessageQueue> = queues(&route, topic, endpoint)
-        .into_iter()
-        .filter(|q| q.permission() == Permission::Read || q.permission() == Permission::ReadWrite)
-        .collect();
-    let Some(first) = readable.first().cloned() else {
+    // An orderly (FIFO) group is given each queue, so one receive loop keeps one queue's order;
+    // any other group one entry per broker, which balances pops over its own queues.
+    let orderly = broker
+        .group(&group.qualified_name())
+        .is_ok_and(|g| g.consume_message_orderly);
+    let mut assigned = Vec::new();
+    for b in &route.brokers {
+        let readable: Vec<MessageQueue> = queues(b, topic)
+            .into_iter()
+            .filter(|q| {
+                q.permission() == Permission::Read || q.permission() == Permission::ReadWrite
+            })
+            .collect();
+        if orderly {
+            assigned.extend(readable);
+        } else if let Some(first) = readable.into_iter().next() {
+            assigned.push(MessageQueue {
+                id: ANY_QUEUE,
+                ..first
+            });
+        }
+    }
+    if assigned.is_empty() {
         return failed(Status::new(
             Code::Forbidden,
             format!("topic {topic} has no readable queue"),
         ));
-    };
-    // An orderly (FIFO) group is given each queue, so one receive loop keeps one queue's order;
-    // any other group one entry for the whole broker.
-    let orderly = broker
-        .group(&group.qualified_name())
-        .is_ok_and(|g| g.consume_message_orderly);
-    let assigned = if orderly {
-        readable
-    } else {
-        vec![MessageQueue {
-            id: ANY_QUEUE,
-            ..first
-        }]
-    };
+    }
     QueryAssignmentResponse {
         status: Some(Status::ok()),
         assignments: assigned
@@ -105,23 +114,18 @@ pub(crate) fn query_assignment(
     }
 }
 
-/// One entry per queue id of the topic: ids below both counts take the topic's permission, the
-/// surplus of the larger count only its side.
-fn queues(route: &TopicRoute, topic: &Resource, endpoint: SocketAddr) -> Vec<MessageQueue> {
-    let c = &route.config;
-    let (read, write) = (c.read_queue_nums.max(0), c.write_queue_nums.max(0));
-    let topic_read = c.perm & perm::READ != 0;
-    let topic_write = c.perm & perm::WRITE != 0;
+/// One entry per queue id of the topic on broker `b`: ids below both counts take the topic's
+/// permission, the surplus of the larger count only its side.
+fn queues(b: &BrokerQueues, topic: &Resource) -> Vec<MessageQueue> {
+    let (read, write) = (b.read_queue_nums.max(0), b.write_queue_nums.max(0));
+    let topic_read = b.perm & perm::READ != 0;
+    let topic_write = b.perm & perm::WRITE != 0;
     let broker = Broker {
-        name: route.broker_name.clone(),
+        name: b.broker_name.clone(),
         id: MASTER_ID,
-        endpoints: Some(endpoints(endpoint)),
+        endpoints: Some(endpoints(b.grpc_addr)),
     };
-    let accept: Vec<i32> = route
-        .accepts
-        .iter()
-        .map(|k| message_type(*k) as i32)
-        .collect();
+    let accept: Vec<i32> = b.accepts.iter().map(|k| message_type(*k) as i32).collect();
     (0..read.max(write))
         .map(|id| {
             let permission = match (topic_read && id < read, topic_write && id < write) {

@@ -74,7 +74,7 @@ impl GrpcServer {
             Arc::new(crate::transaction::CheckRelay {
                 sessions: sessions.clone(),
             });
-        let current = CurrentBroker::new(broker, relay);
+        let current = CurrentBroker::new(broker, relay, advertised);
         let renewals = Arc::new(crate::renew::Renewals::new(config.renew));
         tracker.spawn(
             renewals
@@ -85,7 +85,6 @@ impl GrpcServer {
             current.clone(),
             sessions,
             renewals,
-            advertised,
             token.clone(),
             tracker.clone(),
         );

@@ -167,6 +167,7 @@ fn register_broker(s: &State, conn: &Connection, req: &RemotingCommand) -> Reply
         heartbeat_timeout,
         enable_acting_master: h.enable_acting_master,
         zone_name: req.ext("__ZONE_NAME").map(str::to_owned),
+        grpc_addr: h.grpc_addr.filter(|a| !a.is_empty()),
         topics,
         conn: Some(conn.id()),
     };

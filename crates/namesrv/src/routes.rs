@@ -40,6 +40,8 @@ pub struct BrokerLive {
     /// The connection it registered on; closing it unregisters the broker.
     pub conn: Option<ConnectionId>,
     pub ha_server_addr: String,
+    /// Its RocketMQ 5 gRPC endpoint, when it serves one.
+    pub grpc_addr: Option<String>,
 }
 
 /// One `REGISTER_BROKER`.
@@ -54,6 +56,8 @@ pub struct Registration {
     /// `None` for brokers older than 5.0, which do not send the field.
     pub enable_acting_master: Option<bool>,
     pub zone_name: Option<String>,
+    /// `grpcAddr`: the broker's RocketMQ 5 gRPC endpoint (a ferromq extension).
+    pub grpc_addr: Option<String>,
     pub topics: TopicConfigSerializeWrapper,
     pub conn: Option<ConnectionId>,
 }
@@ -183,6 +187,7 @@ impl RouteTable {
                 data_version: reg.topics.data_version,
                 conn: reg.conn,
                 ha_server_addr: reg.ha_server_addr.clone(),
+                grpc_addr: reg.grpc_addr.clone(),
             },
         );
         if previous.is_none() {
@@ -362,7 +367,7 @@ impl RouteTable {
         let broker_datas: Vec<BrokerData> = queues
             .keys()
             .filter_map(|name| self.brokers.get(name))
-            .map(acting_master_view)
+            .map(|b| self.with_grpc_addrs(acting_master_view(b)))
             .collect();
         if broker_datas.is_empty() {
             return None;
@@ -372,6 +377,20 @@ impl RouteTable {
             queue_datas: queues.values().cloned().collect(),
             ..TopicRouteData::default()
         })
+    }
+
+    /// Fills `grpc_addrs` from what each listed address registered with, under the ids the view
+    /// gives them (an acting master's endpoint appears under id 0 with its address).
+    fn with_grpc_addrs(&self, mut b: BrokerData) -> BrokerData {
+        b.grpc_addrs = b
+            .broker_addrs
+            .iter()
+            .filter_map(|(&id, addr)| {
+                let grpc = self.live.get(&key(&b.cluster, addr))?.grpc_addr.clone()?;
+                Some((id, grpc))
+            })
+            .collect();
+        b
     }
 
     #[must_use]

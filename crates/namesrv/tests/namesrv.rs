@@ -68,6 +68,7 @@ fn register_request_as(
         enable_acting_master: Some(false),
         compressed,
         body_crc32: i32::try_from(crc32fast::hash(&body) & 0x7FFF_FFFF).expect("31 bits"),
+        grpc_addr: None,
     };
     RemotingCommand::request(RequestCode::REGISTER_BROKER)
         .with_header(&header)

@@ -79,7 +79,8 @@ pub struct DevArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10911")]
     pub broker_listen: SocketAddr,
     /// RocketMQ 5 gRPC endpoint address (TLS and plaintext on one port); port 0 picks a free port.
-    /// Not served with `--cluster`.
+    /// With `--cluster`, every broker serves one: this port plus 10 per broker (all free ports
+    /// when this port or the broker port is 0).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
     pub grpc_listen: SocketAddr,
     /// HTTP listener (`/metrics`, `/healthz`, `/readyz`) [default: 127.0.0.1:8080, or a free port

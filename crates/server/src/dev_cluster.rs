@@ -6,20 +6,27 @@
 //! follows it. The ready line lists every broker once every group's replica is in its sync-state
 //! set. Each broker runs under [`Broker::run`], which starts it again in place (log cut) when the
 //! controller turns a former master into a replica.
+//!
+//! Every broker serves the RocketMQ 5 gRPC endpoint too (ports from `--grpc-listen` as the broker
+//! ports from `--broker-listen`); each registers its endpoint with the name server, so a v5 client
+//! at any endpoint is routed to every group's master.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use ferromq_broker::{Broker, BrokerConfig, BrokerError, BrokerRole};
 use ferromq_controller::{Controller, ControllerConfig, ControllerHandle};
+use ferromq_grpc::GrpcHandle;
 use ferromq_namesrv::NameServerHandle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DevArgs, MasterRole};
+use crate::grpc;
 
 /// How long the groups get to elect a master and bring their replica in sync.
 const GROUPS_READY: Duration = Duration::from_secs(30);
@@ -38,36 +45,83 @@ struct Group {
     brokers: [RunningBroker; 2],
 }
 
-/// A broker under [`Broker::run`], owned by its task and stopped through its token.
+/// A broker under [`Broker::run`], owned by its task and stopped through its token, and its gRPC
+/// endpoint (moved to the new broker when it restarts in place).
 struct RunningBroker {
     addr: SocketAddr,
+    grpc_addr: SocketAddr,
     token: CancellationToken,
     task: JoinHandle<Result<(), BrokerError>>,
+    /// Set by the first start; taken at shutdown.
+    endpoint: Arc<Mutex<Option<GrpcHandle>>>,
 }
 
 impl RunningBroker {
-    /// Binds `addr`, starts the broker and waits for its first start to complete.
-    async fn start(config: BrokerConfig, addr: SocketAddr) -> anyhow::Result<RunningBroker> {
+    /// Binds `addr` and `grpc_addr`, starts the broker and its gRPC endpoint and waits for its
+    /// first start to complete.
+    async fn start(
+        config: BrokerConfig,
+        addr: SocketAddr,
+        grpc_addr: SocketAddr,
+    ) -> anyhow::Result<RunningBroker> {
         let listener = ferromq_net::listen::bind(addr)
             .with_context(|| format!("binding a broker to {addr}"))?;
         let addr = listener.local_addr().context("broker address")?;
+        let mut grpc_listener = Some(grpc::bind(grpc_addr)?);
+        let tls = grpc::tls_files(&config);
+        let endpoint: Arc<Mutex<Option<GrpcHandle>>> = Arc::default();
         let token = CancellationToken::new();
         let (started, mut first) = mpsc::unbounded_channel();
+        let serving = endpoint.clone();
         let mut task = tokio::spawn(Broker::run(
             config,
             listener,
             token.clone().cancelled_owned(),
-            move |_| {
-                let _ = started.send(());
+            move |broker| {
+                let mut serving = lock(&serving);
+                if let Some(g) = serving.as_ref() {
+                    g.serve_broker(broker.service());
+                } else if let Some(l) = grpc_listener.take() {
+                    // Only the first start can fail here: later ones move the endpoint.
+                    match grpc::serve(l, tls.clone(), broker) {
+                        Ok(g) => *serving = Some(g),
+                        Err(e) => {
+                            let _ = started.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                let _ = started.send(Ok(()));
             },
         ));
-        tokio::select! {
-            Some(()) = first.recv() => Ok(RunningBroker { addr, token, task }),
-            ended = &mut task => match ended {
+        let failed = tokio::select! {
+            Some(result) = first.recv() => result.err(),
+            ended = &mut task => return match ended {
                 Ok(Ok(())) => bail!("the broker on {addr} stopped at once"),
                 Ok(Err(e)) => Err(e).context("starting a broker"),
                 Err(e) => Err(e).context("the broker task failed"),
             },
+        };
+        let grpc_addr = match failed {
+            None => lock(&endpoint)
+                .as_ref()
+                .map(GrpcHandle::local_addr)
+                .context("no gRPC endpoint started"),
+            Some(e) => Err(e),
+        };
+        match grpc_addr {
+            Ok(grpc_addr) => Ok(RunningBroker {
+                addr,
+                grpc_addr,
+                token,
+                task,
+                endpoint,
+            }),
+            Err(e) => {
+                token.cancel();
+                let _ = task.await;
+                Err(e)
+            }
         }
     }
 
@@ -80,7 +134,16 @@ impl RunningBroker {
             }
             Err(e) => tracing::warn!(addr = %self.addr, error = %e, "broker task failed"),
         }
+        let endpoint = lock(&self.endpoint).take();
+        if let Some(g) = endpoint {
+            g.shutdown().await;
+        }
     }
+}
+
+/// The endpoint slot; a panic elsewhere leaves it usable (it holds no invariant across calls).
+fn lock(slot: &Mutex<Option<GrpcHandle>>) -> MutexGuard<'_, Option<GrpcHandle>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The address of broker `index` (0, 1, 2...): the base port plus 10 per broker, or a free port.
@@ -93,6 +156,16 @@ fn broker_addr(base: SocketAddr, index: u16) -> anyhow::Result<SocketAddr> {
         .checked_add(index * 10)
         .context("broker ports run past 65535: pick a lower --broker-listen port")?;
     Ok(SocketAddr::new(base.ip(), port))
+}
+
+/// The gRPC endpoint of broker `index`: `--grpc-listen`'s port plus 10 per broker, or (either
+/// `--grpc-listen` or `--broker-listen` with port 0) a free port.
+fn grpc_addr(args: &DevArgs, index: u16) -> anyhow::Result<SocketAddr> {
+    if args.broker_listen.port() == 0 {
+        return Ok(SocketAddr::new(args.grpc_listen.ip(), 0));
+    }
+    broker_addr(args.grpc_listen, index)
+        .context("gRPC ports run past 65535: pick a lower --grpc-listen port")
 }
 
 /// `--controller-listen`, else 9878 next to the name server, else (broker port 0) a free port.
@@ -180,9 +253,13 @@ async fn start_group(
         c
     };
     let index = u16::from(g) * 2;
-    let first = RunningBroker::start(config(1), broker_addr(args.broker_listen, index)?)
-        .await
-        .with_context(|| format!("starting broker 1 of {name}"))?;
+    let first = RunningBroker::start(
+        config(1),
+        broker_addr(args.broker_listen, index)?,
+        grpc_addr(args, index)?,
+    )
+    .await
+    .with_context(|| format!("starting broker 1 of {name}"))?;
     let deadline = Instant::now() + GROUPS_READY;
     while controller.replica_info(&name).and_then(|i| i.master) != Some(1) {
         if Instant::now() > deadline {
@@ -191,14 +268,19 @@ async fn start_group(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let second =
-        match RunningBroker::start(config(2), broker_addr(args.broker_listen, index + 1)?).await {
-            Ok(b) => b,
-            Err(e) => {
-                first.shutdown().await;
-                return Err(e).with_context(|| format!("starting broker 2 of {name}"));
-            }
-        };
+    let second = match RunningBroker::start(
+        config(2),
+        broker_addr(args.broker_listen, index + 1)?,
+        grpc_addr(args, index + 1)?,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => {
+            first.shutdown().await;
+            return Err(e).with_context(|| format!("starting broker 2 of {name}"));
+        }
+    };
     Ok(Group {
         name,
         brokers: [first, second],
@@ -206,8 +288,10 @@ async fn start_group(
 }
 
 /// Prints the ready line:
-/// `ferromq dev ready: namesrv=... controller=... broker-a=MASTER/REPLICA ... data=...`
-/// (the roles as at start; the controller may change them later).
+/// `ferromq dev ready: namesrv=... controller=... broker-a=MASTER/REPLICA ... data=...
+/// grpc=... broker-a-grpc=MASTER/REPLICA ...` (the roles as at start; the controller may change
+/// them later). `grpc=` is broker-a's master endpoint: any endpoint routes to every group, and
+/// scripts written for the single-broker `dev` read that field.
 pub fn print_ready(
     ns: &NameServerHandle,
     cluster: &Cluster,
@@ -224,7 +308,19 @@ pub fn print_ready(
         let [first, second] = &g.brokers;
         write!(out, " {}={}/{}", g.name, first.addr, second.addr)?;
     }
-    writeln!(out, " data={}", args.data_dir.display())?;
+    write!(out, " data={}", args.data_dir.display())?;
+    if let Some(g) = cluster.groups.first() {
+        write!(out, " grpc={}", g.brokers[0].grpc_addr)?;
+    }
+    for g in &cluster.groups {
+        let [first, second] = &g.brokers;
+        write!(
+            out,
+            " {}-grpc={}/{}",
+            g.name, first.grpc_addr, second.grpc_addr
+        )?;
+    }
+    writeln!(out)?;
     out.flush()
 }
 

@@ -1,6 +1,7 @@
 //! `ferromq dev --cluster 2` as a user tries it: two replicated broker groups behind one name
 //! server. A topic created on the cluster spreads over both groups, a producer uses every queue, a
 //! consumer reads back exactly what was sent, and each group's replica holds its master's messages.
+//! A v5 client asking any one gRPC endpoint is routed to both groups' masters.
 
 mod common;
 
@@ -11,8 +12,11 @@ use common::Dev;
 use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
 use ferromq_client::consumer::{PullConsumer, PullConsumerConfig, PullStatus};
 use ferromq_client::{Message, Producer, ProducerConfig};
+use ferromq_grpc::pb::messaging_service_client::MessagingServiceClient;
 use ferromq_model::msg_id::decode_offset_msg_id;
 use ferromq_net::{Client, ClientConfig};
+use ferromq_proto::v2::QueryRouteRequest;
+use ferromq_proto::{Code, Resource};
 use ferromq_remoting::headers::query::ViewMessageRequestHeader;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
@@ -156,4 +160,86 @@ async fn two_replicated_groups_share_a_topic_and_replicas_hold_every_message() {
         }
     }
     dev.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v5_client_at_any_endpoint_is_routed_to_every_groups_master() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dev, _) = start(dir.path());
+    let admin = Admin::start(AdminConfig {
+        namesrv_addrs: vec![dev.field("namesrv")],
+        ..AdminConfig::default()
+    })
+    .await
+    .expect("admin");
+    let mut spec = TopicSpec::new(TOPIC);
+    spec.read_queue_nums = 4;
+    spec.write_queue_nums = 4;
+    let written = admin
+        .create_topic("DefaultCluster", &spec)
+        .await
+        .expect("create topic");
+    assert_eq!(written.len(), 2, "one master per group: {written:?}");
+    admin.shutdown().await;
+    assert_v5_route_lists_every_master(&dev).await;
+    dev.stop();
+}
+
+/// QueryRoute at `grpc=` (broker-a's master) and at broker-b's replica lists TOPIC's 4 queues on
+/// each group's master, at the master's own endpoint from the ready line.
+async fn assert_v5_route_lists_every_master(dev: &Dev) {
+    let masters: BTreeSet<(String, String)> = ["broker-a", "broker-b"]
+        .into_iter()
+        .map(|g| {
+            let grpc = dev.field(&format!("{g}-grpc"));
+            let (master, _) = grpc.split_once('/').expect("master/replica");
+            (g.to_owned(), master.to_owned())
+        })
+        .collect();
+    let replica_b = dev
+        .field("broker-b-grpc")
+        .split_once('/')
+        .expect("pair")
+        .1
+        .to_owned();
+    assert_eq!(dev.field("grpc"), masters.first().expect("broker-a").1);
+    for at in [dev.field("grpc"), replica_b] {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{at}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect to the gRPC endpoint");
+        let mut client = MessagingServiceClient::new(channel);
+        let deadline = std::time::Instant::now() + T;
+        loop {
+            let reply = client
+                .query_route(QueryRouteRequest {
+                    topic: Some(Resource::named(TOPIC)),
+                    endpoints: None,
+                })
+                .await
+                .expect("rpc")
+                .into_inner();
+            let status = reply.status.expect("status");
+            assert_eq!(status.code(), Code::Ok, "{}", status.message);
+            let listed: Vec<(String, String)> = reply
+                .message_queues
+                .iter()
+                .map(|q| {
+                    let b = q.broker.as_ref().expect("broker");
+                    let a = &b.endpoints.as_ref().expect("endpoints").addresses[0];
+                    (b.name.clone(), format!("{}:{}", a.host, a.port))
+                })
+                .collect();
+            let brokers: BTreeSet<(String, String)> = listed.iter().cloned().collect();
+            if brokers == masters && listed.len() == 8 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the v5 route at {at} never listed both masters: {listed:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -12,6 +12,7 @@
 mod admin;
 mod assignment;
 mod checks;
+mod cluster_route;
 mod durability;
 mod metrics;
 mod offsets;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use crate::transaction::relay::{CheckRelay, TransactionCheck};
 pub use assignment::AssignmentQuery;
+pub use cluster_route::{BrokerQueues, ClusterRoute};
 pub use metrics::{MetricsSnapshot, NodeInfo, NotReady, QueueLag, StorageInfo};
 pub use offsets::Boundary;
 pub use pop::{PopRequest, PoppedMessage, MAX_INVISIBLE, MAX_POLL, MAX_POP_MESSAGES, POP_CK};

@@ -37,12 +37,20 @@ const MAX_CHANGE_PAUSE: Duration = Duration::from_secs(1);
 /// instead of back to back, and the changes meanwhile go in the next one.
 pub(crate) async fn run(state: Arc<State>, pool: ClientPool, token: CancellationToken) {
     let mut changes = state.topics.subscribe();
+    let mut grpc = state.grpc_endpoint.subscribe();
+    // The registration at start went before any gRPC endpoint could be announced: one announced
+    // since then is news.
+    if grpc.borrow().is_some() {
+        grpc.mark_changed();
+    }
     let period = Duration::from_millis(state.config.register_name_server_period_ms);
     loop {
         tokio::select! {
             () = token.cancelled() => break,
             () = tokio::time::sleep(period) => {}
             changed = changes.changed() => if changed.is_err() { break },
+            // The sender lives in `state`, held here: it cannot close.
+            _ = grpc.changed() => {}
         }
         let started = tokio::time::Instant::now();
         register_all(&state, &pool).await;
@@ -91,6 +99,7 @@ fn register_request(state: &State) -> RemotingCommand {
             enable_acting_master: Some(false),
             compressed,
             body_crc32: crc,
+            grpc_addr: state.grpc_endpoint.borrow().map(|a| a.to_string()),
         })
         .with_body(body)
 }

@@ -39,6 +39,7 @@ fn reg(name: &str, id: i64, addr: &str, topics: TopicConfigSerializeWrapper) -> 
         heartbeat_timeout: T120,
         enable_acting_master: Some(false),
         zone_name: None,
+        grpc_addr: None,
         topics,
         conn: None,
     }
@@ -374,4 +375,46 @@ fn liveness_records_the_registered_data_version() {
         Some(1)
     );
     assert!(!t.touch("DefaultCluster", "nobody:1", Instant::now()));
+}
+
+#[test]
+fn routes_name_the_grpc_endpoint_each_address_registered_with() {
+    let mut t = RouteTable::new();
+    let now = Instant::now();
+    let with_grpc = |name: &str, id: i64, addr: &str, grpc: Option<&str>| Registration {
+        grpc_addr: grpc.map(str::to_owned),
+        ..reg(name, id, addr, two_topics())
+    };
+    for r in [
+        with_grpc("broker-a", 0, "10.0.0.1:10911", Some("10.0.0.1:8081")),
+        with_grpc("broker-a", 1, "10.0.0.2:10911", Some("10.0.0.2:8081")),
+        with_grpc("broker-b", 0, "10.0.0.3:10911", None),
+    ] {
+        t.register(r, now).expect("registers");
+    }
+    let route = t.route("TopicA").expect("routed");
+    let grpc = |name: &str| {
+        route
+            .broker_datas
+            .iter()
+            .find(|b| b.broker_name == name)
+            .map(|b| b.grpc_addrs.clone())
+            .expect("broker listed")
+    };
+    assert_eq!(
+        grpc("broker-a"),
+        BTreeMap::from([
+            (0, "10.0.0.1:8081".to_owned()),
+            (1, "10.0.0.2:8081".to_owned())
+        ])
+    );
+    assert!(grpc("broker-b").is_empty());
+    // Re-registering without the endpoint withdraws it.
+    t.register(with_grpc("broker-a", 1, "10.0.0.2:10911", None), now)
+        .expect("registers");
+    let route = t.route("TopicA").expect("routed");
+    assert_eq!(
+        route.broker_datas[0].grpc_addrs,
+        BTreeMap::from([(0, "10.0.0.1:8081".to_owned())])
+    );
 }

@@ -47,6 +47,13 @@ pub struct BrokerData {
     pub enable_acting_master: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zone_name: Option<String>,
+    /// Broker id → `ip:port` of its v5 gRPC endpoint, for the ids that serve one (a
+    /// ferromq extension, absent when empty; remoting clients ignore members they do not know).
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub grpc_addrs: BTreeMap<i64, String>,
 }
 
 impl BrokerData {
@@ -124,6 +131,20 @@ mod tests {
     }
 
     #[test]
+    fn grpc_addrs_are_written_only_when_known() {
+        let mut r = TopicRouteData::from_json(JAVA_LEGACY.as_bytes()).expect("parses");
+        r.broker_datas[0]
+            .grpc_addrs
+            .insert(MASTER_ID, "10.0.0.1:8081".to_owned());
+        let out = String::from_utf8(r.to_json().to_vec()).expect("utf8");
+        assert!(
+            out.contains(r#""enableActingMaster":false,"grpcAddrs":{"0":"10.0.0.1:8081"}}"#),
+            "{out}"
+        );
+        assert_eq!(TopicRouteData::from_json(out.as_bytes()), Ok(r));
+    }
+
+    #[test]
     fn parses_legacy_cluster_info() {
         let text = r#"{"brokerAddrTable":{"broker-a":{"brokerAddrs":{0:"10.0.0.1:10911"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false,"zoneName":"z1"}},"clusterAddrTable":{"DefaultCluster":["broker-a"]}}"#;
         let c = ClusterInfo::from_json(text.as_bytes()).expect("parses");
@@ -142,15 +163,24 @@ mod tests {
             any::<String>(),
             any::<bool>(),
             any::<Option<String>>(),
+            prop::collection::btree_map(any::<i64>(), any::<String>(), 0..2),
         )
             .prop_map(
-                |(broker_addrs, broker_name, cluster, enable_acting_master, zone_name)| {
+                |(
+                    broker_addrs,
+                    broker_name,
+                    cluster,
+                    enable_acting_master,
+                    zone_name,
+                    grpc_addrs,
+                )| {
                     BrokerData {
                         broker_addrs,
                         broker_name,
                         cluster,
                         enable_acting_master,
                         zone_name,
+                        grpc_addrs,
                     }
                 },
             )

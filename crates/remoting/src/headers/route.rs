@@ -29,6 +29,9 @@ ext_header! {
         pub compressed: bool = "compressed" [default: false],
         /// Non-zero: `crc32(body) & 0x7FFFFFFF` must match.
         pub body_crc32: i32 = "bodyCrc32" [default: 0],
+        /// `ip:port` of the broker's v5 gRPC endpoint, when it serves one (a ferromq
+        /// extension: Java name servers ignore header fields they do not declare).
+        pub grpc_addr: Option<String> = "grpcAddr",
     }
 }
 
