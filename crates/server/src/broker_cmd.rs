@@ -60,12 +60,14 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         // Under a controller a former master may restart in place, log cut; each start prints
         // its ready line (and the gRPC endpoint moves to the new broker, keeping its port).
+        // Installed before any start prints its ready line (see `ShutdownSignal`).
+        let signal = signals::ShutdownSignal::install()?;
         let ran = Broker::run(
             config,
             listener,
             async {
                 tokio::select! {
-                    waited = signals::shutdown_signal() => if let Err(e) = waited {
+                    waited = signal.wait() => if let Err(e) = waited {
                         tracing::warn!(error = %e, "waiting for a signal failed; stopping");
                     },
                     _ = stop_rx.wait_for(|stop| *stop) => {}

@@ -96,12 +96,13 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<()> {
         let controller = Controller::start(config, listener)
             .await
             .context("starting the controller")?;
+        let signal = signals::ShutdownSignal::install()?;
         println!(
             "ferromq controller ready: id={} listen={} data={data}",
             controller.node_id(),
             controller.local_addr()
         );
-        signals::shutdown_signal().await?;
+        signal.wait().await?;
         controller.shutdown().await;
         Ok(())
     })

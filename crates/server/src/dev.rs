@@ -50,8 +50,9 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
                     return Err(e);
                 }
             };
+            let signal = signals::ShutdownSignal::install()?;
             dev_cluster::print_ready(&ns, &groups, &args)?;
-            let waited = signals::shutdown_signal().await;
+            let waited = signal.wait().await;
             dev_cluster::shutdown(groups).await;
             ns.shutdown().await;
             return waited;
@@ -93,6 +94,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
                 return Err(e);
             }
         };
+        let signal = signals::ShutdownSignal::install()?;
         let mut out = std::io::stdout().lock();
         // Scripts parse `namesrv=` and `broker=`: new fields go at the end.
         writeln!(
@@ -106,7 +108,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         )?;
         out.flush()?;
         drop(out);
-        let waited = signals::shutdown_signal().await;
+        let waited = signal.wait().await;
         http.shutdown().await;
         grpc.shutdown().await;
         broker.shutdown().await;

@@ -40,8 +40,9 @@ pub fn run(args: NamesrvArgs) -> anyhow::Result<()> {
             .as_ref()
             .map(|h| format!(" http={}", h.local_addr()))
             .unwrap_or_default();
+        let signal = signals::ShutdownSignal::install()?;
         println!("ferromq namesrv ready: {}{http_field}", ns.local_addr());
-        let waited = signals::shutdown_signal().await;
+        let waited = signal.wait().await;
         if let Some(h) = http {
             h.shutdown().await;
         }
