@@ -20,7 +20,7 @@
 //!   [`live_config`], [`role`], [`schedule`] (delay levels and timers), [`transaction`] (the
 //!   half-message layout), [`trace`], [`ha`] (replication of the commit log), [`pop`] (POP receipt
 //!   handles, in-flight deliveries and their journal), `stats` (with [`meters`] for metrics
-//!   scrapers and [`rpc_latency`], which times the remoting adapter), `persist`, `uniq_key`.
+//!   scrapers and [`rpc_latency`], the remoting adapter's answer times), `persist`, `uniq_key`.
 //! - At the bottom: [`config`] (with [`config::java`]: [`BrokerConfig`] from TOML or a Java
 //!   `broker.conf`), [`names`] (naming rules), [`error`] ([`BrokerError`]) and [`responses`]
 //!   (error → response code, in one place).
@@ -289,7 +289,7 @@ impl Broker {
         ));
         let server = ferromq_net::serve_tls(
             listener,
-            Arc::new(rpc_latency::Timed {
+            Arc::new(handlers::Timed {
                 inner: BrokerHandler::new(
                     service::BrokerService::new(state.clone()),
                     state.clone(),

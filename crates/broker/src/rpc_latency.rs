@@ -1,16 +1,12 @@
 //! `rocketmq_rpc_latency`: how long the broker took to answer each remoting request, by request
 //! and response code, as a histogram of milliseconds. Measured around the whole remoting adapter
-//! ([`Timed`]), so the handlers themselves know nothing of it; a held long-poll pull counts its
-//! hold time, as it does in Apache RocketMQ.
+//! (`handlers::timed`), so the handlers themselves know nothing of it; a held long-poll pull counts
+//! its hold time, as it does in Apache RocketMQ.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
-use async_trait::async_trait;
-use ferromq_net::{Connection, Handler, RequestContext};
-use ferromq_remoting::RemotingCommand;
 use parking_lot::RwLock;
 
 /// Upper bounds (milliseconds, inclusive) of the latency buckets, then `+Inf`.
@@ -71,36 +67,6 @@ impl RpcLatency {
             .collect();
         out.sort_by_key(|c| (c.request_code, c.response_code));
         out
-    }
-}
-
-/// A remoting handler that times `inner`'s answers into `latency`. One-way requests (no answer)
-/// are not timed.
-#[derive(Debug)]
-pub(crate) struct Timed<H> {
-    pub inner: H,
-    pub state: Arc<crate::state::State>,
-}
-
-#[async_trait]
-impl<H: Handler> Handler for Timed<H> {
-    async fn handle(&self, ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
-        let code = req.code;
-        let start = Instant::now();
-        let resp = self.inner.handle(ctx, req).await;
-        if let Some(r) = &resp {
-            let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.state.stats.rpc.record(code, r.code, micros);
-        }
-        resp
-    }
-
-    fn on_connect(&self, conn: &Connection) {
-        self.inner.on_connect(conn);
-    }
-
-    fn on_disconnect(&self, conn: &Connection) {
-        self.inner.on_disconnect(conn);
     }
 }
 

@@ -25,6 +25,7 @@ mod send;
 mod send_back;
 mod stats;
 mod subscription_group;
+mod timed;
 
 use std::sync::Arc;
 
@@ -38,6 +39,8 @@ use crate::error::BrokerError;
 use crate::responses;
 use crate::service::BrokerService;
 use crate::state::State;
+
+pub(crate) use timed::Timed;
 
 /// A handler's answer.
 pub(crate) type Reply = Result<RemotingCommand, BrokerError>;
