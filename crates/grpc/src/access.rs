@@ -205,7 +205,7 @@ rpc!(
 rpc!(
     ChangeInvisibleDurationRequest,
     "ChangeInvisibleDuration",
-    |r| { Names::of([name(r.topic.as_ref())], name(r.group.as_ref())) }
+    |r| Names::of([name(r.topic.as_ref())], name(r.group.as_ref()))
 );
 rpc!(PullMessageRequest, "PullMessage", |r| Names::of(
     [queue_topic(r.message_queue.as_ref())],
