@@ -30,6 +30,9 @@ pub enum AuthError {
         "authorization failed for user {user}: request code {code} is not covered by any policy"
     )]
     Unmapped { user: String, code: i32 },
+    /// No entry of the gRPC table for this RPC: refused whoever asks.
+    #[error("authorization failed for user {user}: RPC {rpc} is not covered by any policy")]
+    UnmappedRpc { user: String, rpc: String },
     #[error("User:{user} has no permission for {actions} on {resource}: {reason}")]
     Denied {
         user: String,
@@ -45,7 +48,10 @@ impl AuthError {
     pub fn is_authentication(&self) -> bool {
         !matches!(
             self,
-            Self::Unreadable { .. } | Self::Unmapped { .. } | Self::Denied { .. }
+            Self::Unreadable { .. }
+                | Self::Unmapped { .. }
+                | Self::UnmappedRpc { .. }
+                | Self::Denied { .. }
         )
     }
 }

@@ -8,6 +8,7 @@
 //! - [`signature`]: remoting request signatures as the Java `AclClientRPCHook` computes them.
 //! - [`grpc`]: the v5 `authorization` metadata and its signature over `x-mq-date-time`.
 //! - [`access`]: the one table from request code to the resources and actions it needs.
+//! - [`grpc_access`]: the same for v5 gRPC RPCs, over the names the adapter reads from a request.
 //! - [`registry`]: users and ACLs together: authenticate a request, then authorize it.
 //! - [`error`]: why a request was refused, worded for the response remark.
 
@@ -17,6 +18,7 @@ pub mod access;
 pub mod action;
 pub mod error;
 pub mod grpc;
+pub mod grpc_access;
 pub mod ip_range;
 pub mod policy;
 pub mod registry;
@@ -28,8 +30,9 @@ pub mod wire;
 pub use access::{required_access, Access, MAPPED_CODES};
 pub use action::Action;
 pub use error::{AuthError, ModelError};
+pub use grpc_access::Named;
 pub use policy::{Acl, Decision, PolicyEntry, PolicyType};
-pub use registry::Registry;
+pub use registry::{GrpcCall, Registry, GRPC_CLOCK_SKEW_SECS};
 pub use resource::{Resource, ResourcePattern, ResourceType};
 pub use signature::Credentials;
 pub use user::{User, UserStatus, UserType};

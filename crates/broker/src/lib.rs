@@ -153,7 +153,9 @@ impl Broker {
         let epochs = ha::epochs::EpochTable::open(dir.join("epochs.json"))?;
         let role = role::Role::new(&config, store.store().clone(), epochs.last_epoch());
         let controlled = config.enable_controller_mode;
+        let guard = Arc::new(auth::Guard::open(&config)?);
         let state = Arc::new(State {
+            guard,
             advertised,
             store: store.store().clone(),
             topics,
@@ -293,7 +295,7 @@ impl Broker {
                 inner: BrokerHandler::new(
                     service::BrokerService::new(state.clone()),
                     state.clone(),
-                    Arc::new(auth::Guard::open(&state.config)?),
+                    state.guard.clone(),
                 ),
                 state: state.clone(),
             }),

@@ -71,6 +71,8 @@ pub struct State {
     pub started_ms: i64,
     /// Where transaction checks go when no remoting producer of the group is connected.
     pub check_relays: crate::transaction::relay::CheckRelays,
+    /// Users, ACLs and the checks on (ACL 2.0): the remoting handlers' and the gRPC endpoint's.
+    pub(crate) guard: Arc<crate::auth::Guard>,
 }
 
 impl State {

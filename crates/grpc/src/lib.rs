@@ -17,12 +17,15 @@
 //!   `pull.rs` (PullMessage); `renew.rs` keeps push consumers' deliveries invisible.
 //! - `message.rs`: a stored record as a v5 `Message`. `sessions.rs`: the v5 client sessions (settings, telemetry stream, liveness), keyed by the
 //!   `x-mq-client-id` header. `status.rs`: broker errors → v5 `Status`, in one place.
+//! - `access.rs`: ACL 2.0, every RPC checked against the broker's users and policies when its
+//!   authentication or authorization is on (the RPC table is `ferromq_auth::grpc_access`).
 //! - [`pb`]: the tonic server and client generated from `ferromq-proto`'s `service.proto`, over
 //!   its prost messages.
 //!
 //! [`BrokerService`]: ferromq_broker::BrokerService
 #![forbid(unsafe_code)]
 
+mod access;
 mod config;
 mod conn;
 mod current;
@@ -44,6 +47,7 @@ mod telemetry;
 mod tls;
 mod transaction;
 
+pub use access::SERVED_RPCS;
 pub use config::{GrpcConfig, TlsFiles};
 pub use error::GrpcError;
 pub use renew::RenewConfig;

@@ -5,17 +5,18 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use ferromq_broker::BrokerService;
 use ferromq_proto::v2::{
-    AckMessageRequest, AckMessageResponse, ChangeInvisibleDurationRequest,
-    ChangeInvisibleDurationResponse, EndTransactionRequest, EndTransactionResponse,
-    ForwardMessageToDeadLetterQueueRequest, ForwardMessageToDeadLetterQueueResponse,
-    GetOffsetRequest, GetOffsetResponse, HeartbeatRequest, HeartbeatResponse,
-    NotifyClientTerminationRequest, NotifyClientTerminationResponse, PullMessageRequest,
-    PullMessageResponse, QueryAssignmentRequest, QueryAssignmentResponse, QueryOffsetRequest,
-    QueryOffsetResponse, QueryRouteRequest, QueryRouteResponse, RecallMessageRequest,
-    RecallMessageResponse, ReceiveMessageRequest, ReceiveMessageResponse, SendMessageRequest,
-    SendMessageResponse, SyncLiteSubscriptionRequest, SyncLiteSubscriptionResponse,
-    TelemetryCommand, UpdateOffsetRequest, UpdateOffsetResponse,
+    pull_message_response, receive_message_response, AckMessageRequest, AckMessageResponse,
+    ChangeInvisibleDurationRequest, ChangeInvisibleDurationResponse, EndTransactionRequest,
+    EndTransactionResponse, ForwardMessageToDeadLetterQueueRequest,
+    ForwardMessageToDeadLetterQueueResponse, GetOffsetRequest, GetOffsetResponse, HeartbeatRequest,
+    HeartbeatResponse, NotifyClientTerminationRequest, NotifyClientTerminationResponse,
+    PullMessageRequest, PullMessageResponse, QueryAssignmentRequest, QueryAssignmentResponse,
+    QueryOffsetRequest, QueryOffsetResponse, QueryRouteRequest, QueryRouteResponse,
+    RecallMessageRequest, RecallMessageResponse, ReceiveMessageRequest, ReceiveMessageResponse,
+    SendMessageRequest, SendMessageResponse, SyncLiteSubscriptionRequest,
+    SyncLiteSubscriptionResponse, TelemetryCommand, UpdateOffsetRequest, UpdateOffsetResponse,
 };
 use ferromq_proto::{Code, Status};
 use futures_util::Stream;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Streaming};
 
+use crate::access::{Caller, Rpc};
 use crate::current::CurrentBroker;
 use crate::pb::messaging_service_server::MessagingService;
 use crate::renew::Renewals;
@@ -82,6 +84,11 @@ fn no_client_id() -> Status {
     )
 }
 
+/// Runs the ACL checks for `request` (see `crate::access`); `Err` is the refusal status.
+fn admit<R: Rpc>(broker: &BrokerService, request: &Request<R>) -> Result<(), Status> {
+    Caller::of(request.metadata(), peer(request)).admit(broker, request.get_ref())
+}
+
 /// The peer's address (a placeholder when tonic does not know it, e.g. in-process transports).
 fn peer<T>(request: &Request<T>) -> SocketAddr {
     request
@@ -92,13 +99,23 @@ fn peer<T>(request: &Request<T>) -> SocketAddr {
 #[tonic::async_trait]
 impl MessagingService for Messaging {
     async fn query_route(&self, request: Request<QueryRouteRequest>) -> Reply<QueryRouteResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(QueryRouteResponse {
+                status: Some(status),
+                ..QueryRouteResponse::default()
+            }));
+        }
         let req = request.into_inner();
-        Ok(Response::new(
-            route::query_route(&self.broker.get(), &req).await,
-        ))
+        Ok(Response::new(route::query_route(&broker, &req).await))
     }
 
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Reply<HeartbeatResponse> {
+        if let Err(status) = admit(&self.broker.get(), &request) {
+            return Ok(Response::new(HeartbeatResponse {
+                status: Some(status),
+            }));
+        }
         let status = match client_id(&request) {
             None => no_client_id(),
             Some(id) if self.telemetry.sessions.touch(&id) => Status::ok(),
@@ -117,21 +134,31 @@ impl MessagingService for Messaging {
         &self,
         request: Request<SendMessageRequest>,
     ) -> Reply<SendMessageResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(SendMessageResponse {
+                status: Some(status),
+                ..SendMessageResponse::default()
+            }));
+        }
         let peer = peer(&request);
         let req = request.into_inner();
-        Ok(Response::new(
-            send::send_message(&self.broker.get(), peer, &req).await,
-        ))
+        Ok(Response::new(send::send_message(&broker, peer, &req).await))
     }
 
     async fn query_assignment(
         &self,
         request: Request<QueryAssignmentRequest>,
     ) -> Reply<QueryAssignmentResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(QueryAssignmentResponse {
+                status: Some(status),
+                ..QueryAssignmentResponse::default()
+            }));
+        }
         let req = request.into_inner();
-        Ok(Response::new(
-            route::query_assignment(&self.broker.get(), &req).await,
-        ))
+        Ok(Response::new(route::query_assignment(&broker, &req).await))
     }
 
     type ReceiveMessageStream = ServerStream<ReceiveMessageResponse>;
@@ -140,21 +167,37 @@ impl MessagingService for Messaging {
         &self,
         request: Request<ReceiveMessageRequest>,
     ) -> Reply<Self::ReceiveMessageStream> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            let refusal = ReceiveMessageResponse {
+                content: Some(receive_message_response::Content::Status(status)),
+            };
+            return Ok(Response::new(Box::pin(futures_util::stream::iter([Ok(
+                refusal,
+            )]))));
+        }
         let peer = peer(&request);
         let client = client_id(&request);
         let deadline = crate::deadline::remaining(request.metadata());
         let req = request.into_inner();
         let push = client.as_deref().map(|id| (&*self.renewals, id));
-        let answer = receive::receive_message(&self.broker.get(), peer, push, deadline, &req).await;
+        let answer = receive::receive_message(&broker, peer, push, deadline, &req).await;
         Ok(Response::new(Box::pin(futures_util::stream::iter(
             answer.into_iter().map(Ok),
         ))))
     }
 
     async fn ack_message(&self, request: Request<AckMessageRequest>) -> Reply<AckMessageResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(AckMessageResponse {
+                status: Some(status),
+                ..AckMessageResponse::default()
+            }));
+        }
         let req = request.into_inner();
         Ok(Response::new(receive::ack_message(
-            &self.broker.get(),
+            &broker,
             &self.renewals,
             &req,
         )))
@@ -164,9 +207,15 @@ impl MessagingService for Messaging {
         &self,
         request: Request<ForwardMessageToDeadLetterQueueRequest>,
     ) -> Reply<ForwardMessageToDeadLetterQueueResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(ForwardMessageToDeadLetterQueueResponse {
+                status: Some(status),
+            }));
+        }
         let req = request.into_inner();
         Ok(Response::new(receive::forward_to_dead_letter_queue(
-            &self.broker.get(),
+            &broker,
             &self.renewals,
             &req,
         )))
@@ -178,9 +227,18 @@ impl MessagingService for Messaging {
         &self,
         request: Request<PullMessageRequest>,
     ) -> Reply<Self::PullMessageStream> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            let refusal = PullMessageResponse {
+                content: Some(pull_message_response::Content::Status(status)),
+            };
+            return Ok(Response::new(Box::pin(futures_util::stream::iter([Ok(
+                refusal,
+            )]))));
+        }
         let peer = peer(&request);
         let req = request.into_inner();
-        let answer = pull::pull_message(&self.broker.get(), peer, &req).await;
+        let answer = pull::pull_message(&broker, peer, &req).await;
         Ok(Response::new(Box::pin(futures_util::stream::iter(
             answer.into_iter().map(Ok),
         ))))
@@ -190,39 +248,57 @@ impl MessagingService for Messaging {
         &self,
         request: Request<UpdateOffsetRequest>,
     ) -> Reply<UpdateOffsetResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(UpdateOffsetResponse {
+                status: Some(status),
+            }));
+        }
         let req = request.into_inner();
-        Ok(Response::new(offsets::update_offset(
-            &self.broker.get(),
-            &req,
-        )))
+        Ok(Response::new(offsets::update_offset(&broker, &req)))
     }
 
     async fn get_offset(&self, request: Request<GetOffsetRequest>) -> Reply<GetOffsetResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(GetOffsetResponse {
+                status: Some(status),
+                ..GetOffsetResponse::default()
+            }));
+        }
         let req = request.into_inner();
-        Ok(Response::new(offsets::get_offset(&self.broker.get(), &req)))
+        Ok(Response::new(offsets::get_offset(&broker, &req)))
     }
 
     async fn query_offset(
         &self,
         request: Request<QueryOffsetRequest>,
     ) -> Reply<QueryOffsetResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(QueryOffsetResponse {
+                status: Some(status),
+                ..QueryOffsetResponse::default()
+            }));
+        }
         let req = request.into_inner();
-        Ok(Response::new(offsets::query_offset(
-            &self.broker.get(),
-            &req,
-        )))
+        Ok(Response::new(offsets::query_offset(&broker, &req)))
     }
 
     async fn end_transaction(
         &self,
         request: Request<EndTransactionRequest>,
     ) -> Reply<EndTransactionResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(EndTransactionResponse {
+                status: Some(status),
+            }));
+        }
         let peer = peer(&request);
         let req = request.into_inner();
         Ok(Response::new(transaction::end_transaction(
-            &self.broker.get(),
-            peer,
-            &req,
+            &broker, peer, &req,
         )))
     }
 
@@ -238,9 +314,17 @@ impl MessagingService for Messaging {
                 "the {CLIENT_ID} header is required"
             )));
         };
+        // Who the caller is shows at the stream's start; what it may do, in each settings it sends.
+        let caller = Caller::of(request.metadata(), peer(&request));
+        let opening = crate::access::Names::default();
+        if let Err(e) = caller.check(&self.broker.get(), TelemetryCommand::NAME, &opening) {
+            // Authentication failures only: nothing is named yet, so nothing can be denied.
+            return Err(crate::access::stream_refusal(&e));
+        }
         Ok(Response::new(telemetry::open(
             &self.telemetry,
             id,
+            caller,
             request.into_inner(),
         )))
     }
@@ -249,6 +333,11 @@ impl MessagingService for Messaging {
         &self,
         request: Request<NotifyClientTerminationRequest>,
     ) -> Reply<NotifyClientTerminationResponse> {
+        if let Err(status) = admit(&self.broker.get(), &request) {
+            return Ok(Response::new(NotifyClientTerminationResponse {
+                status: Some(status),
+            }));
+        }
         let status = match client_id(&request) {
             None => no_client_id(),
             Some(id) if self.telemetry.sessions.remove(&id) => {
@@ -269,9 +358,16 @@ impl MessagingService for Messaging {
         &self,
         request: Request<ChangeInvisibleDurationRequest>,
     ) -> Reply<ChangeInvisibleDurationResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(ChangeInvisibleDurationResponse {
+                status: Some(status),
+                ..ChangeInvisibleDurationResponse::default()
+            }));
+        }
         let req = request.into_inner();
         Ok(Response::new(receive::change_invisible_duration(
-            &self.broker.get(),
+            &broker,
             &self.renewals,
             &req,
         )))
@@ -281,17 +377,29 @@ impl MessagingService for Messaging {
         &self,
         request: Request<RecallMessageRequest>,
     ) -> Reply<RecallMessageResponse> {
+        let broker = self.broker.get();
+        if let Err(status) = admit(&broker, &request) {
+            return Ok(Response::new(RecallMessageResponse {
+                status: Some(status),
+                ..RecallMessageResponse::default()
+            }));
+        }
         let peer = peer(&request);
         let req = request.into_inner();
         Ok(Response::new(
-            recall::recall_message(&self.broker.get(), peer, &req).await,
+            recall::recall_message(&broker, peer, &req).await,
         ))
     }
 
     async fn sync_lite_subscription(
         &self,
-        _request: Request<SyncLiteSubscriptionRequest>,
+        request: Request<SyncLiteSubscriptionRequest>,
     ) -> Reply<SyncLiteSubscriptionResponse> {
+        if let Err(status) = admit(&self.broker.get(), &request) {
+            return Ok(Response::new(SyncLiteSubscriptionResponse {
+                status: Some(status),
+            }));
+        }
         Ok(Response::new(SyncLiteSubscriptionResponse {
             status: Some(Status::new(
                 Code::Unsupported,

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
+use crate::access::{self, Caller, Rpc};
 use crate::current::CurrentBroker;
 use crate::sessions::{CommandSink, Sessions};
 
@@ -64,12 +65,14 @@ pub(crate) struct Context {
 pub(crate) fn open(
     ctx: &Context,
     client_id: String,
+    caller: Caller,
     mut inbound: tonic::Streaming<TelemetryCommand>,
 ) -> TelemetryStream {
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let stream = ctx.sessions.stream_id();
     let ctx = ctx.clone();
     let token = ctx.token.clone();
+    let caller = caller.continued();
     ctx.tracker.clone().spawn(async move {
         loop {
             let next = tokio::select! {
@@ -84,6 +87,13 @@ pub(crate) fn open(
                     break;
                 }
             };
+            // Settings name what the client publishes or subscribes to: authorized before use.
+            if let Err(e) =
+                caller.check(&ctx.broker.get(), TelemetryCommand::NAME, &command.names())
+            {
+                let _ = tx.send(Err(access::stream_refusal(&e))).await;
+                break;
+            }
             let Some(Command::Settings(settings)) = command.command else {
                 // Answers to server commands (stack traces, message verification): none are
                 // sent, so nothing waits for them.

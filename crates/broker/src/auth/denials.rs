@@ -36,7 +36,8 @@ impl Default for Denials {
 }
 
 impl Denials {
-    pub(super) fn record(&self, peer: SocketAddr, code: i32, e: &AuthError) {
+    /// `request` names what was refused: a remoting request code or a gRPC RPC.
+    pub(super) fn record(&self, peer: SocketAddr, request: &dyn std::fmt::Display, e: &AuthError) {
         let (log, suppressed_before) = {
             let mut w = self.state.lock();
             let mut earlier = 0;
@@ -68,7 +69,7 @@ impl Denials {
             } else {
                 "authorization"
             };
-            warn!(%peer, code, check = kind, reason = %e, "request refused");
+            warn!(%peer, %request, check = kind, reason = %e, "request refused");
         }
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferromq_auth::registry::Checks;
-use ferromq_auth::{AuthError, Registry, UserType};
+use ferromq_auth::{AuthError, GrpcCall, Registry, UserType};
 use ferromq_remoting::{RemotingCommand, ResponseCode};
 use parking_lot::{Mutex, RwLock};
 use tracing::{info, warn};
@@ -104,8 +104,31 @@ impl Guard {
                 kind: u.kind,
             })),
             Err(e) => {
-                self.denials.record(peer, req.code, &e);
+                self.denials.record(peer, &req.code, &e);
                 Err(refusal(req, &e))
+            }
+        }
+    }
+
+    /// Admits a v5 gRPC call (returning who made it, when a check ran) or says why not. The same
+    /// users, policies and denial log as remoting requests; the rules are `ferromq_auth`'s.
+    ///
+    /// # Errors
+    /// The refusal, for the adapter to answer in its protocol's terms.
+    pub(crate) fn check_grpc(
+        &self,
+        peer: SocketAddr,
+        call: &GrpcCall<'_>,
+    ) -> Result<Option<String>, AuthError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let registry = self.registry();
+        match registry.check_grpc(self.checks, call, now, Some(peer.ip())) {
+            Ok(user) => Ok(user.map(|u| u.name.clone())),
+            Err(e) => {
+                self.denials.record(peer, &call.rpc, &e);
+                Err(e)
             }
         }
     }

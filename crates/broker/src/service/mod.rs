@@ -60,6 +60,20 @@ impl BrokerService {
         Self { state }
     }
 
+    /// Runs this broker's ACL 2.0 checks (`authenticationEnabled`, `authorizationEnabled`) for a v5
+    /// gRPC call, against the users and policies the remoting listener checks, with refusals logged
+    /// the same rate-limited way. `Ok(None)` when both checks are off; `Ok(Some(user))` otherwise.
+    ///
+    /// # Errors
+    /// The refusal ([`AuthError::is_authentication`] tells who-failures from what-failures).
+    pub fn check_grpc(
+        &self,
+        peer: std::net::SocketAddr,
+        call: &ferromq_auth::GrpcCall<'_>,
+    ) -> Result<Option<String>, ferromq_auth::AuthError> {
+        self.state.guard.check_grpc(peer, call)
+    }
+
     /// Operations that store messages are refused by a replica (it only writes what its master
     /// sends) and, in controller mode, by a master whose lease the controllers did not renew.
     fn check_writable(&self) -> Result<(), BrokerError> {
