@@ -216,6 +216,7 @@ impl Broker {
         state
             .store
             .add_write_listener(Arc::new(move |_end: u64| written.notify_waiters()));
+        let guard = Arc::new(auth::Guard::open(&state.config)?);
         let pool = ClientPool::new(ClientConfig {
             tls: state.outgoing_tls.clone(),
             ..ClientConfig::default()
@@ -225,6 +226,7 @@ impl Broker {
         if let Some(l) = ha_listener {
             service.spawn(ha::master::serve(
                 l,
+                tls.clone(),
                 state.store.clone(),
                 state.replication.acks.clone(),
                 state.replication.written.clone(),
@@ -235,6 +237,7 @@ impl Broker {
             // Mirrors whichever master `replication.master_broker` names (none while master).
             service.spawn(tasks::replica_metadata::mirror(
                 state.clone(),
+                guard.clone(),
                 service.token().clone(),
             ));
         }
@@ -244,6 +247,7 @@ impl Broker {
                 state.store.clone(),
                 state.replication.master_offset.clone(),
                 None,
+                state.outgoing_tls.clone(),
                 service.token().clone(),
             ));
         }
@@ -293,7 +297,7 @@ impl Broker {
                 inner: BrokerHandler::new(
                     service::BrokerService::new(state.clone()),
                     state.clone(),
-                    Arc::new(auth::Guard::open(&state.config)?),
+                    guard,
                 ),
                 state: state.clone(),
             }),
