@@ -513,7 +513,9 @@ async fn a_replica_mirrors_users_and_acls_and_enforces_them_once_promoted() {
     set_up(&master).await;
     let ha = master.broker().ha_addr().expect("HA listener").to_string();
     let ns = master.ns().local_addr().to_string();
-    let replica_dir = master.dir().join("replica");
+    // Its own folder: the master's goes with the master's cluster.
+    let replica_tmp = tempfile::tempdir().expect("tempdir");
+    let replica_dir = replica_tmp.path().to_owned();
     let replica = common::start_replica(&replica_dir, &ns, 1, |c| {
         inner(c);
         c.ha_master_address = Some(ha.clone());
