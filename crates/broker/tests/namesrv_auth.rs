@@ -170,7 +170,7 @@ async fn an_authenticating_name_server_routes_only_brokers_signed_with_the_inner
     }
     producer.shutdown().await;
     assert!(good.wait_readable(Duration::from_secs(10)).await);
-    let mut got = read_topic(&[ns_addr.clone()], TOPIC).await;
+    let mut got = read_topic(std::slice::from_ref(&ns_addr), TOPIC).await;
     got.sort();
     sent.sort();
     assert_eq!(got, sent);

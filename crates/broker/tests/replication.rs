@@ -254,7 +254,8 @@ async fn replication_runs_over_tls_and_an_enforcing_ha_port_refuses_plaintext() 
     )
     .expect("ns");
     let ns_addr = ns.local_addr().to_string();
-    let mut config = ferromq_testkit::broker_config(&dir.path().join("master"), &[ns_addr.clone()]);
+    let mut config =
+        ferromq_testkit::broker_config(&dir.path().join("master"), std::slice::from_ref(&ns_addr));
     config.broker_role = BrokerRole::SyncMaster;
     config.ha_listen_port = Some(0);
     config.tls.mode = TlsMode::Enforcing;
