@@ -7,6 +7,7 @@
 //! - [`wire`]: the JSON shapes Apache's admin requests carry (`UserInfo`, `AclInfo`, ...).
 //! - [`signature`]: remoting request signatures as the Java `AclClientRPCHook` computes them.
 //! - [`grpc`]: the v5 `authorization` metadata and its signature over `x-mq-date-time`.
+//! - [`inner`]: the cluster's inner user, checked by servers without a registry of their own.
 //! - [`access`]: the one table from request code to the resources and actions it needs.
 //! - [`grpc_access`]: the same for v5 gRPC RPCs, over the names the adapter reads from a request.
 //! - [`registry`]: users and ACLs together: authenticate a request, then authorize it.
@@ -19,6 +20,7 @@ pub mod action;
 pub mod error;
 pub mod grpc;
 pub mod grpc_access;
+pub mod inner;
 pub mod ip_range;
 pub mod policy;
 pub mod registry;

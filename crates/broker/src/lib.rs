@@ -218,6 +218,8 @@ impl Broker {
         state
             .store
             .add_write_listener(Arc::new(move |_end: u64| written.notify_waiters()));
+        // One registry for every listener and the replica's mirroring of its master's users.
+        let guard = state.guard.clone();
         let pool = ClientPool::new(ClientConfig {
             tls: state.outgoing_tls.clone(),
             ..ClientConfig::default()
@@ -227,6 +229,7 @@ impl Broker {
         if let Some(l) = ha_listener {
             service.spawn(ha::master::serve(
                 l,
+                tls.clone(),
                 state.store.clone(),
                 state.replication.acks.clone(),
                 state.replication.written.clone(),
@@ -237,6 +240,7 @@ impl Broker {
             // Mirrors whichever master `replication.master_broker` names (none while master).
             service.spawn(tasks::replica_metadata::mirror(
                 state.clone(),
+                guard.clone(),
                 service.token().clone(),
             ));
         }
@@ -246,6 +250,7 @@ impl Broker {
                 state.store.clone(),
                 state.replication.master_offset.clone(),
                 None,
+                state.outgoing_tls.clone(),
                 service.token().clone(),
             ));
         }
@@ -295,7 +300,7 @@ impl Broker {
                 inner: BrokerHandler::new(
                     service::BrokerService::new(state.clone()),
                     state.clone(),
-                    state.guard.clone(),
+                    guard,
                 ),
                 state: state.clone(),
             }),

@@ -481,3 +481,133 @@ async fn user_admin_needs_cluster_permissions_and_super_needs_super() {
     root.shutdown().await;
     cluster.shutdown().await;
 }
+
+/// GET_MAX_OFFSET of `allowed` queue 0 on `broker`, signed as `who`: what a consumer asks first.
+async fn max_offset_as(broker: &ferromq_net::Client, who: (&str, &str)) -> RemotingCommand {
+    let mut cmd = RemotingCommand::request(RequestCode::GET_MAX_OFFSET)
+        .with_ext("topic", "allowed")
+        .with_ext("queueId", "0");
+    Credentials::new(who.0, who.1).sign(&mut cmd);
+    call(broker, cmd).await
+}
+
+/// A replica mirrors its master's users and ACLs with the inner credentials, keeps them on disk,
+/// and, promoted (here by hand: the master gone, the replica started again as master on its
+/// data), enforces them: a user created on the master after the replica started is accepted, a
+/// user deleted there is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_mirrors_users_and_acls_and_enforces_them_once_promoted() {
+    const BOB: (&str, &str) = ("bob", "bob-secret");
+    let inner = |c: &mut BrokerConfig| {
+        secured(c);
+        c.inner_client_authentication_credentials = Some(InnerCredentials {
+            access_key: ROOT.0.into(),
+            secret_key: ROOT.1.into(),
+        });
+    };
+    let master = TestCluster::start_with(|c| {
+        inner(c);
+        c.ha_listen_port = Some(0);
+    })
+    .await;
+    set_up(&master).await;
+    let ha = master.broker().ha_addr().expect("HA listener").to_string();
+    let ns = master.ns().local_addr().to_string();
+    // Its own folder: the master's goes with the master's cluster.
+    let replica_tmp = tempfile::tempdir().expect("tempdir");
+    let replica_dir = replica_tmp.path().to_owned();
+    let replica = common::start_replica(&replica_dir, &ns, 1, |c| {
+        inner(c);
+        c.ha_master_address = Some(ha.clone());
+    })
+    .await;
+
+    // Changed on the master after the replica started: bob arrives, alice goes.
+    let root = admin(&master, ROOT).await;
+    let addr = master.broker_addr();
+    root.create_user(&addr, &user_info(BOB.0, BOB.1, "Normal"))
+        .await
+        .expect("create bob");
+    root.put_acl(
+        &addr,
+        &AclInfo {
+            subject: Some("User:bob".into()),
+            policies: vec![PolicyInfo {
+                policy_type: None,
+                entries: vec![
+                    entry("Topic:allowed", &["Pub", "Sub"], "Allow"),
+                    entry("Group:cg", &["Sub"], "Allow"),
+                ],
+            }],
+        },
+    )
+    .await
+    .expect("bob's acl");
+    root.delete_user(&addr, ALICE.0)
+        .await
+        .expect("delete alice");
+    root.shutdown().await;
+    let m = client_of(master.broker()).await;
+    let before = signed_send("allowed", b"before", Some(ROOT));
+    assert_eq!(
+        call(&m, before).await.response_code(),
+        ResponseCode::SUCCESS
+    );
+
+    let r = client_of(&replica).await;
+    ferromq_testkit::eventually(common::T, "the replica accepts bob", || {
+        let r = &r;
+        async move {
+            let resp = max_offset_as(r, BOB).await;
+            (resp.response_code() == ResponseCode::SUCCESS).then_some(())
+        }
+    })
+    .await;
+    let resp = max_offset_as(&r, ALICE).await;
+    assert_eq!(resp.response_code(), ResponseCode::NO_PERMISSION);
+    let remark = resp.remark.unwrap_or_default();
+    assert!(remark.contains("user alice is not found"), "{remark}");
+    // Bob may read `allowed` but not `secret`: his ACL came along with him.
+    let mut secret = RemotingCommand::request(RequestCode::GET_MAX_OFFSET)
+        .with_ext("topic", "secret")
+        .with_ext("queueId", "0");
+    Credentials::new(BOB.0, BOB.1).sign(&mut secret);
+    assert_eq!(
+        call(&r, secret).await.response_code(),
+        ResponseCode::NO_PERMISSION
+    );
+    let end = master.broker().commit_log_end();
+    ferromq_testkit::eventually_holds(common::T, "the replica holds the log", || {
+        replica.commit_log_end() >= end
+    })
+    .await;
+    drop((m, r));
+    master.shutdown().await;
+    replica.shutdown().await;
+
+    // Promoted: the same data, now a master, with no user given but the stored ones.
+    let mut config = ferromq_testkit::broker_config(&replica_dir, &[]);
+    config.authentication_enabled = true;
+    config.authorization_enabled = true;
+    let promoted = ferromq_testkit::start_broker(config).await;
+    let p = client_of(&promoted).await;
+    let after = signed_send("allowed", b"after", Some(BOB));
+    let resp = call(&p, after).await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let refused = call(&p, signed_send("allowed", b"alice", Some(ALICE))).await;
+    assert_eq!(refused.response_code(), ResponseCode::NO_PERMISSION);
+    let remark = refused.remark.unwrap_or_default();
+    assert!(remark.contains("user alice is not found"), "{remark}");
+    assert!(promoted.wait_readable(common::T).await, "indexed");
+    let mut pull = common::pull_request("cg", "allowed", 0, 0, "*", None);
+    Credentials::new(BOB.0, BOB.1).sign(&mut pull);
+    let resp = call(&p, pull).await;
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let bodies: Vec<Vec<u8>> = common::decode(resp.body.as_deref().expect("body"))
+        .into_iter()
+        .map(|(_, body, _, _)| body)
+        .collect();
+    assert_eq!(bodies, vec![b"before".to_vec(), b"after".to_vec()]);
+    drop(p);
+    promoted.shutdown().await;
+}

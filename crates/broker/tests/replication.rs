@@ -228,3 +228,81 @@ async fn a_replica_catches_up_from_zero_and_after_a_restart() {
     replica.shutdown().await;
     master.shutdown().await;
 }
+
+/// A master whose `tls.server.mode` is enforcing takes replicas on its HA port only over TLS: a
+/// replica with `tls.enable` replicates every message through it (a SYNC_MASTER answers each send
+/// only once the replica holds it); a plaintext connection is closed without a byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_runs_over_tls_and_an_enforcing_ha_port_refuses_plaintext() {
+    use ferromq_namesrv::{NameServer, NameServerConfig};
+    use ferromq_net::{ClientConfig, ClientTls, TlsClientConfig, TlsMode, TlsServerConfig};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Permissive: the master registers in plaintext, the replica (tls.enable) over TLS.
+    let ns = NameServer::start(
+        NameServerConfig {
+            tls: TlsServerConfig {
+                mode: TlsMode::Permissive,
+                ..TlsServerConfig::default()
+            },
+            ..NameServerConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind"),
+    )
+    .expect("ns");
+    let ns_addr = ns.local_addr().to_string();
+    let mut config =
+        ferromq_testkit::broker_config(&dir.path().join("master"), std::slice::from_ref(&ns_addr));
+    config.broker_role = BrokerRole::SyncMaster;
+    config.ha_listen_port = Some(0);
+    config.tls.mode = TlsMode::Enforcing;
+    let master = ferromq_testkit::start_broker(config).await;
+    let ha = master.ha_addr().expect("HA listener");
+
+    // A classic replica's opening, in plaintext: closed, nothing streamed.
+    let mut plain = tokio::net::TcpStream::connect(ha).await.expect("connect");
+    plain.write_all(&0u64.to_be_bytes()).await.expect("write");
+    let mut buf = [0u8; 12];
+    let read = tokio::time::timeout(T, plain.read(&mut buf))
+        .await
+        .expect("the master decides at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "plaintext got {read:?}");
+    assert!(master.replicas().is_empty());
+
+    let replica = start_replica(&dir.path().join("replica"), &ns_addr, 1, |c| {
+        c.tls_client = Some(TlsClientConfig::insecure_trust_all());
+    })
+    .await;
+    eventually_holds(T, "replica connected over TLS", || {
+        master.replicas().len() == 1
+    })
+    .await;
+    let tls = ClientTls::from_config(&TlsClientConfig::insecure_trust_all()).expect("client tls");
+    let m = Client::connect(
+        master.local_addr().to_string(),
+        ClientConfig {
+            tls: Some(tls),
+            ..ClientConfig::default()
+        },
+    )
+    .await
+    .expect("connect master");
+    let r = client_of(&replica).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let body = format!("tls-{i}");
+        let resp = send_v2(&m, TOPIC, i % 4, None, body.as_bytes()).await;
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+        ids.push((msg_id(&resp), body));
+    }
+    for (id, body) in &ids {
+        assert_eq!(body_by_offset(&r, id).await, body.as_bytes());
+    }
+    drop((m, r));
+    replica.shutdown().await;
+    master.shutdown().await;
+    ns.shutdown().await;
+}

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use ferromq_auth::Credentials;
 use ferromq_net::{ClientConfig, ClientPool, NetError};
 use ferromq_remoting::{RemotingCommand, ResponseCode};
 use parking_lot::Mutex;
@@ -54,6 +55,9 @@ pub struct ClientOptions {
     pub rounds: u32,
     /// Pause between rounds (an election takes about one Raft election timeout).
     pub round_pause: Duration,
+    /// Signs every request (a broker's `innerClientAuthenticationCredentials`), for controllers
+    /// that authenticate brokers.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for ClientOptions {
@@ -62,6 +66,7 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(3),
             rounds: 10,
             round_pause: Duration::from_millis(300),
+            credentials: None,
         }
     }
 }
@@ -157,6 +162,15 @@ impl ControllerClient {
     /// Sends `cmd` to the leader, following redirects; any answer other than "not leader" is
     /// returned as is.
     async fn call(&self, cmd: &RemotingCommand) -> Result<RemotingCommand, ClientError> {
+        let mut signed;
+        let cmd = match &self.options.credentials {
+            Some(c) => {
+                signed = cmd.clone();
+                c.sign(&mut signed);
+                &signed
+            }
+            None => cmd,
+        };
         let mut last = String::from("no controller address configured");
         for round in 0..self.options.rounds {
             if round > 0 {

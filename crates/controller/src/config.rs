@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use ferromq_auth::inner::InnerCredentials;
 use serde::{Deserialize, Serialize};
 
 /// One member of the controller Raft group: `id@host:port` (also in config files).
@@ -82,6 +83,14 @@ pub struct ControllerConfig {
     pub write_timeout: Duration,
     /// Build a snapshot (and drop the log before it) every this many applied entries.
     pub snapshot_every: u64,
+    /// Broker registrations, heartbeats, sync-state-set changes and Raft messages must be signed
+    /// with [`Self::inner_client_authentication_credentials`] (see `crate::auth`).
+    #[serde(alias = "authenticationEnabled")]
+    pub authentication_enabled: bool,
+    /// The cluster's inner user (the brokers' `innerClientAuthenticationCredentials`); this
+    /// controller also signs its own Raft messages and role-change notifications with it.
+    #[serde(alias = "innerClientAuthenticationCredentials")]
+    pub inner_client_authentication_credentials: Option<InnerCredentials>,
 }
 
 impl Default for ControllerConfig {
@@ -97,6 +106,8 @@ impl Default for ControllerConfig {
             raft_election_timeout: Duration::from_millis(500),
             write_timeout: Duration::from_secs(2),
             snapshot_every: 1000,
+            authentication_enabled: false,
+            inner_client_authentication_credentials: None,
         }
     }
 }
@@ -119,6 +130,10 @@ pub enum ConfigError {
         election_ms: u128,
         heartbeat_ms: u128,
     },
+    #[error("authentication_enabled needs inner_client_authentication_credentials (the brokers' innerClientAuthenticationCredentials)")]
+    MissingInnerCredentials,
+    #[error("inner_client_authentication_credentials: {0}")]
+    Credentials(String),
 }
 
 impl ControllerConfig {
@@ -157,6 +172,10 @@ impl ControllerConfig {
         if !self.controller_peers.is_empty() && !seen.contains(&self.node_id) {
             return Err(ConfigError::NotAPeer(self.node_id));
         }
+        crate::auth::PeerAuth::new(
+            self.authentication_enabled,
+            self.inner_client_authentication_credentials.as_ref(),
+        )?;
         Ok(())
     }
 

@@ -77,7 +77,8 @@ async fn notify_brokers(node: &Node, info: &ReplicaInfo) {
         .unwrap_or_default();
     let request = RemotingCommand::request(RequestCode::NOTIFY_BROKER_ROLE_CHANGED);
     let cmd = match protocol::write_replica_info(request, info) {
-        Ok(cmd) => cmd,
+        // Brokers with ACL on take it only signed.
+        Ok(cmd) => node.auth.sign(cmd),
         Err(e) => {
             warn!(error = %e, "cannot encode a role change");
             return;

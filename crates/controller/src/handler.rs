@@ -295,7 +295,10 @@ impl ControllerHandler {
 
 #[async_trait]
 impl Handler for ControllerHandler {
-    async fn handle(&self, _ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
+    async fn handle(&self, ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
+        if let Err(refusal) = self.node.auth.check(ctx.peer_addr(), &req) {
+            return refusal;
+        }
         let raft = &self.node.raft;
         let resp = match req.request_code() {
             codes::RAFT_APPEND_ENTRIES => raft_rpc(&req, |r| raft.append_entries(r)).await,

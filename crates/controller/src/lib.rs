@@ -12,11 +12,13 @@
 //! - [`raft_types`], [`log_store`], [`state_machine`], [`network`]: openraft's type config, the
 //!   on-disk log, the state machine with snapshots, and Raft RPCs over remoting.
 //! - [`handler`], [`codes`]: requests from brokers and peers on one port.
+//! - [`auth`]: brokers and peers authenticated with the inner credentials, when on.
 //! - [`protocol`], [`client`]: the broker-facing requests and [`ControllerClient`], re-exported
 //!   from `ferromq-controller-proto`, which brokers depend on instead of this crate (and openraft).
 //! - [`files`]: small JSON files, replaced atomically.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod codes;
 pub mod config;
 pub mod election;
@@ -98,6 +100,10 @@ impl Controller {
         config.validate()?;
         let local_addr = listener.local_addr()?;
         let members = config.members(&local_addr.to_string());
+        let auth = Arc::new(auth::PeerAuth::new(
+            config.authentication_enabled,
+            config.inner_client_authentication_credentials.as_ref(),
+        )?);
         let log_store = LogStore::open(&config.data_dir)?;
         let state_machine = StateMachine::open(&config.data_dir)?;
         let applied = state_machine.applied();
@@ -120,7 +126,7 @@ impl Controller {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            Network::new(pool.clone()),
+            Network::new(pool.clone(), auth.clone()),
             log_store,
             state_machine,
         )
@@ -134,6 +140,7 @@ impl Controller {
             peers: members.iter().map(|p| (p.id, p.addr.clone())).collect(),
             config: config.clone(),
             pool: pool.clone(),
+            auth,
         });
         let server = ferromq_net::serve(
             listener,

@@ -1,6 +1,7 @@
 //! openraft's network: Raft RPCs as remoting requests over a shared [`ClientPool`].
 
 use std::error::Error;
+use std::sync::Arc;
 
 use ferromq_net::{ClientPool, NetError};
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
@@ -16,6 +17,7 @@ use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::auth::PeerAuth;
 use crate::codes;
 use crate::raft_types::{NodeId, TypeConfig};
 
@@ -23,12 +25,14 @@ use crate::raft_types::{NodeId, TypeConfig};
 #[derive(Debug, Clone)]
 pub struct Network {
     pool: ClientPool,
+    /// Signs each Raft message with the inner credentials, when set.
+    auth: Arc<PeerAuth>,
 }
 
 impl Network {
     #[must_use]
-    pub fn new(pool: ClientPool) -> Self {
-        Self { pool }
+    pub fn new(pool: ClientPool, auth: Arc<PeerAuth>) -> Self {
+        Self { pool, auth }
     }
 }
 
@@ -36,6 +40,7 @@ impl Network {
 #[derive(Debug)]
 pub struct PeerLink {
     pool: ClientPool,
+    auth: Arc<PeerAuth>,
     target: NodeId,
     addr: String,
 }
@@ -66,7 +71,9 @@ impl PeerLink {
         E: Error + DeserializeOwned,
     {
         let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let cmd = RemotingCommand::request(code).with_body(body);
+        let cmd = self
+            .auth
+            .sign(RemotingCommand::request(code).with_body(body));
         let resp = match self.pool.request(&self.addr, cmd, option.hard_ttl()).await {
             Ok(resp) => resp,
             // A peer that is down or stuck: openraft backs off before the next try.
@@ -107,6 +114,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerLink {
         PeerLink {
             pool: self.pool.clone(),
+            auth: self.auth.clone(),
             target,
             addr: node.addr.clone(),
         }

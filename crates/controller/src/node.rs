@@ -48,6 +48,8 @@ pub struct Node {
     pub config: ControllerConfig,
     /// Connections to peers (Raft) and to brokers (role-change notifications).
     pub pool: ClientPool,
+    /// Checks incoming broker and Raft requests, signs outgoing ones (see `crate::auth`).
+    pub auth: Arc<crate::auth::PeerAuth>,
 }
 
 impl std::fmt::Debug for Node {

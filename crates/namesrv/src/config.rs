@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use ferromq_auth::inner::InnerCredentials;
 use ferromq_net::tls::{TlsError, TlsServerConfig};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,15 @@ pub struct NameServerConfig {
     /// TLS on the listener (`[tls]`: `mode`, `cert_path`, `key_path`, `trust_cert_path`,
     /// `need_client_auth`; RocketMQ's `tls.server.*`). Disabled by default, see `ferromq_net::TlsMode`.
     pub tls: TlsServerConfig,
+    /// Route and KV changes (REGISTER_BROKER, UNREGISTER_BROKER, PUT_KV_CONFIG, ...) must be
+    /// signed with [`Self::inner_client_authentication_credentials`] (see `crate::auth`). Off by
+    /// default, as Apache's name server never checks.
+    #[serde(alias = "authenticationEnabled")]
+    pub authentication_enabled: bool,
+    /// The user the brokers sign their own requests with: the same
+    /// `innerClientAuthenticationCredentials` as in their `broker.conf`.
+    #[serde(alias = "innerClientAuthenticationCredentials")]
+    pub inner_client_authentication_credentials: Option<InnerCredentials>,
 }
 
 impl Default for NameServerConfig {
@@ -35,6 +45,8 @@ impl Default for NameServerConfig {
             scan_interval: Duration::from_secs(5),
             kv_config_path: None,
             tls: TlsServerConfig::default(),
+            authentication_enabled: false,
+            inner_client_authentication_credentials: None,
         }
     }
 }
@@ -48,6 +60,10 @@ pub enum ConfigError {
     ScanSlowerThanExpiry { scan: Duration, expiry: Duration },
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
+    #[error("authentication_enabled needs inner_client_authentication_credentials (the brokers' innerClientAuthenticationCredentials)")]
+    MissingInnerCredentials,
+    #[error("inner_client_authentication_credentials: {0}")]
+    Credentials(String),
 }
 
 impl NameServerConfig {
@@ -69,6 +85,10 @@ impl NameServerConfig {
             });
         }
         self.tls.validate()?;
+        crate::auth::BrokerAuth::new(
+            self.authentication_enabled,
+            self.inner_client_authentication_credentials.as_ref(),
+        )?;
         Ok(())
     }
 }
@@ -110,6 +130,16 @@ mod tests {
         assert_eq!(c.broker_expiry, Duration::from_secs(30));
         assert_eq!(c.scan_interval, Duration::from_secs(5));
         assert!(serde_json::from_str::<NameServerConfig>(r#"{"brokerExpiry":1}"#).is_err());
+        let secured: NameServerConfig = serde_json::from_str(
+            r#"{"authenticationEnabled":true,"innerClientAuthenticationCredentials":{"accessKey":"ak","secretKey":"sk"}}"#,
+        )
+        .expect("Apache's names parse");
+        assert!(secured.authentication_enabled);
+        assert_eq!(secured.validate(), Ok(()));
+        assert!(
+            !format!("{secured:?}").contains("sk\""),
+            "the secret is not logged"
+        );
         let back: NameServerConfig =
             serde_json::from_str(&serde_json::to_string(&c).expect("serializes")).expect("parses");
         assert_eq!(back, c);
@@ -130,5 +160,13 @@ mod tests {
             slow.validate(),
             Err(ConfigError::ScanSlowerThanExpiry { .. })
         ));
+        let unsigned = NameServerConfig {
+            authentication_enabled: true,
+            ..NameServerConfig::default()
+        };
+        assert_eq!(
+            unsigned.validate(),
+            Err(ConfigError::MissingInnerCredentials)
+        );
     }
 }

@@ -25,6 +25,7 @@ use ferromq_remoting::{version, DecodeError, RemotingCommand, RequestCode, Respo
 use tokio::time::Instant;
 use tracing::warn;
 
+use crate::auth::BrokerAuth;
 use crate::kv::KvError;
 use crate::routes::{RegisterError, Registration, Unregistration, FLAG_UNIT, FLAG_UNIT_SUB};
 use crate::state::State;
@@ -53,11 +54,13 @@ type Reply = Result<RemotingCommand, HandlerError>;
 #[derive(Debug)]
 pub(crate) struct NameServerHandler {
     state: Arc<State>,
+    /// Run before dispatch: brokers' requests signed with the inner credentials, when on.
+    auth: BrokerAuth,
 }
 
 impl NameServerHandler {
-    pub(crate) fn new(state: Arc<State>) -> Self {
-        Self { state }
+    pub(crate) fn new(state: Arc<State>, auth: BrokerAuth) -> Self {
+        Self { state, auth }
     }
 
     fn dispatch(&self, ctx: &RequestContext, req: &RemotingCommand) -> Option<Reply> {
@@ -101,6 +104,9 @@ impl NameServerHandler {
 #[async_trait]
 impl Handler for NameServerHandler {
     async fn handle(&self, ctx: &RequestContext, req: RemotingCommand) -> Option<RemotingCommand> {
+        if let Err(refusal) = self.auth.check(ctx.peer_addr(), &req) {
+            return refusal;
+        }
         let resp = match self.dispatch(ctx, &req) {
             None => not_supported(&req),
             Some(Ok(resp)) => resp,

@@ -7,10 +7,12 @@
 //! - [`handlers`]: request code → handler function, and broker connection tracking.
 //! - [`kv`]: KV config, the only persisted state.
 //! - [`config`]: the settings, [`NameServerConfig`].
+//! - [`auth`]: brokers authenticated with the inner credentials (`authenticationEnabled`).
 //! - `state`: what the handlers and the scan share.
 //! - here: [`NameServer::start`] and the [`NameServerHandle`] that owns the tasks.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod handlers;
 pub mod kv;
@@ -63,7 +65,11 @@ impl NameServer {
         let local_addr = listener.local_addr()?;
         let state = Arc::new(State::new(kv, config.broker_expiry));
         let service = ServiceHandle::new();
-        let handler = Arc::new(NameServerHandler::new(state.clone()));
+        let auth = auth::BrokerAuth::new(
+            config.authentication_enabled,
+            config.inner_client_authentication_credentials.as_ref(),
+        )?;
+        let handler = Arc::new(NameServerHandler::new(state.clone(), auth));
         let tls = ServerTls::from_config(&config.tls)
             .map_err(ConfigError::Tls)?
             .map(Arc::new);
@@ -79,7 +85,7 @@ impl NameServer {
             config.scan_interval,
             service.token().clone(),
         ));
-        info!(%local_addr, tls = %config.tls.mode, ?config, "name server started");
+        info!(%local_addr, tls = %config.tls.mode, authentication = config.authentication_enabled, ?config, "name server started");
         Ok(NameServerHandle {
             local_addr,
             service,

@@ -5,6 +5,7 @@
 
 pub(crate) mod admin;
 mod denials;
+pub(crate) mod mirror;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -152,8 +153,8 @@ impl Guard {
 }
 
 /// Signs a request this broker sends itself with `innerClientAuthenticationCredentials`, when
-/// set, so that brokers with ACL on accept it (a replica's metadata requests to its master; name
-/// servers ignore the signature today but get it as Apache's do).
+/// set, so that servers with ACL on accept it (a replica's metadata requests to its master, its
+/// registrations with name servers that authenticate brokers).
 pub(crate) fn sign_inner(config: &BrokerConfig, mut cmd: RemotingCommand) -> RemotingCommand {
     if let Some(inner) = &config.inner_client_authentication_credentials {
         inner.credentials().sign(&mut cmd);

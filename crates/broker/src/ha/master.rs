@@ -1,11 +1,16 @@
 //! The master's side: accept replicas on the HA listener and stream each one the commit log from the
 //! offset it reports, then keep it current as appends arrive.
+//!
+//! The listener takes TLS by the broker's own `tls.server.*` settings (mode and certificate), sorted
+//! by the first byte as on the remoting port: an enforcing broker closes a plaintext replica.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferromq_net::tls::ByteStream;
+use ferromq_net::ServerTls;
 use ferromq_store::Store;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -22,9 +27,10 @@ const CHUNK: usize = 1 << 20;
 /// An idle stream sends a heartbeat this often, so a replica notices a dead master.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
-/// Serves replicas on `listener` until `token` is cancelled.
+/// Serves replicas on `listener` (with `tls` when the broker has it) until `token` is cancelled.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<ServerTls>>,
     store: Store,
     acks: Arc<Acks>,
     written: Arc<Notify>,
@@ -48,7 +54,11 @@ pub async fn serve(
                     written: written.clone(),
                     token: token.clone(),
                 };
+                let tls = tls.clone();
                 tasks.spawn(async move {
+                    let Some(stream) = open(tls.as_deref(), stream, peer).await else {
+                        return;
+                    };
                     if let Err(e) = conn.run(stream).await {
                         debug!(%peer, error = %e, "replica connection ended");
                     }
@@ -69,6 +79,25 @@ pub async fn serve(
     tasks.wait().await;
 }
 
+/// The connection by the TLS mode; `None` when it is closed before replication starts.
+async fn open(tls: Option<&ServerTls>, stream: TcpStream, peer: SocketAddr) -> Option<ByteStream> {
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, error = %e, "replica connection lost before it was set up");
+        return None;
+    }
+    match ByteStream::accept(tls, stream).await {
+        Ok(Some(s)) => Some(s),
+        Ok(None) => {
+            warn!(%peer, "closed a replica connection: plaintext to an HA port that enforces TLS, or nothing sent");
+            None
+        }
+        Err(e) => {
+            warn!(%peer, error = %e, "closed a replica connection: TLS handshake failed");
+            None
+        }
+    }
+}
+
 /// One replica's connection.
 struct Stream {
     id: u64,
@@ -80,12 +109,12 @@ struct Stream {
 }
 
 impl Stream {
-    async fn run(&self, stream: TcpStream) -> std::io::Result<()> {
-        stream.set_nodelay(true)?;
-        let (mut rd, mut wr) = stream.into_split();
+    async fn run(&self, stream: ByteStream) -> std::io::Result<()> {
+        let tls = stream.is_tls();
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let (broker_id, reported) = wire::read_opening(&mut rd).await?;
         let mut next = self.start_offset(reported)?;
-        info!(peer = %self.peer, ?broker_id, reported, from = next, "replica connected");
+        info!(peer = %self.peer, ?broker_id, reported, from = next, tls, "replica connected");
         self.acks.connected(self.id, self.peer, broker_id, reported);
 
         // Reports arrive independently of what we send.
@@ -113,6 +142,8 @@ impl Stream {
                         () = appended => {}
                         () = tokio::time::sleep(HEARTBEAT) => {
                             wr.write_all(&Header { offset: next, len: 0 }.encode()).await?;
+                            // TLS holds what it encrypted until flushed.
+                            wr.flush().await?;
                         }
                     }
                     continue;
@@ -124,6 +155,7 @@ impl Stream {
                 };
                 wr.write_all(&header.encode()).await?;
                 wr.write_all(&bytes).await?;
+                wr.flush().await?;
                 next = after;
             }
         };

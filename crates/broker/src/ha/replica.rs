@@ -1,13 +1,16 @@
 //! The replica's side: connect to the master's HA address, say how much of the log we hold, write
 //! what the master streams at the same offsets, and acknowledge each transfer. Reconnects forever
-//! (with a pause) until shut down.
+//! (with a pause) until shut down. With `tls.enable` the connection is TLS (the broker's client
+//! TLS settings, as for its name-server connections), which a master whose HA port enforces TLS
+//! needs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferromq_net::tls::ByteStream;
+use ferromq_net::ClientTls;
 use ferromq_store::{Store, StoreError};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -41,6 +44,7 @@ pub async fn follow(
     store: Store,
     seen: Arc<watch::Sender<u64>>,
     hello: Option<i64>,
+    tls: Option<ClientTls>,
     token: CancellationToken,
 ) {
     loop {
@@ -48,7 +52,7 @@ pub async fn follow(
         if let Some(addr) = addr {
             tokio::select! {
                 () = token.cancelled() => return,
-                r = follow_once(&addr, &store, &seen, hello) => match r {
+                r = follow_once(&addr, tls.as_ref(), &store, &seen, hello) => match r {
                     Ok(()) => {}
                     Err(e) => warn!(master = %addr, error = %e, "replication from the master stopped; reconnecting"),
                 },
@@ -63,19 +67,19 @@ pub async fn follow(
 
 async fn follow_once(
     addr: &str,
+    tls: Option<&ClientTls>,
     store: &Store,
     seen: &watch::Sender<u64>,
     hello: Option<i64>,
 ) -> Result<(), FollowError> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (mut rd, mut wr) = stream.into_split();
+    let stream = ByteStream::connect(tls, addr).await?;
+    let (mut rd, mut wr) = tokio::io::split(stream);
     if let Some(id) = hello {
         wire::write_hello(&mut wr, id).await?;
     }
     let mut at = store.written_offset();
     wire::write_report(&mut wr, at).await?;
-    info!(master = %addr, from = at, "following the master");
+    info!(master = %addr, from = at, tls = tls.is_some(), "following the master");
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let header = match tokio::time::timeout(SILENCE, wire::read_header(&mut rd)).await {

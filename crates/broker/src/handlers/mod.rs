@@ -159,6 +159,7 @@ impl BrokerHandler {
             | RequestCode::AUTH_DELETE_ACL
             | RequestCode::AUTH_GET_ACL
             | RequestCode::AUTH_LIST_ACL => Ok(auth::admin::handle(&self.guard, caller, req)),
+            auth::mirror::GET_AUTH_METADATA => Ok(auth::mirror::answer(&self.guard, req)),
             _ => {
                 debug!(code = req.code, peer = %ctx.peer_addr(), "request code not supported");
                 Ok(not_supported(req))

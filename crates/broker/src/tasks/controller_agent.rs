@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::config::auth::InnerCredentials;
 use crate::ha::epochs::{consistent_end, EpochCache};
 use crate::state::State;
 
@@ -72,6 +73,12 @@ pub(crate) async fn run(state: Arc<State>, token: CancellationToken) {
             request_timeout: interval.max(Duration::from_millis(300)),
             rounds: 1,
             round_pause: Duration::from_millis(50),
+            // Controllers that authenticate brokers take only the inner user's requests.
+            credentials: state
+                .config
+                .inner_client_authentication_credentials
+                .as_ref()
+                .map(InnerCredentials::credentials),
         },
     );
     let mut agent = Agent {
@@ -269,6 +276,7 @@ impl Agent {
             self.state.store.clone(),
             self.state.replication.master_offset.clone(),
             i64::try_from(self.own).ok(),
+            self.state.outgoing_tls.clone(),
             token.clone(),
         ));
         info!(master = %addr, epoch = info.master_epoch, from = end, "following the master");

@@ -173,6 +173,8 @@ async fn unregister_all(state: &State, pool: &ClientPool) {
                 broker_id: state.role.namesrv_id(),
             },
         );
+        // Name servers that authenticate brokers refuse an unsigned unregistration.
+        let req = crate::auth::sign_inner(&state.config, req);
         if let Err(e) = pool.request(addr, req, REQUEST_TIMEOUT).await {
             warn!(namesrv = %addr, error = %e, "unregistration failed");
         }

@@ -2,6 +2,8 @@
 //! request modes (RocketMQ's slave synchronisation), so consumers can pull from it with the
 //! master's topics and resume from the offsets they committed on the master, and, promoted, it
 //! delivers delayed messages from where the master was and assigns queues in the same modes.
+//! With `innerClientAuthenticationCredentials` set it also mirrors the master's users and ACLs
+//! (`crate::auth::mirror`), so it enforces the same users, before and after a promotion.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +13,9 @@ use ferromq_remoting::body::register::TopicConfigSerializeWrapper;
 use ferromq_remoting::body::JsonBody;
 use ferromq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
+use crate::auth::{mirror::GET_AUTH_METADATA, Guard};
 use crate::state::State;
 
 /// How often the replica asks (RocketMQ: every 10 s; two small requests, so more often is cheap).
@@ -20,7 +23,7 @@ const PERIOD: Duration = Duration::from_secs(1);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Mirrors the master named by the name servers until `token` is cancelled.
-pub(crate) async fn mirror(state: Arc<State>, token: CancellationToken) {
+pub(crate) async fn mirror(state: Arc<State>, guard: Arc<Guard>, token: CancellationToken) {
     let pool = ClientPool::new(ClientConfig {
         tls: state.outgoing_tls.clone(),
         ..ClientConfig::default()
@@ -30,6 +33,9 @@ pub(crate) async fn mirror(state: Arc<State>, token: CancellationToken) {
         if let Some(addr) = master {
             if let Err(e) = mirror_once(&state, &pool, &addr).await {
                 warn!(master = %addr, error = %e, "mirroring the master's topics and offsets failed");
+            }
+            if let Err(e) = mirror_auth(&state, &guard, &pool, &addr).await {
+                warn!(master = %addr, error = %e, "mirroring the master's users and ACLs failed");
             }
         }
         tokio::select! {
@@ -81,5 +87,29 @@ async fn mirror_once(state: &State, pool: &ClientPool, addr: &str) -> Result<(),
         .request_modes
         .replace_from_json(&modes)
         .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Copies the master's users and ACLs. Only with inner credentials: the master answers a super
+/// user's signed request alone, and a group without ACL has nothing to copy.
+async fn mirror_auth(
+    state: &State,
+    guard: &Guard,
+    pool: &ClientPool,
+    addr: &str,
+) -> Result<(), String> {
+    if state
+        .config
+        .inner_client_authentication_credentials
+        .is_none()
+    {
+        return Ok(());
+    }
+    let body = fetch(state, pool, addr, GET_AUTH_METADATA).await?;
+    let registry = ferromq_auth::Registry::from_json(&body)?;
+    let users = registry.users.len();
+    if guard.replace(registry)? {
+        info!(users, "users and ACLs mirrored from the master");
+    }
     Ok(())
 }

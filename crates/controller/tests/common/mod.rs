@@ -157,6 +157,7 @@ impl Cluster {
                 request_timeout: Duration::from_secs(2),
                 rounds: 20,
                 round_pause: Duration::from_millis(100),
+                ..ClientOptions::default()
             },
         )
     }
@@ -254,6 +255,7 @@ impl BrokerSim {
                 request_timeout: Duration::from_millis(500),
                 rounds: 1,
                 round_pause: Duration::from_millis(50),
+                ..ClientOptions::default()
             },
         );
         let task = tokio::spawn({

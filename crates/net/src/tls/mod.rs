@@ -5,6 +5,7 @@
 //! - `server`: [`ServerTls`], what a listener accepts TLS with: the certificate (reloaded when its
 //!   files change), client-certificate verification, and the first-byte sorting of permissive mode.
 //! - `client`: [`ClientTls`], what a client connects with.
+//! - `stream`: [`ByteStream`], the same TLS for a port that does not speak remoting (HA).
 //! - `self_signed`: the certificate served when none is configured.
 //! - `pem`: reading PEM files.
 
@@ -13,6 +14,7 @@ mod config;
 mod pem;
 mod self_signed;
 mod server;
+mod stream;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +25,7 @@ pub use client::ClientTls;
 pub use config::{ClientAuth, ServerTrust, TlsClientConfig, TlsMode, TlsServerConfig};
 pub(crate) use server::Opened;
 pub use server::ServerTls;
+pub use stream::ByteStream;
 
 /// Why TLS cannot be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -267,6 +267,7 @@ impl Controllers {
                 request_timeout: Duration::from_millis(500),
                 rounds: 1,
                 round_pause: Duration::from_millis(10),
+                ..ferromq_controller::client::ClientOptions::default()
             },
         );
         let info = client.replica_info(group).await.ok();
