@@ -12,7 +12,8 @@
 //! - [`net_args`]: their options; [`topic`]: creating the bench topic;
 //! - [`stamp`]: the run id, sequence number and due time at the start of each body;
 //! - [`meter`]: live counters, latency histograms and the progress line; [`cpu`]: the bench's own
-//!   CPU time; [`net_report`]: the summary.
+//!   CPU time; [`broker_stats`]: the broker's CPU and counters from its `/metrics` (`--metrics`);
+//!   [`net_report`]: the summary.
 //!
 //! `--protocol grpc` speaks RocketMQ 5's v5 gRPC instead, with the same schedule and stamps:
 //! - [`grpc_client`]: a minimal v5 client (settings over Telemetry, heartbeats, SendMessage,
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+mod broker_stats;
 mod consume;
 mod cpu;
 mod dev_child;
@@ -54,6 +56,7 @@ use tokio_util::sync::CancellationToken;
 pub use self::args::{
     BenchCommand, FlushChoice, IoChoice, OutputFormat, StoreBenchArgs, WriterDriver,
 };
+use self::broker_stats::{BrokerDelta, BrokerSample};
 pub use self::net_args::{NetBenchArgs, Protocol};
 use self::net_report::Summary;
 pub use self::pop_crash::PopCrashArgs;
@@ -114,9 +117,20 @@ where
                 }
             }
         });
+        // Scraped around the whole run, topic creation and client start included: a few
+        // requests against a run's thousands of messages.
+        let before = match &args.metrics {
+            Some(addr) => Some(BrokerSample::scrape(addr, &args.topic).await?),
+            None => None,
+        };
         let summary = bench(stop).await;
         watcher.abort();
-        summary
+        let mut summary = summary?;
+        if let (Some(addr), Some(before)) = (&args.metrics, before) {
+            let after = BrokerSample::scrape(addr, &args.topic).await?;
+            summary.set_broker(BrokerDelta::between(before, after));
+        }
+        anyhow::Ok(summary)
     })?;
     match args.output {
         OutputFormat::Text => print!("{}", summary.to_text()),

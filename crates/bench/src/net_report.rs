@@ -7,6 +7,7 @@ use anyhow::Result;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::broker_stats::BrokerDelta;
 use super::meter::format_latency;
 use super::net_args::NetBenchArgs;
 use super::rounded;
@@ -103,6 +104,29 @@ pub struct Summary {
     /// `cpu_s` per 100 000 messages (sent for `produce` and `e2e`, received for `consume`).
     #[serde(serialize_with = "rounded")]
     pub cpu_s_per_100k: f64,
+    /// `cpu_s` per message, in microseconds.
+    #[serde(serialize_with = "rounded")]
+    pub cpu_us_per_msg: f64,
+    /// With `--metrics`: the broker's side of the run, from its `/metrics` before and after.
+    pub broker: Option<BrokerReport>,
+    /// The messages the CPU figures are divided by.
+    #[serde(skip)]
+    cpu_msgs: u64,
+}
+
+/// The broker's side of a run (`--metrics`), from its own process stats and counters.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BrokerReport {
+    /// Broker process CPU (user + system) over the run, topic creation and client start included.
+    #[serde(serialize_with = "rounded")]
+    pub cpu_s: f64,
+    /// `cpu_s` per message the bench counts (as `cpu_us_per_msg`), in microseconds.
+    #[serde(serialize_with = "rounded")]
+    pub cpu_us_per_msg: f64,
+    /// How far `rocketmq_messages_in_total` of the topic moved.
+    pub messages_in: u64,
+    /// How far `rocketmq_messages_out_total` of the topic moved (all groups).
+    pub messages_out: u64,
 }
 
 impl Summary {
@@ -139,6 +163,9 @@ impl Summary {
             ack_latency: None,
             cpu_s: 0.0,
             cpu_s_per_100k: 0.0,
+            cpu_us_per_msg: 0.0,
+            broker: None,
+            cpu_msgs: 0,
         }
     }
 
@@ -158,9 +185,26 @@ impl Summary {
             self.mb_per_s = bytes as f64 / secs / 1e6;
         }
         self.cpu_s = cpu.as_secs_f64();
+        self.cpu_msgs = cpu_msgs;
         if cpu_msgs > 0 {
             self.cpu_s_per_100k = self.cpu_s / (cpu_msgs as f64 / 100_000.0);
+            self.cpu_us_per_msg = self.cpu_s * 1e6 / cpu_msgs as f64;
         }
+    }
+
+    /// Adds the broker's side, per message as the bench's own CPU is counted.
+    pub fn set_broker(&mut self, delta: BrokerDelta) {
+        let per_msg = if self.cpu_msgs > 0 {
+            delta.cpu_seconds * 1e6 / self.cpu_msgs as f64
+        } else {
+            0.0
+        };
+        self.broker = Some(BrokerReport {
+            cpu_s: delta.cpu_seconds,
+            cpu_us_per_msg: per_msg,
+            messages_in: delta.messages_in,
+            messages_out: delta.messages_out,
+        });
     }
 
     pub fn to_json(&self) -> Result<String> {
@@ -230,9 +274,15 @@ impl Summary {
         }
         lines.push(counts.join(", "));
         lines.push(format!(
-            "cpu: {:.3} core-seconds per 100k msgs ({:.2} core-seconds in all)",
-            self.cpu_s_per_100k, self.cpu_s
+            "cpu: {:.3} core-seconds per 100k msgs ({:.2} core-seconds in all), {:.1} µs per message",
+            self.cpu_s_per_100k, self.cpu_s, self.cpu_us_per_msg
         ));
+        if let Some(b) = &self.broker {
+            lines.push(format!(
+                "broker cpu: {:.1} µs per message ({:.2} core-seconds in all); topic counters moved: in {}, out {}",
+                b.cpu_us_per_msg, b.cpu_s, b.messages_in, b.messages_out
+            ));
+        }
         let mut text = lines.join("\n");
         text.push('\n');
         text

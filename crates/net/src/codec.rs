@@ -67,8 +67,9 @@ impl Encoder<&RemotingCommand> for RemotingCodec {
     }
 }
 
-/// Appends one frame for `cmd` in `ty`, or in JSON when the binary header cannot carry it.
-fn encode_into(
+/// Appends one frame for `cmd` in `ty`, or in JSON when the binary header cannot carry it; `dst`
+/// is left as it was on error.
+pub(crate) fn encode_into(
     cmd: &RemotingCommand,
     ty: SerializeType,
     dst: &mut BytesMut,

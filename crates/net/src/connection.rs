@@ -1,7 +1,8 @@
 //! One TCP connection, either side: a reader task, a writer task, and the [`Connection`] handle.
 //!
 //! ```text
-//!            frames                 requests: spawned, up to max_in_flight at once
+//!            frames                 requests: run inline; spawned when they have to wait,
+//!                                   up to max_in_flight at once; inline answers batched
 //!  socket ─────────▶ reader task ──────────────────────────▶ Handler::handle ─┐
 //!                        │ responses: matched by opaque                        │ response
 //!                        ▼                                                     ▼
@@ -18,11 +19,13 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt as _, StreamExt as _};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufWriter};
@@ -37,7 +40,7 @@ use ferromq_remoting::{
     Limits, RemotingCommand, ResponseCode, SerializeType, FLAG_ONEWAY, FLAG_RESPONSE,
 };
 
-use crate::codec::{encode_command, RemotingCodec};
+use crate::codec::{encode_command, encode_into, RemotingCodec};
 use crate::error::NetError;
 use crate::handler::{Handler, RequestContext};
 
@@ -100,6 +103,10 @@ struct Shared {
     local_addr: SocketAddr,
     serialize_type: SerializeType,
     out: mpsc::Sender<Bytes>,
+    /// The socket's write side, shared by the writer task and [`Connection::write_now`].
+    writer: SocketWriter,
+    /// Frames given to `out` and not yet written: while there are any, nobody writes past them.
+    queued: AtomicUsize,
     /// Our requests waiting for their response, by opaque.
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     next_opaque: AtomicI32,
@@ -204,10 +211,60 @@ impl Connection {
     }
 
     async fn send_frame(&self, frame: Bytes) -> Result<(), NetError> {
+        let frame = match self.write_now(frame).await {
+            WriteNow::Written => return Ok(()),
+            WriteNow::Failed => return Err(NetError::ConnectionClosed),
+            // Queued as an empty frame: the writer task finishes the flush.
+            WriteNow::Unflushed => Bytes::new(),
+            WriteNow::Busy(frame) => frame,
+        };
+        // Counted before it is queued, so no `write_now` can overtake it; uncounted again if it
+        // never reaches the queue (closed, or this future dropped while the queue is full).
+        let queued = Queued::count(&self.shared.queued);
         tokio::select! {
             biased;
             () = self.shared.closed.cancelled() => Err(NetError::ConnectionClosed),
-            sent = self.shared.out.send(frame) => sent.map_err(|_| NetError::ConnectionClosed),
+            sent = self.shared.out.send(frame) => match sent {
+                Ok(()) => {
+                    queued.keep();
+                    Ok(())
+                }
+                Err(_) => Err(NetError::ConnectionClosed),
+            },
+        }
+    }
+
+    /// Writes `frame` from the calling task when nobody else is writing, nothing is queued before
+    /// it and it fits in the write buffer; `Busy` gives it back otherwise. Handing every frame to
+    /// the writer task costs a wake-up of that task (often on another thread) per frame; most
+    /// frames find the socket idle and need none. Nothing here waits, so a cancelled send can
+    /// never leave half a frame behind.
+    async fn write_now(&self, frame: Bytes) -> WriteNow {
+        let Ok(mut w) = self.shared.writer.try_lock() else {
+            return WriteNow::Busy(frame);
+        };
+        // Strictly less than the spare room: then `BufWriter` only copies, it never writes to the
+        // socket in the middle of a frame.
+        let spare = WRITE_BUFFER.saturating_sub(w.buffer().len());
+        if self.is_closed()
+            || self.shared.queued.load(Ordering::Acquire) > 0
+            || frame.len() >= spare
+        {
+            return WriteNow::Busy(frame);
+        }
+        match poll_once(std::pin::pin!(w.write_all(&frame))).await {
+            Some(Ok(())) => {}
+            // Copying into a buffer with room neither waits nor fails.
+            _ => return WriteNow::Failed,
+        }
+        match poll_once(std::pin::pin!(w.flush())).await {
+            Some(Ok(())) => WriteNow::Written,
+            Some(Err(e)) => {
+                debug!(conn = %self.shared.id, error = %e, "write failed, closing connection");
+                self.close();
+                WriteNow::Failed
+            }
+            None => WriteNow::Unflushed,
         }
     }
 
@@ -235,6 +292,44 @@ impl Connection {
         let pending = std::mem::take(&mut *self.shared.pending.lock());
         drop(pending); // Each waiter sees its sender dropped: ConnectionClosed.
     }
+}
+
+/// The write side of a connection's socket, buffered.
+type SocketWriter = Arc<tokio::sync::Mutex<BufWriter<Box<dyn AsyncWrite + Send + Unpin>>>>;
+
+/// One frame counted in `Shared::queued` on its way into the queue; uncounted when dropped before
+/// [`Queued::keep`] (the writer task uncounts the frames it writes).
+struct Queued<'a>(Option<&'a AtomicUsize>);
+
+impl<'a> Queued<'a> {
+    fn count(queued: &'a AtomicUsize) -> Self {
+        queued.fetch_add(1, Ordering::AcqRel);
+        Self(Some(queued))
+    }
+
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if let Some(q) = self.0 {
+            q.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// How [`Connection::write_now`] ended.
+enum WriteNow {
+    /// Written to the socket.
+    Written,
+    /// In the buffer, but the socket is full: the writer task must finish the flush.
+    Unflushed,
+    /// The connection is closed or failed.
+    Failed,
+    /// Not written: the writer task must write it.
+    Busy(Bytes),
 }
 
 /// Removes a pending entry when the request finishes, times out or is cancelled.
@@ -324,6 +419,11 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (out, rx) = mpsc::channel(config.write_queue.max(1));
+    let boxed: Box<dyn AsyncWrite + Send + Unpin> = Box::new(wr);
+    let writer = Arc::new(tokio::sync::Mutex::new(BufWriter::with_capacity(
+        WRITE_BUFFER,
+        boxed,
+    )));
     let conn = Connection {
         shared: Arc::new(Shared {
             id: ConnectionId::next(),
@@ -331,12 +431,14 @@ where
             local_addr: ends.local,
             serialize_type: config.serialize_type,
             out,
+            writer: writer.clone(),
+            queued: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             next_opaque: AtomicI32::new(0),
             closed: parent.child_token(),
         }),
     };
-    tracker.spawn(write_loop(wr, rx, conn.shared.closed.clone()));
+    tracker.spawn(write_loop(writer, rx, conn.clone()));
     let codec = RemotingCodec::new(config.limits, config.serialize_type);
     let permits = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
     tracker.spawn(read_loop(
@@ -361,10 +463,22 @@ async fn read_loop<R: AsyncRead + Unpin>(
     debug!(conn = %id, %peer, "connection open");
     handler.on_connect(&conn);
     let closed = conn.shared.closed.clone();
+    // Responses of the requests answered inline since the last wait for the socket: they go to
+    // the writer as one write (one wake-up of the writer task, one `write`) once every frame
+    // already read is handled.
+    let mut replies = BytesMut::new();
     loop {
-        let next = tokio::select! {
-            () = closed.cancelled() => break,
-            next = frames.next() => next,
+        let next = match poll_once(frames.next()).await {
+            Some(next) => next,
+            None => {
+                if !replies.is_empty() && conn.send_frame(replies.split().freeze()).await.is_err() {
+                    break;
+                }
+                tokio::select! {
+                    () = closed.cancelled() => break,
+                    next = frames.next() => next,
+                }
+            }
         };
         let cmd = match next {
             None => {
@@ -381,14 +495,53 @@ async fn read_loop<R: AsyncRead + Unpin>(
             conn.complete(cmd);
             continue;
         }
-        let permit = tokio::select! {
-            () = closed.cancelled() => break,
-            permit = permits.clone().acquire_owned() => permit,
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // At the limit: what is answered so far must not wait for the others.
+                if !replies.is_empty() && conn.send_frame(replies.split().freeze()).await.is_err() {
+                    break;
+                }
+                let permit = tokio::select! {
+                    () = closed.cancelled() => break,
+                    permit = permits.clone().acquire_owned() => permit,
+                };
+                let Ok(permit) = permit else {
+                    break; // The semaphore is never closed.
+                };
+                permit
+            }
         };
-        let Ok(permit) = permit else {
-            break; // The semaphore is never closed.
-        };
-        tracker.spawn(dispatch(conn.clone(), handler.clone(), cmd, permit));
+        // Most requests finish without waiting for anything (a send under ASYNC_FLUSH, an offset
+        // commit, a pull that finds messages): run the handler here first, and give it a task of
+        // its own only when it has to wait (a long poll, a flush, a replica). A spawn per request
+        // costs a task and, on a multi-threaded runtime, usually a wake-up of another worker
+        // thread, more than the handler itself.
+        let (code, opaque) = (cmd.code, cmd.opaque);
+        let mut request = Box::pin(respond(conn.clone(), handler.clone(), cmd, permit));
+        match poll_once(request.as_mut()).await {
+            Some(Some(resp)) => {
+                if let Err(e) = encode_into(&resp, resp.serialize_type, &mut replies) {
+                    debug!(conn = %id, code, opaque, error = %e, "response not sent");
+                }
+                if replies.len() >= WRITE_BUFFER
+                    && conn.send_frame(replies.split().freeze()).await.is_err()
+                {
+                    break;
+                }
+            }
+            Some(None) => {}
+            None => {
+                let conn = conn.clone();
+                tracker.spawn(async move {
+                    if let Some(resp) = request.await {
+                        if let Err(e) = conn.send(&resp).await {
+                            debug!(conn = %conn.id(), code, opaque, error = %e, "response not sent");
+                        }
+                    }
+                });
+            }
+        }
     }
     closed.cancel();
     conn.fail_pending();
@@ -396,13 +549,23 @@ async fn read_loop<R: AsyncRead + Unpin>(
     debug!(conn = %id, %peer, "connection closed");
 }
 
-/// Runs the handler for one request and sends its response, if any.
-async fn dispatch(
+/// Polls `fut` once: its output if it is ready now, `None` if it has to wait (it keeps whatever
+/// it registered to be woken, so it can be polled again or awaited later).
+async fn poll_once<F: Future + Unpin>(mut fut: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match Pin::new(&mut fut).poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
+}
+
+/// Runs the handler for one request; the response to send, if any, with the request's opaque.
+async fn respond(
     conn: Connection,
     handler: Arc<dyn Handler>,
     req: RemotingCommand,
     _permit: OwnedSemaphorePermit,
-) {
+) -> Option<RemotingCommand> {
     let (code, opaque, oneway) = (req.code, req.opaque, req.is_oneway());
     let ctx = RequestContext::new(conn.clone());
     let outcome = AssertUnwindSafe(handler.handle(&ctx, req))
@@ -420,24 +583,16 @@ async fn dispatch(
         }
     };
     if oneway {
-        return; // Never answer a oneway request, whatever the handler returned.
+        return None; // Never answer a oneway request, whatever the handler returned.
     }
-    let Some(mut resp) = resp else {
-        return;
-    };
+    let mut resp = resp?;
     resp.opaque = opaque;
     resp.flag = (resp.flag | FLAG_RESPONSE) & !FLAG_ONEWAY;
-    if let Err(e) = conn.send(&resp).await {
-        debug!(conn = %conn.id(), code, opaque, error = %e, "response not sent");
-    }
+    Some(resp)
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(
-    wr: W,
-    mut rx: mpsc::Receiver<Bytes>,
-    closed: CancellationToken,
-) {
-    let mut w = BufWriter::with_capacity(WRITE_BUFFER, wr);
+async fn write_loop(writer: SocketWriter, mut rx: mpsc::Receiver<Bytes>, conn: Connection) {
+    let closed = conn.shared.closed.clone();
     loop {
         let frame = tokio::select! {
             biased;
@@ -447,10 +602,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         let Some(frame) = frame else {
             break;
         };
+        let mut w = writer.lock().await;
         let written = tokio::select! {
-            written = write_batch(&mut w, frame, &mut rx) => written,
+            written = write_batch(&mut w, frame, &mut rx, &conn.shared.queued) => written,
             () = closed.cancelled() => break,
         };
+        drop(w);
         if let Err(e) = written {
             debug!(error = %e, "write failed, closing connection");
             break;
@@ -458,18 +615,30 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     }
     closed.cancel();
     // Shuts down the write side so the peer sees the close; bounded, the peer may not be reading.
-    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, w.shutdown()).await;
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, async {
+        writer.lock().await.shutdown().await
+    })
+    .await;
 }
 
-/// Writes `first` and whatever else is already queued, then flushes once.
+/// Writes `first` and whatever else is already queued, then flushes once. `queued` counts the
+/// frames taken off the queue as written: only then may [`Connection::write_now`] write past them.
 async fn write_batch<W: AsyncWrite + Unpin>(
     w: &mut BufWriter<W>,
     first: Bytes,
     rx: &mut mpsc::Receiver<Bytes>,
+    queued: &AtomicUsize,
 ) -> std::io::Result<()> {
-    w.write_all(&first).await?;
-    while let Ok(frame) = rx.try_recv() {
-        w.write_all(&frame).await?;
+    let mut taken = 1;
+    let result = async {
+        w.write_all(&first).await?;
+        while let Ok(frame) = rx.try_recv() {
+            taken += 1;
+            w.write_all(&frame).await?;
+        }
+        w.flush().await
     }
-    w.flush().await
+    .await;
+    queued.fetch_sub(taken, Ordering::AcqRel);
+    result
 }

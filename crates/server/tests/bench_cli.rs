@@ -251,3 +251,109 @@ fn sigterm_ends_a_long_run_early_with_a_summary() {
     assert!(summary["elapsed_s"].as_f64() < Some(600.0), "{summary}");
     dev.stop();
 }
+
+/// `GET /metrics` of the broker's HTTP listener, as a scraper sees it.
+fn scrape(http: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(http).expect("connect http");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+/// The sum of a counter's series for `topic` (every group), 0 when it has none yet.
+fn topic_counter(metrics: &str, name: &str, topic: &str) -> u64 {
+    let label = format!("topic=\"{topic}\"");
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&label))
+        .map(|l| {
+            let value = l.rsplit(' ').next().expect("a value");
+            value.parse::<f64>().unwrap_or_else(|e| panic!("{l}: {e}")) as u64
+        })
+        .sum()
+}
+
+#[test]
+fn metrics_option_reports_the_brokers_side_and_its_counters_match_the_bench() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = start_dev(dir.path());
+    let namesrv = dev.field("namesrv");
+    let http = dev.field("http");
+    let topic = "BenchMetrics";
+    let before = scrape(&http);
+    let summary = bench_json(
+        "e2e",
+        &namesrv,
+        &[
+            "-t",
+            topic,
+            "--queues",
+            "4",
+            "--size",
+            "512",
+            "--producers",
+            "8",
+            "--mode",
+            "sync",
+            "--messages",
+            "3000",
+            "--metrics",
+            &http,
+        ],
+    );
+    let after = scrape(&http);
+    let sent = count(&summary, "sent");
+    let received = count(&summary, "received");
+    assert_eq!(sent, 3000, "{summary}");
+    assert_eq!(received, 3000, "{summary}");
+    assert_eq!(count(&summary, "duplicates"), 0, "{summary}");
+
+    // What the broker counted, scraped by this test: exactly what the bench reports.
+    let moved = |name| topic_counter(&after, name, topic) - topic_counter(&before, name, topic);
+    assert_eq!(moved("rocketmq_messages_in_total"), sent, "{after}");
+    assert_eq!(moved("rocketmq_messages_out_total"), received, "{after}");
+
+    // The bench's own view of the broker: the same counters, and the broker's CPU.
+    let broker = &summary["broker"];
+    assert_eq!(count(broker, "messages_in"), sent, "{summary}");
+    assert_eq!(count(broker, "messages_out"), received, "{summary}");
+    assert!(broker["cpu_s"].as_f64() >= Some(0.0), "{summary}");
+    assert!(broker["cpu_us_per_msg"].is_number(), "{summary}");
+    assert!(summary["cpu_us_per_msg"].is_number(), "{summary}");
+
+    // Text output names both costs.
+    let out = bench(
+        "produce",
+        &namesrv,
+        &["-t", topic, "--messages", "200", "--metrics", &http],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("broker cpu: "), "{text}");
+    assert!(
+        text.contains("topic counters moved: in 200, out "),
+        "{text}"
+    );
+
+    // A --metrics address with nothing behind it is a clean error, not a panic.
+    let free = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let nothing = free.local_addr().expect("addr").to_string();
+    drop(free);
+    let out = bench(
+        "produce",
+        &namesrv,
+        &["-t", topic, "--messages", "10", "--metrics", &nothing],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/metrics"), "{stderr}");
+    dev.stop();
+}

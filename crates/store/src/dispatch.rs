@@ -28,6 +28,9 @@ use crate::index::Index;
 const CHUNK_BYTES: usize = 4 << 20;
 /// Safety net: the dispatcher re-checks the log this often even without a wake-up.
 const IDLE_RECHECK: Duration = Duration::from_millis(200);
+/// After dispatching, the dispatcher looks again this much later before it goes idle and waits to be
+/// kicked (see `run`).
+const BUSY_NAP: Duration = Duration::from_millis(1);
 
 /// Called after records are dispatched: `(topic, queue_id, max_offset)` for every queue that grew.
 pub type ArrivalListener = Arc<dyn Fn(&str, u32, u64) + Send + Sync>;
@@ -198,6 +201,8 @@ impl Drop for Dispatcher {
 fn run(ctx: &DispatchContext) {
     let mut pos = ctx.state.dispatched.load(Ordering::Acquire);
     let mut scratch = Vec::new();
+    // Whether the last look found records: then the next one comes after a nap (see below).
+    let mut busy = false;
     loop {
         // An empty replica adopts its source's start offset: nothing below it exists to dispatch.
         let min = ctx.log.min_offset();
@@ -209,6 +214,17 @@ fn run(ctx: &DispatchContext) {
         if pos >= limit {
             if ctx.state.stop.load(Ordering::Acquire) {
                 return;
+            }
+            if busy {
+                // Caught up while records keep coming: look again after a nap instead of
+                // sleeping until kicked. Kicked, every append is a futex wake-up of this thread
+                // (and often a context switch on the appender's CPU); napping, one timer wake-up
+                // serves whatever arrived meanwhile, and appenders see `idle` false and never
+                // take the lock. Consumers see new records at most one nap later, as with
+                // RocketMQ's reput service, which polls every millisecond.
+                busy = false;
+                std::thread::sleep(BUSY_NAP);
+                continue;
             }
             let mut kicked = ctx.state.kicked.lock();
             ctx.state.idle.store(true, Ordering::Relaxed);
@@ -222,6 +238,7 @@ fn run(ctx: &DispatchContext) {
         }
         match step(ctx, pos, limit, &mut scratch) {
             Ok(next) => {
+                busy = true;
                 pos = next;
                 ctx.state.advance(pos);
             }
