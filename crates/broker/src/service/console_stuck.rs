@@ -64,7 +64,7 @@ impl BrokerService {
                 })
             })
             .collect();
-        out.sort_by(|a, b| b.age_ms.cmp(&a.age_ms));
+        out.sort_by_key(|s| std::cmp::Reverse(s.age_ms));
         out
     }
 }
