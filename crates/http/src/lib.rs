@@ -1,5 +1,6 @@
 //! ferromq's HTTP listener: `/metrics` in the Prometheus text format, `/healthz` (the process
-//! answers) and `/readyz` (it serves: registered, store recovered, role known).
+//! answers), `/readyz` (it serves: registered, store recovered, role known), and a broker's web
+//! console: pages under `/console/` over a JSON API under `/api/`.
 //!
 //! Layout:
 //!
@@ -9,11 +10,18 @@
 //!   families in RocketMQ 5's names and labels.
 //! - `process`: CPU time, resident memory and descriptors of this process, from `/proc`.
 //! - [`exposition`]: the text format itself.
+//! - `console`: the console's page, script and style, compiled into the binary.
+//! - `api`: the console's JSON API; `api_error`: its error answers.
+//! - `charts`: the sampler that keeps an hour of rates and lag for the console's charts.
 //!
 //! It reads a broker only through its service layer ([`ferromq_broker::BrokerService`]).
 #![forbid(unsafe_code)]
 
+mod api;
+mod api_error;
 mod broker_metrics;
+pub mod charts;
+mod console;
 pub mod exposition;
 mod process;
 mod routes;
@@ -52,8 +60,15 @@ impl HttpServer {
         let token = CancellationToken::new();
         let stop = token.clone();
         let target = Arc::new(RwLock::new(target));
-        let app = routes::router(target.clone());
+        let ring = Arc::new(charts::Charts::default());
+        let app = routes::router(routes::AppState {
+            target: target.clone(),
+            charts: ring.clone(),
+        });
+        let sampler = charts::spawn(target.clone(), ring, charts::INTERVAL, token.clone());
         let task = tokio::spawn(async move {
+            // The peer address: state-changing console calls are authorized for it (ACL IP rules).
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
@@ -61,12 +76,13 @@ impl HttpServer {
                 warn!(error = %e, "HTTP listener stopped");
             }
         });
-        info!(%local_addr, "HTTP listener (metrics, health) started");
+        info!(%local_addr, "HTTP listener (metrics, health, console) started");
         Ok(HttpHandle {
             local_addr,
             target,
             token,
             task,
+            sampler,
         })
     }
 }
@@ -78,6 +94,8 @@ pub struct HttpHandle {
     target: Arc<RwLock<Target>>,
     token: CancellationToken,
     task: JoinHandle<()>,
+    /// The console charts' sampler.
+    sampler: JoinHandle<()>,
 }
 
 impl HttpHandle {
@@ -92,11 +110,15 @@ impl HttpHandle {
         *self.target.write() = target;
     }
 
-    /// Stops accepting, lets requests in progress finish, and waits for the listener's task.
+    /// Stops accepting, lets requests in progress finish, and waits for the listener's task and
+    /// the charts' sampler.
     pub async fn shutdown(self) {
         self.token.cancel();
         if let Err(e) = self.task.await {
             warn!(error = %e, "HTTP listener task failed");
+        }
+        if let Err(e) = self.sampler.await {
+            warn!(error = %e, "console chart sampler failed");
         }
     }
 }

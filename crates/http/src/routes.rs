@@ -1,28 +1,45 @@
-//! Path → answer. Anything else is a 404 (axum's fallback), a method other than GET a 405.
+//! Path → answer: the probes and metrics here, the console's pages (`crate::console`) and its
+//! JSON API (`crate::api`). Anything else is a 404 (axum's fallback), a wrong method a 405.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use parking_lot::RwLock;
 
+use crate::charts::Charts;
 use crate::exposition::{Exposition, Kind, CONTENT_TYPE};
 use crate::process::ProcessStats;
 use crate::{broker_metrics, Target};
 
 /// What the handlers read, swappable while serving (see `HttpHandle::serve`).
-type Shared = Arc<RwLock<Target>>;
+pub type Shared = Arc<RwLock<Target>>;
 
-pub fn router(target: Shared) -> Router {
+/// Everything the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub target: Shared,
+    pub charts: Arc<Charts>,
+}
+
+impl FromRef<AppState> for Shared {
+    fn from_ref(s: &AppState) -> Self {
+        s.target.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::console::router())
+        .nest("/api", crate::api::router())
         .fallback(not_found)
-        .with_state(target)
+        .with_state(state)
 }
 
 async fn metrics(State(target): State<Shared>) -> Response {
@@ -98,6 +115,6 @@ async fn readyz(State(target): State<Shared>) -> Response {
 async fn not_found() -> (StatusCode, &'static str) {
     (
         StatusCode::NOT_FOUND,
-        "not found: this listener serves /metrics, /healthz and /readyz\n",
+        "not found: this listener serves /metrics, /healthz, /readyz, /console/ and /api/\n",
     )
 }

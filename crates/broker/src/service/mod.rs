@@ -13,6 +13,13 @@ mod admin;
 mod assignment;
 mod checks;
 mod cluster_route;
+mod console_auth;
+mod console_cluster;
+mod console_dlq;
+mod console_groups;
+mod console_messages;
+mod console_stuck;
+mod console_topics;
 mod durability;
 mod metrics;
 mod offsets;
@@ -34,6 +41,18 @@ use std::sync::Arc;
 pub use crate::transaction::relay::{CheckRelay, TransactionCheck};
 pub use assignment::AssignmentQuery;
 pub use cluster_route::{BrokerQueues, ClusterRoute};
+pub use console_auth::{ConsoleAction, ConsoleCredentials, ConsoleDenied};
+pub use console_cluster::{role_name, BrokerOverview, ReplicaOverview};
+pub use console_dlq::{DeadLetter, DeadLetters, Resent};
+pub use console_groups::{
+    ConsoleClient, GroupDetail, GroupOverview, GroupQueue, GroupSubscription, ResetTarget,
+};
+pub use console_messages::{
+    BodyPreview, ConsoleMessage, TraceStep, MAX_RANGE_MS, MAX_SEARCH_RESULTS, PREVIEW_HEX_BYTES,
+    PREVIEW_TEXT_BYTES,
+};
+pub use console_stuck::StuckQueue;
+pub use console_topics::{is_internal_topic, QueueRange, TopicOverview, MAX_CONSOLE_QUEUES};
 pub use metrics::{MetricsSnapshot, NodeInfo, NotReady, QueueLag, StorageInfo};
 pub use offsets::Boundary;
 pub use pop::{PopRequest, PoppedMessage, MAX_INVISIBLE, MAX_POLL, MAX_POP_MESSAGES, POP_CK};
