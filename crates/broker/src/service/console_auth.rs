@@ -1,16 +1,14 @@
 //! Who may change the broker through the console. With `authenticationEnabled` or
 //! `authorizationEnabled` on, a state-changing console call carries an access key and secret key,
-//! checked against the broker's users (`config/auth.json`, the registry the remoting listener's
-//! checks use, which writes that file on every change) and authorized exactly as the remoting
-//! admin request doing the same thing would be.
+//! checked against the broker's users (the registry the remoting and gRPC checks use) and
+//! authorized exactly as the remoting admin request doing the same thing would be.
 
 use std::net::IpAddr;
 
-use ferromq_auth::{Registry, UserStatus};
+use ferromq_auth::UserStatus;
 use ferromq_remoting::{RemotingCommand, RequestCode};
 
 use super::BrokerService;
-use crate::persist;
 
 /// A state-changing console call, named by what it touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,17 +106,9 @@ impl BrokerService {
                     .into(),
             ));
         };
-        let path = c.config_dir().join("auth.json");
-        let registry = match persist::read_optional(&path) {
-            Ok(Some(bytes)) => Registry::from_json(&bytes)
-                .map_err(|e| ConsoleDenied::Forbidden(format!("user registry unreadable: {e}")))?,
-            Ok(None) => Registry::default(),
-            Err(e) => {
-                return Err(ConsoleDenied::Forbidden(format!(
-                    "user registry unreadable: {e}"
-                )))
-            }
-        };
+        // The same live registry the remoting and gRPC checks read (and a replica's mirroring
+        // updates), so a user created or deleted a moment ago counts at once.
+        let registry = self.state.guard.registry();
         let unknown = || {
             ConsoleDenied::Unauthenticated(format!(
                 "unknown user or wrong secret key for {}",
