@@ -87,6 +87,10 @@ impl Caller {
 
     /// Admits `req` or answers why not, as a v5 status.
     pub(crate) fn admit<R: Rpc>(&self, broker: &BrokerService, req: &R) -> Result<(), Status> {
+        // With ACL off, a call costs no copy of the names it carries.
+        if !broker.acl_enabled() {
+            return Ok(());
+        }
         self.check(broker, R::NAME, &req.names())
             .map_err(|e| refusal(&e))
     }

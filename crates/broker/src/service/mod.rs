@@ -79,6 +79,13 @@ impl BrokerService {
         Self { state }
     }
 
+    /// Whether ACL checks run on this broker at all (authentication or authorization on): when
+    /// not, an adapter need not gather what a check would read.
+    #[must_use]
+    pub fn acl_enabled(&self) -> bool {
+        self.state.guard.any_check()
+    }
+
     /// Runs this broker's ACL 2.0 checks (`authenticationEnabled`, `authorizationEnabled`) for a v5
     /// gRPC call, against the users and policies the remoting listener checks, with refusals logged
     /// the same rate-limited way. `Ok(None)` when both checks are off; `Ok(Some(user))` otherwise.
