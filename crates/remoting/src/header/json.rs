@@ -390,10 +390,19 @@ mod tests {
         assert_eq!(cmd.ext_fields.len(), 6);
         assert_eq!(cmd.remark, None);
         assert_eq!(cmd.code, 12);
-        for bad_ext in [&br#"{"extFields":"x"}"#[..], br#"{"extFields":3}"#, br#"{"extFields":true}"#]
-        {
+        for bad_ext in [
+            &br#"{"extFields":"x"}"#[..],
+            br#"{"extFields":3}"#,
+            br#"{"extFields":true}"#,
+        ] {
             assert!(
-                matches!(decode(bad_ext), Err(DecodeError::BadField { name: "extFields", .. })),
+                matches!(
+                    decode(bad_ext),
+                    Err(DecodeError::BadField {
+                        name: "extFields",
+                        ..
+                    })
+                ),
                 "{}",
                 String::from_utf8_lossy(bad_ext)
             );
