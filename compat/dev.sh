@@ -2,7 +2,7 @@
 # ports, run a suite against it, stop everything on exit or on a signal. Sourced, not run.
 #
 # A runner sets `here` (its folder) and `repo`, sources this file, then:
-#   compat_start_dev NAME [extra `ferromq dev` arguments]   # sets namesrv, broker, grpc, work
+#   compat_start_dev NAME [extra `ferromq dev` arguments]   # sets namesrv, broker, grpc, http, work
 #   compat_run SUITE-COMMAND...                             # runs it, keeps ferromq's log on failure
 #
 # FERROMQ_BIN names the binary to use; without it the debug build of ferromq-server is built.
@@ -60,7 +60,7 @@ compat_ready_field() {
 }
 
 # compat_start_dev NAME [ARGS...]: `ferromq dev` in a temp folder named after NAME, on free ports;
-# returns once it printed its ready line, with namesrv, broker and grpc set from it. `$work` is the
+# returns once it printed its ready line, with namesrv, broker, grpc and http set from it. `$work` is the
 # temp folder (removed on exit), for files the caller passes in ARGS (e.g. --config "$work/x.conf"):
 # create it first with compat_work NAME.
 compat_work() {
@@ -82,7 +82,7 @@ compat_start_dev() {
         >"$work/stdout" 2>"$work/ferromq.log" &
     compat_dev_pid=$!
     exec 3<"$work/stdout"
-    # `ferromq dev ready: namesrv=ADDR broker=ADDR data=DIR grpc=ADDR`, printed once all listen
+    # `ferromq dev ready: namesrv=ADDR broker=ADDR data=DIR grpc=ADDR http=ADDR ...`, printed once all listen
     local line ready=""
     while IFS= read -r -t 120 line <&3; do
         if [[ "$line" == "ferromq dev ready: "* ]]; then
@@ -100,6 +100,7 @@ compat_start_dev() {
     namesrv="$(compat_ready_field "$ready" namesrv)"
     broker="$(compat_ready_field "$ready" broker)"
     grpc="$(compat_ready_field "$ready" grpc)"
+    http="$(compat_ready_field "$ready" http)"
 }
 
 # compat_start_target NAME "$@": the runners' common first step. With `--apache` as the first

@@ -16,7 +16,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 
-# The compat runners' start, stop and cleanup (compat_ferromq_bin, compat_work, compat_run).
+# The compat runners' start, stop and cleanup (compat_start_dev sets namesrv, broker, grpc, http).
 # shellcheck source=../compat/dev.sh
 source "$repo/compat/dev.sh"
 
@@ -31,39 +31,7 @@ if ! cmp -s "$here/package-lock.json" "$here/node_modules/.installed-package-loc
     cp "$here/package-lock.json" "$here/node_modules/.installed-package-lock.json"
 fi
 
-# As compat_start_dev, but also reading the console's address (http=) from the ready line.
-start_dev() {
-    local bin
-    bin="$(compat_ferromq_bin)"
-    compat_work console
-    ferromq="$bin"
-    mkfifo "$work/stdout"
-    NO_COLOR=1 "$bin" dev --data-dir "$work/data" \
-        --namesrv-listen 127.0.0.1:0 --broker-listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 \
-        >"$work/stdout" 2>"$work/ferromq.log" &
-    compat_dev_pid=$!
-    exec 3<"$work/stdout"
-    local line ready=""
-    while IFS= read -r -t 120 line <&3; do
-        if [[ "$line" == "ferromq dev ready: "* ]]; then
-            ready="$line"
-            break
-        fi
-    done
-    if [[ -z "$ready" ]]; then
-        echo "ferromq dev did not report ready; its log:" >&2
-        tail -n 50 "$work/ferromq.log" >&2
-        exit 1
-    fi
-    cat <&3 >/dev/null &   # keep its stdout drained
-    exec 3<&-
-    namesrv="$(compat_ready_field "$ready" namesrv)"
-    broker="$(compat_ready_field "$ready" broker)"
-    grpc="$(compat_ready_field "$ready" grpc)"
-    http="$(compat_ready_field "$ready" http)"
-}
-
-start_dev
+compat_start_dev console
 
 # The consumer groups of the scenarios: one the console moves to the start of its topic before it
 # consumes, one that dead-letters a message at its first failure (retryMaxTimes 0).
