@@ -392,18 +392,9 @@ mod tests {
         ));
     }
 
+    /// What a v5 client sends; `grpc_authentication` above checks the signature bytes by hand.
     fn grpc_header(user: &str, secret: &str, date: &str) -> String {
-        use hmac::{Hmac, KeyInit, Mac};
-        let mut mac =
-            <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
-        mac.update(date.as_bytes());
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("MQv2-HMAC-SHA1 Credential={user}, SignedHeaders=x-mq-date-time, Signature={hex}")
+        crate::grpc::authorization_value(user, secret, date)
     }
 
     #[test]
