@@ -28,6 +28,15 @@ fn secured(c: &mut BrokerConfig) {
     });
 }
 
+/// [`secured`], signing the broker's own requests (registration, a replica's mirroring) as `ROOT`.
+fn inner(c: &mut BrokerConfig) {
+    secured(c);
+    c.inner_client_authentication_credentials = Some(InnerCredentials {
+        access_key: ROOT.0.into(),
+        secret_key: ROOT.1.into(),
+    });
+}
+
 fn creds((ak, sk): (&str, &str)) -> Option<Credentials> {
     Some(Credentials::new(ak, sk))
 }
@@ -367,13 +376,6 @@ async fn every_dispatched_request_code_is_in_the_authorization_table() {
 /// `innerClientAuthenticationCredentials`, so it mirrors the master's topics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_signs_its_mirroring_with_the_inner_credentials() {
-    let inner = |c: &mut BrokerConfig| {
-        secured(c);
-        c.inner_client_authentication_credentials = Some(InnerCredentials {
-            access_key: ROOT.0.into(),
-            secret_key: ROOT.1.into(),
-        });
-    };
     let master = TestCluster::start_with(|c| {
         inner(c);
         c.ha_listen_port = Some(0);
@@ -498,13 +500,6 @@ async fn max_offset_as(broker: &ferromq_net::Client, who: (&str, &str)) -> Remot
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_mirrors_users_and_acls_and_enforces_them_once_promoted() {
     const BOB: (&str, &str) = ("bob", "bob-secret");
-    let inner = |c: &mut BrokerConfig| {
-        secured(c);
-        c.inner_client_authentication_credentials = Some(InnerCredentials {
-            access_key: ROOT.0.into(),
-            secret_key: ROOT.1.into(),
-        });
-    };
     let master = TestCluster::start_with(|c| {
         inner(c);
         c.ha_listen_port = Some(0);
