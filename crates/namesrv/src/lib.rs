@@ -90,6 +90,7 @@ impl NameServer {
             local_addr,
             service,
             changes: state.changes.subscribe(),
+            state,
         })
     }
 }
@@ -100,6 +101,7 @@ pub struct NameServerHandle {
     local_addr: SocketAddr,
     service: ServiceHandle,
     changes: watch::Receiver<u64>,
+    state: Arc<State>,
 }
 
 impl NameServerHandle {
@@ -113,6 +115,13 @@ impl NameServerHandle {
     #[must_use]
     pub fn route_changes(&self) -> watch::Receiver<u64> {
         self.changes.clone()
+    }
+
+    /// The registered brokers now, as GET_BROKER_CLUSTER_INFO answers it: lets an embedding
+    /// process wait until its brokers are reachable through the name server.
+    #[must_use]
+    pub fn cluster_info(&self) -> ferromq_remoting::body::route::ClusterInfo {
+        self.state.routes.read().cluster_info()
     }
 
     /// Stops accepting, closes every connection, stops the expiry scan and waits for all tasks.

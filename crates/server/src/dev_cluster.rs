@@ -212,16 +212,27 @@ pub async fn start(
             }
         }
     }
+    // Ready means usable: the controller has each group's replica in sync, and the name server
+    // routes to each group's master (it registers as master only after the controller told it).
     let deadline = Instant::now() + GROUPS_READY;
     while !cluster.groups.iter().all(|g| {
         cluster
             .controller
             .replica_info(&g.name)
             .is_some_and(|i| i.master == Some(1) && i.sync_state_set.contains(&2))
+            && ns
+                .cluster_info()
+                .broker_addr_table
+                .get(&g.name)
+                .and_then(|b| b.master_addr().map(str::to_owned))
+                .is_some_and(|m| m == g.brokers[0].addr.to_string())
     }) {
         if Instant::now() > deadline {
             shutdown(cluster).await;
-            bail!("the replicas did not catch up with their masters within {GROUPS_READY:?}");
+            bail!(
+                "the replicas did not catch up with their masters, or the masters did not \
+                 register with the name server, within {GROUPS_READY:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

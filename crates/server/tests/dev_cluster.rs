@@ -83,6 +83,8 @@ async fn two_replicated_groups_share_a_topic_and_replicas_hold_every_message() {
     let mut sent = BTreeSet::new();
     let mut ids = Vec::new();
     let mut brokers = BTreeSet::new();
+    // Per queue, the offset after its last message: where a reader has seen all of it.
+    let mut ends = std::collections::BTreeMap::new();
     for i in 0..200 {
         let body = format!("m{i:03}");
         let r = producer
@@ -90,6 +92,10 @@ async fn two_replicated_groups_share_a_topic_and_replicas_hold_every_message() {
             .await
             .expect("send");
         brokers.insert(r.queue.broker_name.clone());
+        ends.insert(
+            (r.queue.broker_name.clone(), r.queue.queue_id),
+            r.queue_offset + 1,
+        );
         ids.push((
             r.queue.broker_name.clone(),
             r.offset_msg_id.clone(),
@@ -109,20 +115,41 @@ async fn two_replicated_groups_share_a_topic_and_replicas_hold_every_message() {
     .expect("consumer");
     let queues = consumer.fetch_queues(TOPIC).await.expect("queues");
     assert_eq!(queues.len(), 8, "{queues:?}");
+    // A send is acknowledged once stored; consumers see it once the broker has dispatched it to
+    // its queue, a moment later. Read each queue up to where its sends ended, letting the broker
+    // hold a pull (long polling) while the rest is not visible yet, then once more to see that
+    // nothing follows.
     let mut received = Vec::new();
     for mq in &queues {
+        let end = ends
+            .get(&(mq.broker_name.clone(), mq.queue_id))
+            .copied()
+            .unwrap_or(0);
+        let deadline = std::time::Instant::now() + T;
         let mut offset = 0;
         loop {
-            let r = consumer.pull(mq, offset, 32, "*").await.expect("pull");
+            let r = if offset < end {
+                consumer
+                    .pull_blocking(mq, offset, 32, "*", Duration::from_millis(500))
+                    .await
+            } else {
+                consumer.pull(mq, offset, 32, "*").await
+            }
+            .expect("pull");
             received.extend(
                 r.messages
                     .iter()
                     .map(|m| String::from_utf8(m.body.to_vec()).expect("utf8")),
             );
             offset = r.next_offset;
-            if matches!(r.status, PullStatus::NoNewMsg) {
+            if offset >= end && matches!(r.status, PullStatus::NoNewMsg) {
                 break;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{mq:?}: read up to {offset} of {end}, last status {:?}",
+                r.status
+            );
         }
     }
     consumer.shutdown().await;
