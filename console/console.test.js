@@ -155,6 +155,15 @@ test('groups and stuck queues: lag shows, then goes down after the group consume
   try {
     const got = await receiveUntil(c, ORDERS);
     assert.equal(got.length, ORDERS);
+    // While it is connected, the v5 client is listed with its group: protocol, language,
+    // release, and what it subscribes to.
+    await open(`#groups/${GROUP}`);
+    const clients = await page.textContent('#group-clients tbody');
+    assert.match(clients, /gRPC/);
+    assert.match(clients, /NODE_JS/);
+    assert.match(clients, /127\.0\.0\.1:\d+/);
+    assert.match(await page.textContent('#group-subscriptions tbody'), new RegExp(`${TOPIC}\\s*TAG\\s*\\*`));
+    await shot('group-clients');
   } finally {
     await c.shutdown();
   }

@@ -28,6 +28,7 @@
 
 pub mod allocate;
 mod auth;
+pub mod client_directory;
 pub mod clients;
 pub mod config;
 pub mod error;
@@ -187,6 +188,7 @@ impl Broker {
             tasks: TaskTracker::new(),
             started_ms: topics::now_ms(),
             check_relays: transaction::relay::CheckRelays::default(),
+            client_directories: client_directory::ClientDirectories::default(),
             config,
         });
         let long_poll = state.long_poll.clone();

@@ -71,6 +71,8 @@ pub struct State {
     pub started_ms: i64,
     /// Where transaction checks go when no remoting producer of the group is connected.
     pub check_relays: crate::transaction::relay::CheckRelays,
+    /// Clients of other protocols (v5 gRPC sessions), for views of who is connected.
+    pub client_directories: crate::client_directory::ClientDirectories,
     /// Users, ACLs and the checks on (ACL 2.0): the remoting handlers' and the gRPC endpoint's.
     pub(crate) guard: Arc<crate::auth::Guard>,
 }

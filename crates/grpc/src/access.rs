@@ -78,6 +78,11 @@ impl Caller {
     }
 
     /// The same caller for the later messages of a stream it opened.
+    /// The caller's address.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     pub(crate) fn continued(self) -> Self {
         Caller {
             continued: true,

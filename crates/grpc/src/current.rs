@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ferromq_broker::service::CheckRelay;
+use ferromq_broker::service::{CheckRelay, ClientDirectory};
 use ferromq_broker::BrokerService;
 use parking_lot::RwLock;
 
@@ -17,6 +17,8 @@ pub(crate) struct CurrentBroker {
     inner: Arc<RwLock<BrokerService>>,
     /// Registered with each broker served, for transaction checks of v5 producers.
     relay: Arc<dyn CheckRelay>,
+    /// Registered with each broker served, so that its views of a group list v5 clients.
+    directory: Arc<dyn ClientDirectory>,
     /// The endpoint's address as clients dial it.
     advertised: SocketAddr,
 }
@@ -25,13 +27,16 @@ impl CurrentBroker {
     pub(crate) fn new(
         broker: BrokerService,
         relay: Arc<dyn CheckRelay>,
+        directory: Arc<dyn ClientDirectory>,
         advertised: SocketAddr,
     ) -> Self {
         broker.add_check_relay(&relay);
+        broker.add_client_directory(&directory);
         broker.announce_grpc_endpoint(advertised);
         CurrentBroker {
             inner: Arc::new(RwLock::new(broker)),
             relay,
+            directory,
             advertised,
         }
     }
@@ -43,6 +48,7 @@ impl CurrentBroker {
 
     pub(crate) fn replace(&self, broker: BrokerService) {
         broker.add_check_relay(&self.relay);
+        broker.add_client_directory(&self.directory);
         broker.announce_grpc_endpoint(self.advertised);
         *self.inner.write() = broker;
     }

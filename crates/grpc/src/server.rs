@@ -74,7 +74,8 @@ impl GrpcServer {
             Arc::new(crate::transaction::CheckRelay {
                 sessions: sessions.clone(),
             });
-        let current = CurrentBroker::new(broker, relay, advertised);
+        let directory: Arc<dyn ferromq_broker::service::ClientDirectory> = sessions.clone();
+        let current = CurrentBroker::new(broker, relay, directory, advertised);
         let renewals = Arc::new(crate::renew::Renewals::new(config.renew));
         tracker.spawn(
             renewals

@@ -4,9 +4,11 @@
 //! lives here because it is made of v5 concepts (settings, telemetry streams).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use ferromq_proto::v2::{settings::PubSub, Settings, TelemetryCommand};
+use ferromq_broker::service::{ClientDirectory, DirectoryClient, DirectoryRole};
+use ferromq_proto::v2::{settings::PubSub, FilterType, Language, Settings, TelemetryCommand};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -26,6 +28,8 @@ pub(crate) struct CommandSink {
 #[derive(Debug)]
 struct Session {
     settings: Option<Settings>,
+    /// Where its telemetry stream comes from.
+    addr: SocketAddr,
     commands: Option<CommandSink>,
     last_seen: Instant,
 }
@@ -44,8 +48,14 @@ impl Sessions {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Records `settings` and the stream they came on.
-    pub(crate) fn attach(&self, client_id: &str, settings: Settings, sink: CommandSink) {
+    /// Records `settings` and the stream they came on, from `addr`.
+    pub(crate) fn attach(
+        &self,
+        client_id: &str,
+        settings: Settings,
+        sink: CommandSink,
+        addr: SocketAddr,
+    ) {
         let now = Instant::now();
         let mut sessions = self.inner.lock();
         sessions.retain(|_, s| s.commands.is_some() || now.duration_since(s.last_seen) < EXPIRY);
@@ -53,10 +63,12 @@ impl Sessions {
             .entry(client_id.to_owned())
             .or_insert_with(|| Session {
                 settings: None,
+                addr,
                 commands: None,
                 last_seen: now,
             });
         session.settings = Some(settings);
+        session.addr = addr;
         session.commands = Some(sink);
         session.last_seen = now;
     }
@@ -106,6 +118,64 @@ impl Sessions {
                 )
             })
             .filter_map(|s| s.commands.clone())
+            .collect()
+    }
+}
+
+/// The console's view of v5 clients: those alive (an open telemetry stream, or heard from within
+/// the expiry) that sent their settings.
+impl ClientDirectory for Sessions {
+    fn clients(&self) -> Vec<DirectoryClient> {
+        let now = Instant::now();
+        self.inner
+            .lock()
+            .iter()
+            .filter(|(_, s)| s.commands.is_some() || now.duration_since(s.last_seen) < EXPIRY)
+            .filter_map(|(id, s)| {
+                let settings = s.settings.as_ref()?;
+                let role = match settings.pub_sub.as_ref()? {
+                    PubSub::Publishing(p) => DirectoryRole::Producer {
+                        topics: p.topics.iter().map(|t| t.qualified_name()).collect(),
+                    },
+                    PubSub::Subscription(sub) => DirectoryRole::Consumer {
+                        group: sub.group.as_ref()?.qualified_name(),
+                        subscriptions: sub
+                            .subscriptions
+                            .iter()
+                            .filter_map(|e| {
+                                let topic = e.topic.as_ref()?.qualified_name();
+                                let (kind, expression) = e.expression.as_ref().map_or_else(
+                                    || ("TAG", "*".to_owned()),
+                                    |x| {
+                                        let kind = match FilterType::try_from(x.r#type) {
+                                            Ok(FilterType::Sql) => "SQL92",
+                                            _ => "TAG",
+                                        };
+                                        (kind, x.expression.clone())
+                                    },
+                                );
+                                Some((topic, kind.to_owned(), expression))
+                            })
+                            .collect(),
+                    },
+                };
+                let (language, version) = settings.user_agent.as_ref().map_or_else(
+                    || ("UNKNOWN".to_owned(), String::new()),
+                    |ua| {
+                        let language =
+                            Language::try_from(ua.language).map_or("UNKNOWN", |l| l.as_str_name());
+                        (language.to_owned(), ua.version.clone())
+                    },
+                );
+                Some(DirectoryClient {
+                    client_id: id.clone(),
+                    addr: s.addr,
+                    protocol: "gRPC",
+                    language,
+                    version,
+                    role,
+                })
+            })
             .collect()
     }
 }

@@ -105,7 +105,8 @@ pub(crate) fn open(
                         stream,
                         tx: tx.clone(),
                     };
-                    ctx.sessions.attach(&client_id, settings, sink);
+                    ctx.sessions
+                        .attach(&client_id, settings, sink, caller.peer());
                     let reply = TelemetryCommand {
                         status: Some(Status::ok()),
                         command: Some(Command::Settings(ours)),

@@ -180,11 +180,13 @@ async function groupDetail(name) {
         el('td', { class: 'num' + (q.lagMessages ? ' lagging' : '') }, String(q.lagMessages)), el('td', { class: 'num' }, fmtAge(q.lagMs)), num(q.inflight))),
       { id: 'group-queues' }),
     el('h3', {}, 'Connected clients'),
-    table(['Client id', 'Address', 'Protocol', 'Language', 'Version#'],
-      g.clients.map(c => el('tr', {}, el('td', {}, c.clientId), el('td', {}, c.addr), el('td', {}, c.protocol), el('td', {}, c.language), num(c.version)))),
+    table(['Client id', 'Address', 'Protocol', 'Language', 'Version'],
+      g.clients.map(c => el('tr', {}, el('td', {}, c.clientId), el('td', {}, c.addr), el('td', {}, c.protocol), el('td', {}, c.language), el('td', {}, c.version))),
+      { id: 'group-clients' }),
     el('h3', {}, 'Subscriptions'),
     table(['Topic', 'Type', 'Expression'],
-      g.subscriptions.map(s => el('tr', {}, el('td', {}, s.topic), el('td', {}, s.expressionType), el('td', {}, s.expression)))),
+      g.subscriptions.map(s => el('tr', {}, el('td', {}, s.topic), el('td', {}, s.expressionType), el('td', {}, s.expression))),
+      { id: 'group-subscriptions' }),
     el('h3', {}, 'Move offsets'), reset,
   ];
 }

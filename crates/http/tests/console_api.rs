@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{get, request};
+use ferromq_auth::wire::{AclInfo, PolicyEntryInfo, PolicyInfo, UserInfo};
+use ferromq_auth::Credentials;
 use ferromq_broker::service::SendBack;
+use ferromq_client::admin::{Admin, AdminConfig};
 use ferromq_client::consumer::pull::{PullConsumer, PullConsumerConfig};
 use ferromq_client::{Message, MessageQueue, Producer, ProducerConfig};
 use ferromq_http::{HttpServer, Target};
@@ -552,6 +555,69 @@ async fn changes_need_credentials_when_authentication_is_on() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(topic_entry(&get_json(addr, "/api/topics").await, "Guarded").is_some());
+
+    // A known user without the permission: 403, and the topics stay as they were. Granted Create
+    // and Update on the topic (as UPDATE_AND_CREATE_TOPIC needs), the same call passes.
+    let admin = Admin::start_signed(
+        AdminConfig {
+            namesrv_addrs: cluster.namesrv_addrs(),
+            ..AdminConfig::default()
+        },
+        Some(Credentials::new("admin", "s3cret")),
+    )
+    .await
+    .expect("admin");
+    let broker = cluster.broker_addr();
+    admin
+        .create_user(
+            &broker,
+            &UserInfo {
+                username: Some("viewer".into()),
+                password: Some("v1ewer".into()),
+                user_type: Some("Normal".into()),
+                user_status: None,
+            },
+        )
+        .await
+        .expect("create viewer");
+    let grant = |resource: &str, actions: &[&str]| AclInfo {
+        subject: Some("User:viewer".into()),
+        policies: vec![PolicyInfo {
+            policy_type: None,
+            entries: vec![PolicyEntryInfo {
+                resource: resource.into(),
+                actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+                source_ips: Vec::new(),
+                decision: "Allow".into(),
+            }],
+        }],
+    };
+    admin
+        .put_acl(&broker, &grant("Topic:*", &["Sub"]))
+        .await
+        .expect("viewer may subscribe");
+    let viewer = basic("viewer", "v1ewer");
+    let other = json!({"topic": "ByViewer"}).to_string();
+    let (status, body) = request(addr, "POST", "/api/topics", Some(&other), Some(&viewer)).await;
+    assert_eq!(status, 403, "{body}");
+    let error = serde_json::from_str::<Value>(&body).expect("JSON")["error"]
+        .as_str()
+        .expect("error text")
+        .to_owned();
+    assert!(error.contains("viewer"), "{error}");
+    let (status, body) = request(addr, "DELETE", "/api/topics/Guarded", None, Some(&viewer)).await;
+    assert_eq!(status, 403, "{body}");
+    let topics = get_json(addr, "/api/topics").await;
+    assert!(topic_entry(&topics, "ByViewer").is_none());
+    assert!(topic_entry(&topics, "Guarded").is_some());
+    admin
+        .put_acl(&broker, &grant("Topic:ByViewer", &["Create", "Update"]))
+        .await
+        .expect("viewer may create");
+    let (status, body) = request(addr, "POST", "/api/topics", Some(&other), Some(&viewer)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(topic_entry(&get_json(addr, "/api/topics").await, "ByViewer").is_some());
+    admin.shutdown().await;
     http.shutdown().await;
     cluster.shutdown().await;
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use tracing::{debug, info};
 
 use super::{BrokerService, QueueLag};
+use crate::client_directory::DirectoryRole;
 use crate::error::BrokerError;
 use crate::names;
 
@@ -56,9 +57,11 @@ pub struct GroupQueue {
 pub struct ConsoleClient {
     pub client_id: String,
     pub addr: String,
+    /// `remoting` or `gRPC`.
     pub protocol: &'static str,
     pub language: String,
-    pub version: i32,
+    /// A remoting client's `MQVersion` ordinal, a v5 client's release.
+    pub version: String,
 }
 
 /// A topic a group's clients subscribe to.
@@ -126,6 +129,15 @@ impl BrokerService {
             .collect();
         names.extend(s.offsets.all_committed().into_iter().map(|(_, g, _, _)| g));
         names.extend(s.pop.all().into_iter().map(|((g, _, _), _)| g));
+        names.extend(
+            s.client_directories
+                .clients()
+                .into_iter()
+                .filter_map(|c| match c.role {
+                    DirectoryRole::Consumer { group, .. } => Some(group),
+                    DirectoryRole::Producer { .. } => None,
+                }),
+        );
         names.retain(|g| with_system || !is_system_group(g));
         names
     }
@@ -136,6 +148,8 @@ impl BrokerService {
             Some(ConsumeType::ConsumeActively) => "PULL",
             Some(ConsumeType::ConsumePassively) => "PUSH",
             Some(ConsumeType::ConsumePop) => "POP",
+            // v5 consumers (simple and push) receive by POP.
+            None if !s.client_directories.consumers_of(group).is_empty() => "POP",
             None if lags.iter().any(|l| {
                 s.pop
                     .existing(&(l.group.clone(), l.topic.clone(), l.queue_id))
@@ -164,7 +178,8 @@ impl BrokerService {
                     lag_messages: mine.iter().map(|l| l.lag_messages).sum(),
                     lag_ms: mine.iter().map(|l| l.lag_ms).max().unwrap_or(0),
                     inflight: mine.iter().map(|l| l.inflight).sum(),
-                    clients: s.clients.consumer_ids(&group).len(),
+                    clients: s.clients.consumer_ids(&group).len()
+                        + s.client_directories.consumers_of(&group).len(),
                     group,
                 }
             })
@@ -177,6 +192,7 @@ impl BrokerService {
         s.subscriptions.get(group).is_some()
             || !s.offsets.topics_of_group(group).is_empty()
             || s.clients.consumer_group(group).is_some()
+            || !s.client_directories.consumers_of(group).is_empty()
             || s.pop.all().iter().any(|((g, _, _), _)| g == group)
     }
 
@@ -218,13 +234,21 @@ impl BrokerService {
                         addr: c.connection.peer_addr().to_string(),
                         protocol: "remoting",
                         language: c.language.to_string(),
-                        version: c.version,
+                        version: c.version.to_string(),
                     })
                     .collect()
             })
             .unwrap_or_default();
+        let v5 = s.client_directories.consumers_of(group);
+        clients.extend(v5.iter().map(|c| ConsoleClient {
+            client_id: c.client_id.clone(),
+            addr: c.addr.to_string(),
+            protocol: c.protocol,
+            language: c.language.clone(),
+            version: c.version.clone(),
+        }));
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        let subscriptions = registered
+        let mut subscriptions: Vec<GroupSubscription> = registered
             .as_ref()
             .map(|g| {
                 g.subscriptions
@@ -237,9 +261,30 @@ impl BrokerService {
                     .collect()
             })
             .unwrap_or_default();
+        // A v5 client's subscriptions, where no remoting client of the group named the topic.
+        for c in &v5 {
+            if let DirectoryRole::Consumer {
+                subscriptions: subs,
+                ..
+            } = &c.role
+            {
+                for (topic, kind, expression) in subs {
+                    if !subscriptions.iter().any(|g| &g.topic == topic) {
+                        subscriptions.push(GroupSubscription {
+                            topic: topic.clone(),
+                            expression_type: kind.clone(),
+                            expression: expression.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        subscriptions.sort_by(|a, b| a.topic.cmp(&b.topic));
         let message_model = match registered.as_ref().and_then(|g| g.message_model) {
             Some(MessageModel::Broadcasting) => "BROADCASTING",
             Some(MessageModel::Clustering) => "CLUSTERING",
+            // v5 consumers share a group's messages.
+            None if !v5.is_empty() => "CLUSTERING",
             None => "UNKNOWN",
         };
         Ok(GroupDetail {

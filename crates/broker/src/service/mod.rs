@@ -38,6 +38,7 @@ mod transaction;
 
 use std::sync::Arc;
 
+pub use crate::client_directory::{ClientDirectory, DirectoryClient, DirectoryRole};
 pub use crate::transaction::relay::{CheckRelay, TransactionCheck};
 pub use assignment::AssignmentQuery;
 pub use cluster_route::{BrokerQueues, ClusterRoute};
