@@ -57,10 +57,15 @@ impl<const N: usize> Ring<N> {
 
     /// Sum and adds of the buckets of the last N periods up to now's.
     fn totals(&self, now_ms: u64) -> (u64, u64) {
+        self.totals_last(now_ms, N as u64)
+    }
+
+    /// Sum and adds of the buckets of the last `periods` (at most N) periods up to now's.
+    fn totals_last(&self, now_ms: u64, periods: u64) -> (u64, u64) {
         let now = now_ms / self.period_ms;
         self.buckets
             .iter()
-            .filter(|b| b.period <= now && b.period + N as u64 > now && b.adds > 0)
+            .filter(|b| b.period <= now && b.period + periods > now && b.adds > 0)
             .fold((0, 0), |(s, a), b| (s + b.sum, a + b.adds))
     }
 
@@ -110,6 +115,22 @@ impl RollingCounter {
         self.window(&self.hours.totals(now_ms), self.hours.span_ms(), now_ms)
     }
 
+    /// Additions per second over the last 10 seconds, minute and 10 minutes: the three figures
+    /// of `putTps` / `getTransferredTps` in RocketMQ's runtime info.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    pub fn rates(&self, now_ms: u64) -> [f64; 3] {
+        let rate = |sum: u64, span_ms: u64| {
+            let covered_ms = now_ms.saturating_sub(self.created_ms).clamp(1_000, span_ms);
+            sum as f64 * 1_000.0 / covered_ms as f64
+        };
+        [
+            rate(self.seconds.totals_last(now_ms, 10).0, 10_000),
+            rate(self.seconds.totals(now_ms).0, 60_000),
+            rate(self.minutes.totals_last(now_ms, 10).0, 600_000),
+        ]
+    }
+
     /// The rate is over the part of the window the counter has existed for (at least a second),
     /// so a counter created a few seconds ago does not report a rate sixty times too low.
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
@@ -148,6 +169,22 @@ mod tests {
             // less than a second old: the rate is over one second
             assert!((w.tps - 4.0).abs() < 1e-9, "{w:?}");
         }
+    }
+
+    #[test]
+    fn rates_cover_ten_seconds_a_minute_and_ten_minutes() {
+        let mut c = RollingCounter::new(T0);
+        c.add(T0, 600);
+        c.add(T0 + 55_000, 100);
+        let [ten, minute, ten_minutes] = c.rates(T0 + 59_000);
+        // Only the second addition is in the last 10 s; both in the minute, which the counter
+        // has existed for 59 s of.
+        assert!((ten - 10.0).abs() < 1e-9, "{ten}");
+        assert!((minute - 700.0 / 59.0).abs() < 1e-9, "{minute}");
+        assert!((ten_minutes - 700.0 / 59.0).abs() < 1e-9, "{ten_minutes}");
+        let [ten, minute, ten_minutes] = c.rates(T0 + 300_000);
+        assert!(ten.abs() < 1e-9 && minute.abs() < 1e-9, "{ten} {minute}");
+        assert!((ten_minutes - 700.0 / 300.0).abs() < 1e-9, "{ten_minutes}");
     }
 
     #[test]

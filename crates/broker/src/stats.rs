@@ -129,6 +129,20 @@ impl Stats {
         })
     }
 
+    /// The whole broker's rate of `item` over the last 10 s, minute and 10 minutes (the sum over
+    /// its keys), as RocketMQ's `putTps` / `getTransferredTps` give it.
+    #[must_use]
+    pub fn broker_rates(&self, item: StatsItem) -> [f64; 3] {
+        let now = now_ms();
+        self.series[item.index()]
+            .read()
+            .values()
+            .map(|c| c.lock().rates(now))
+            .fold([0.0; 3], |acc, r| {
+                [acc[0] + r[0], acc[1] + r[1], acc[2] + r[2]]
+            })
+    }
+
     #[must_use]
     pub fn put_total(&self) -> u64 {
         self.messages_put.load(Ordering::Relaxed)

@@ -91,10 +91,19 @@ async function pageCluster() {
     el('td', { class: 'num' }, fmtBytes(b.broker.logBytes)),
     num(fmtRate(b.tpsIn)), num(fmtRate(b.tpsOut)),
     el('td', {}, fmtTime(b.broker.startedMs))));
+  const peers = (c.peers || []).map(p => el('tr', { 'data-addr': p.addr },
+    el('td', {}, p.brokerName), num(p.brokerId), el('td', {}, p.addr), el('td', {}, p.role), num(p.epoch),
+    el('td', { class: 'num' }, fmtBytes(p.logBytes)), num(fmtRate(p.tpsIn)), num(fmtRate(p.tpsOut)),
+    el('td', {}, p.version), el('td', {}, p.startedMs ? fmtTime(p.startedMs) : ''),
+    el('td', { class: p.error ? 'lagging' : '' }, p.error || 'answering')));
   return [
     el('h2', {}, 'Cluster'),
     table(['Broker', 'Cluster', 'Id#', 'Address', 'Role', 'Epoch#', 'Role from', 'Replicas / sync state',
       'Commit log#', 'TPS in#', 'TPS out#', 'Started (UTC)'], rows, { id: 'brokers' }),
+    el('h3', {}, 'Other brokers of the cluster'),
+    c.peersError ? el('p', { class: 'lagging', id: 'peers-error' }, c.peersError) :
+      table(['Broker', 'Id#', 'Address', 'Role', 'Epoch#', 'Commit log#', 'TPS in#', 'TPS out#', 'Version',
+        'Started (UTC)', 'Status'], peers, { id: 'peers' }),
     el('p', { class: 'muted small' },
       `${c.brokers[0] ? c.brokers[0].broker.topics : 0} topics. Rates are over the last ten-second sample. `,
       c.authRequired ? 'Changes need an access key and secret key.' : 'Authentication is off on this broker.'),

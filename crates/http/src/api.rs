@@ -171,12 +171,20 @@ async fn cluster(State(shared): State<Shared>, State(charts): State<Arc<Charts>>
     let service = broker(&shared)?;
     let overview = service.console_broker();
     let latest = charts.latest();
+    // The other brokers as they describe themselves; the page still shows this one when the name
+    // servers cannot be asked.
+    let (peers, peers_error) = match service.console_peers().await {
+        Ok(p) => (p, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     json(&serde_json::json!({
         "brokers": [{
             "broker": overview,
             "tpsIn": latest.map_or(0.0, |p| p.tps_in),
             "tpsOut": latest.map_or(0.0, |p| p.tps_out),
         }],
+        "peers": peers,
+        "peersError": peers_error,
         "authRequired": service.console_auth_required(),
     }))
 }

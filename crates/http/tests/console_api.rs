@@ -621,3 +621,91 @@ async fn changes_need_credentials_when_authentication_is_on() {
     http.shutdown().await;
     cluster.shutdown().await;
 }
+
+/// The cluster page asks the name server who else is in the cluster and each of them how it is:
+/// a second broker group shows with its address, role and commit-log size as it reports them, and
+/// the broker serving the page is not listed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_page_lists_the_other_brokers_of_the_cluster() {
+    let cluster = TestCluster::builder()
+        .brokers(["broker-a", "broker-b"])
+        .start()
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let http = HttpServer::start(listener, Target::Broker(cluster.broker_at(0).service()))
+        .expect("http starts");
+    let addr = http.local_addr();
+    let b_addr = cluster.broker_at(1).local_addr().to_string();
+
+    // Messages only on broker-b: its commit log grows, broker-a's does not.
+    let admin = Admin::start(AdminConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..AdminConfig::default()
+    })
+    .await
+    .expect("admin");
+    let mut spec = ferromq_client::admin::TopicSpec::new("OnlyOnB");
+    spec.read_queue_nums = 2;
+    spec.write_queue_nums = 2;
+    admin
+        .create_topic_on_broker(&b_addr, &spec)
+        .await
+        .expect("topic on broker-b");
+    admin.shutdown().await;
+    let p = producer(&cluster).await;
+    eventually(DEFAULT_DEADLINE, "route of OnlyOnB", || async {
+        p.send(Message::new("OnlyOnB", "first")).await.ok()
+    })
+    .await;
+    for i in 0..20 {
+        p.send(Message::new("OnlyOnB", format!("m{i}")))
+            .await
+            .expect("send");
+    }
+    p.shutdown().await;
+
+    let page = get_json(addr, "/api/cluster").await;
+    assert_eq!(page["brokers"][0]["broker"]["brokerName"], "broker-a");
+    assert!(page["peersError"].is_null(), "{page}");
+    let peers = page["peers"].as_array().expect("peers");
+    assert_eq!(peers.len(), 1, "only broker-b: {page}");
+    let b = &peers[0];
+    assert_eq!(b["brokerName"], "broker-b");
+    assert_eq!(b["brokerId"], 0);
+    assert_eq!(b["addr"], b_addr);
+    assert_eq!(b["role"], "ASYNC_MASTER");
+    assert!(b["error"].is_null(), "{b}");
+    let b_log = cluster.broker_at(1).service().console_broker().log_bytes;
+    assert!(b_log > 0);
+    assert_eq!(b["logBytes"], b_log);
+    // 21 messages stored within the last ten minutes: the broker's 10-minute put rate (the third
+    // figure of `putTps`, which the page's rate comes from) is not zero.
+    let client = ferromq_net::Client::connect(b_addr.clone(), ferromq_net::ClientConfig::default())
+        .await
+        .expect("connect broker-b");
+    let resp = client
+        .request(
+            ferromq_remoting::RemotingCommand::request(
+                ferromq_remoting::RequestCode::GET_BROKER_RUNTIME_INFO,
+            ),
+            DEFAULT_DEADLINE,
+        )
+        .await
+        .expect("runtime info");
+    let table: Value = serde_json::from_slice(resp.body.as_deref().expect("body")).expect("json");
+    let put_tps = table["table"]["putTps"]
+        .as_str()
+        .expect("putTps")
+        .to_owned();
+    let rates: Vec<f64> = put_tps
+        .split_whitespace()
+        .map(|v| v.parse().expect("a number"))
+        .collect();
+    assert_eq!(rates.len(), 3, "{put_tps}");
+    assert!(rates[2] > 0.0, "{put_tps}");
+
+    http.shutdown().await;
+    cluster.shutdown().await;
+}

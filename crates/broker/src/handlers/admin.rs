@@ -87,8 +87,15 @@ pub(crate) fn runtime_info(s: &Arc<State>, req: &RemotingCommand) -> Reply {
     put("msgGetTotalTodayMorning", "0".into());
     put("msgPutTotalYesterdayMorning", "0".into());
     put("msgGetTotalYesterdayMorning", "0".into());
-    put("putTps", "0.0 0.0 0.0".into());
-    put("getTransferredTps", "0.0 0.0 0.0".into());
+    let tps = |item| {
+        let [ten, minute, ten_minutes] = s.stats.broker_rates(item);
+        format!("{ten:.2} {minute:.2} {ten_minutes:.2}")
+    };
+    put("putTps", tps(crate::stats::StatsItem::TopicPutNums));
+    put(
+        "getTransferredTps",
+        tps(crate::stats::StatsItem::GroupGetNums),
+    );
     put("bootTimestamp", s.started_ms.to_string());
     put("commitLogMaxOffset", s.store.written_offset().to_string());
     put(

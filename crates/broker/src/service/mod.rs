@@ -18,6 +18,7 @@ mod console_cluster;
 mod console_dlq;
 mod console_groups;
 mod console_messages;
+mod console_peers;
 mod console_stuck;
 mod console_topics;
 mod durability;
@@ -52,6 +53,7 @@ pub use console_messages::{
     BodyPreview, ConsoleMessage, TraceStep, MAX_RANGE_MS, MAX_SEARCH_RESULTS, PREVIEW_HEX_BYTES,
     PREVIEW_TEXT_BYTES,
 };
+pub use console_peers::{PeerBroker, PeersUnavailable};
 pub use console_stuck::StuckQueue;
 pub use console_topics::{is_internal_topic, QueueRange, TopicOverview, MAX_CONSOLE_QUEUES};
 pub use metrics::{MetricsSnapshot, NodeInfo, NotReady, QueueLag, StorageInfo};
