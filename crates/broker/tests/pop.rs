@@ -1019,3 +1019,58 @@ async fn a_filtered_pop_delivers_only_matching_messages_and_skips_the_rest() {
     assert_eq!(committed(&c, "tg", "PopTags", 0).await, 6);
     cluster.shutdown().await;
 }
+
+/// INVOKE_BROKER_TO_RESET_OFFSET (as mqadmin `resetOffsetByTime` or the console sends it) moves
+/// where a POP group's next pop starts, also after the group popped and acked: what it had in
+/// flight is forgotten (an old handle is refused) and every message from the new offset comes
+/// again, once. The reset is journaled: after a restart, the acks from before it do not hide
+/// messages the reset brought back.
+#[tokio::test]
+async fn a_reset_moves_where_the_next_pop_starts_even_across_a_restart() {
+    async fn reset_to_start(c: &Client) {
+        let resp = call(
+            c,
+            RemotingCommand::request(RequestCode::INVOKE_BROKER_TO_RESET_OFFSET).with_header(
+                &ferromq_remoting::headers::admin::ResetOffsetRequestHeader {
+                    group: "cg".into(),
+                    topic: "PopReset".into(),
+                    queue_id: -1,
+                    offset: None,
+                    timestamp: 0,
+                    is_force: true,
+                },
+            ),
+        )
+        .await;
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    }
+    let mut cluster = TestCluster::start().await;
+    let c = cluster.broker_client().await;
+    create_topic(&c, "PopReset", 1).await;
+    let bodies: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    send_bodies(&c, "PopReset", 0, &bodies).await;
+    let got = pop_n(&c, &Pop::new("cg", "PopReset"), 10).await;
+    for m in got
+        .iter()
+        .filter(|m| ["r0", "r1", "r7"].contains(&m.body.as_str()))
+    {
+        ack_ok(&c, "cg", "PopReset", m).await;
+    }
+    let every: BTreeMap<String, usize> = bodies.iter().map(|b| (b.clone(), 1)).collect();
+
+    reset_to_start(&c).await;
+    assert_eq!(committed(&c, "cg", "PopReset", 0).await, 0);
+    let in_flight = got.iter().find(|m| m.body == "r5").expect("r5");
+    let resp = ack(&c, "cg", "PopReset", &in_flight.handle).await;
+    assert_eq!(resp.response_code(), ResponseCode::NO_MESSAGE, "{resp:?}");
+    assert_eq!(drain(&c, "cg", "PopReset").await, every);
+    assert_eq!(committed(&c, "cg", "PopReset", 0).await, 10);
+
+    // Everything acked, then reset again and restarted: all of it comes once more.
+    reset_to_start(&c).await;
+    drop(c);
+    cluster.restart_broker(0).await;
+    let c = cluster.broker_client().await;
+    assert_eq!(drain(&c, "cg", "PopReset").await, every);
+    cluster.shutdown().await;
+}

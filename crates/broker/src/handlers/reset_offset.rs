@@ -7,7 +7,8 @@
 //! with no consumer online is reset too (Java answers CONSUMER_NOT_ONLINE and leaves that case to
 //! the admin tool). Then every connected consumer of the group gets RESET_CONSUMER_CLIENT_OFFSET
 //! (220, oneway) with the same `ResetOffsetBody`, so it drops its in-flight pulls and restarts
-//! there. The reply carries the table.
+//! there; a POP group's next pop of each queue starts there (what it had in flight is forgotten).
+//! The reply carries the table.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,6 +72,9 @@ pub(crate) async fn reset_offset(s: &Arc<State>, req: &RemotingCommand) -> Reply
             Some(committed) if !h.is_force && to >= committed => committed,
             _ => to,
         };
+        // A POP group's next pop starts there too. Its bookkeeping first: it writes the offset
+        // table itself from what it has acked, and must not write the old position afterwards.
+        s.pop.reset(&(h.group.clone(), h.topic.clone(), q), new);
         s.offsets.commit(&h.group, &h.topic, q, new);
         offset_table.insert(
             MessageQueue {

@@ -11,7 +11,11 @@
 //! ```text
 //! <queue id> <queue offset> <topic> <group>\n                  a delivery ended
 //! d <queue id> <queue offset> <attempt> <topic> <group>\n      attempt <attempt> was delivered
+//! r <queue id> <queue offset> <topic> <group>\n                the group's offset was reset here
 //! ```
+//!
+//! A reset line makes a load forget what the lines before it said of that queue: after an offset
+//! reset (backwards, say) the messages acked before must be delivered again.
 //!
 //! (A broker that predates the delivery lines skips them as unreadable.)
 //!
@@ -91,6 +95,7 @@ struct Appender {
 enum Entry {
     Ended(QueueKey, u64),
     Delivered(QueueKey, u64, u32),
+    Reset(QueueKey),
 }
 
 /// The journal file and what it held at open, not yet claimed by a queue.
@@ -111,6 +116,7 @@ pub struct AckJournal {
 fn parse_line(line: &str) -> Option<Entry> {
     let mut f = line.split(' ').peekable();
     let delivered = f.next_if_eq(&"d").is_some();
+    let reset = !delivered && f.next_if_eq(&"r").is_some();
     let queue = f.next()?.parse().ok()?;
     let offset = f.next()?.parse().ok()?;
     let attempt = if delivered {
@@ -126,6 +132,7 @@ fn parse_line(line: &str) -> Option<Entry> {
     let key = (group.to_owned(), topic.to_owned(), queue);
     Some(match attempt {
         Some(a) => Entry::Delivered(key, offset, a),
+        None if reset => Entry::Reset(key),
         None => Entry::Ended(key, offset),
     })
 }
@@ -134,6 +141,12 @@ fn render_ended(out: &mut String, key: &QueueKey, offset: u64) {
     use std::fmt::Write as _;
     let (group, topic, queue) = key;
     let _ = writeln!(out, "{queue} {offset} {topic} {group}");
+}
+
+fn render_reset(out: &mut String, key: &QueueKey, offset: u64) {
+    use std::fmt::Write as _;
+    let (group, topic, queue) = key;
+    let _ = writeln!(out, "r {queue} {offset} {topic} {group}");
 }
 
 fn render_delivered(out: &mut String, key: &QueueKey, offset: u64, attempt: u32) {
@@ -152,7 +165,12 @@ pub fn parse_text(bytes: &[u8], committed: impl Fn(&QueueKey) -> Option<u64>) ->
     // Split on '\n' alone (not `lines()`, which also eats a '\r'), so a line reads back exactly
     // as it was rendered.
     for entry in whole.split('\n').filter_map(parse_line) {
-        let (Entry::Ended(key, offset) | Entry::Delivered(key, offset, _)) = &entry;
+        let (Entry::Ended(key, offset) | Entry::Delivered(key, offset, _)) = &entry else {
+            if let Entry::Reset(key) = &entry {
+                loaded.remove(key);
+            }
+            continue;
+        };
         if committed(key).is_some_and(|c| *offset < c) {
             continue;
         }
@@ -165,6 +183,7 @@ pub fn parse_text(bytes: &[u8], committed: impl Fn(&QueueKey) -> Option<u64>) ->
                 let a = j.attempts.entry(offset).or_default();
                 *a = (*a).max(attempt);
             }
+            Entry::Reset(_) => {}
         }
     }
     for j in loaded.values_mut() {
@@ -246,6 +265,21 @@ impl AckJournal {
             render_ended(&mut text, key, o);
         }
         let Some(seq) = self.append(&text, offsets.len()) else {
+            return;
+        };
+        if self.policy == SyncPolicy::EveryAck {
+            self.sync_through(seq);
+        }
+    }
+
+    /// The group's offset of the queue was reset to `offset`: forgets what was loaded for it and
+    /// appends a reset line (on disk before this returns with [`SyncPolicy::EveryAck`]), so a
+    /// restart does not skip messages acked before the reset.
+    pub fn reset(&self, key: &QueueKey, offset: u64) {
+        self.loaded.lock().remove(key);
+        let mut text = String::new();
+        render_reset(&mut text, key, offset);
+        let Some(seq) = self.append(&text, 1) else {
             return;
         };
         if self.policy == SyncPolicy::EveryAck {
@@ -427,6 +461,32 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("reads");
         assert!(!text.contains("0 5 T g"), "compacted at open: {text:?}");
         assert!(!text.contains('x'), "{text:?}");
+    }
+
+    #[test]
+    fn a_reset_forgets_what_came_before_it_for_its_queue_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("popAcks.log");
+        let j = open(&path, |_| None);
+        j.record(&key(0), &[5, 7]);
+        j.record(&key(1), &[3]);
+        j.reset(&key(0), 2);
+        j.record(&key(0), &[4]);
+        j.record_delivered(&key(0), &[(6, 1)]);
+        drop(j);
+        let j = open(&path, |_| None);
+        let q0 = j.claim(&key(0), 0);
+        assert_eq!(q0.ended.into_iter().collect::<Vec<_>>(), [4]);
+        assert_eq!(q0.attempts.into_iter().collect::<Vec<_>>(), [(6, 1)]);
+        assert_eq!(
+            j.claim(&key(1), 0).ended.into_iter().collect::<Vec<_>>(),
+            [3]
+        );
+        // A reset of a queue not claimed yet drops what was loaded for it.
+        drop(j);
+        let j = open(&path, |_| None);
+        j.reset(&key(1), 0);
+        assert_eq!(j.claim(&key(1), 0), Journaled::default());
     }
 
     #[test]

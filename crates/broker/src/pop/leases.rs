@@ -158,6 +158,16 @@ impl QueueLeases {
         Ok(())
     }
 
+    /// Starts the queue over at `offset` (the group's offset was reset): nothing in flight, nothing
+    /// ended above it.
+    fn restart_at(&mut self, offset: u64) {
+        self.next = offset;
+        self.committed = offset;
+        self.leases.clear();
+        self.ended.clear();
+        self.past_attempts.clear();
+    }
+
     /// Takes the committed offset to write, when it moved since the last write.
     pub fn commit_due(&mut self) -> Option<u64> {
         let now = self.lowest_unacked();
@@ -234,6 +244,19 @@ impl Leases {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// The group's offset of the queue was reset to `offset` (the caller commits it): the next pop
+    /// starts there, the deliveries in flight are forgotten (their acks are answered as not in
+    /// flight; their messages come again from the new offset), and so is what the journal holds of
+    /// the queue.
+    pub fn reset(&self, key: &QueueKey, offset: u64) {
+        if let Some(q) = self.existing(key) {
+            q.lock().restart_at(offset);
+        }
+        if let Some(j) = &self.journal {
+            j.reset(key, offset);
+        }
     }
 
     /// Journals ended deliveries (with SYNC_FLUSH, on disk when this returns). Call after

@@ -333,6 +333,9 @@ impl BrokerService {
                 ResetTarget::End => max,
                 ResetTarget::Time(t) => s.store.queue_offset_by_time(topic, q, t)?.clamp(min, max),
             };
+            // A POP group's next pop starts there too (its bookkeeping first, as in the
+            // admin request's reset).
+            s.pop.reset(&(group.to_owned(), topic.to_owned(), q), to);
             s.offsets.commit(group, topic, q, to);
             moved.insert(q, to);
             table.insert(
