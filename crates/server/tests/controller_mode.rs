@@ -446,3 +446,183 @@ async fn a_promoted_replica_does_not_deliver_again_what_the_old_master_delivered
     assert_ne!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
     b.shutdown().await;
 }
+
+/// The cluster's inner user: brokers sign their controller requests (and their registrations) with
+/// it, the controller its role-change notices, and it is the brokers' super user.
+const INNER: (&str, &str) = ("cluster-inner", "inner-secret");
+
+fn signed(mut cmd: RemotingCommand) -> RemotingCommand {
+    ferromq_broker::config::auth::InnerCredentials {
+        access_key: INNER.0.into(),
+        secret_key: INNER.1.into(),
+    }
+    .credentials()
+    .sign(&mut cmd);
+    cmd
+}
+
+/// Authentication on everywhere: a controller that takes only requests signed by the inner user,
+/// brokers with ACL on. The brokers sign their way through election, the sync-state set and a
+/// failover; the controller's notices reach brokers that refuse unsigned requests; a broker
+/// registration that is unsigned, or signed with a wrong secret, is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_authentication_on_brokers_sign_their_way_through_election_and_failover() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ns = NameServer::start(
+        NameServerConfig::default(),
+        TcpListener::bind("127.0.0.1:0").await.expect("bind ns"),
+    )
+    .expect("ns starts");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let controller_addr = listener.local_addr().expect("addr");
+    let controller = Controller::start(
+        ControllerConfig {
+            node_id: 1,
+            data_dir: dir.path().join("controller"),
+            master_timeout: Duration::from_millis(1500),
+            check_interval: Duration::from_millis(100),
+            raft_heartbeat_interval: Duration::from_millis(50),
+            raft_election_timeout: Duration::from_millis(300),
+            write_timeout: Duration::from_millis(1500),
+            authentication_enabled: true,
+            inner_client_authentication_credentials: Some(
+                ferromq_controller::config::InnerCredentials {
+                    access_key: INNER.0.into(),
+                    secret_key: INNER.1.into(),
+                },
+            ),
+            ..ControllerConfig::default()
+        },
+        listener,
+    )
+    .await
+    .expect("controller starts");
+    let env = Env {
+        ns,
+        controller: Some(controller),
+        controller_addr,
+        dir,
+    };
+    let secured = |id: i64| {
+        let mut c = env.config(id);
+        c.authentication_enabled = true;
+        c.authorization_enabled = true;
+        c.init_authentication_user = Some(ferromq_broker::config::auth::InitUser {
+            username: INNER.0.into(),
+            password: INNER.1.into(),
+        });
+        c.inner_client_authentication_credentials =
+            Some(ferromq_broker::config::auth::InnerCredentials {
+                access_key: INNER.0.into(),
+                secret_key: INNER.1.into(),
+            });
+        c
+    };
+    let start = |id: i64| {
+        let config = secured(id);
+        async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            Broker::start(config, listener)
+                .await
+                .expect("broker starts")
+        }
+    };
+    let a = start(1).await;
+    eventually("broker 1 is master", || a.role() == BrokerRole::SyncMaster).await;
+    let b = start(2).await;
+    eventually("broker 2 joins the sync-state set", || {
+        env.sync_set() == vec![1, 2]
+    })
+    .await;
+
+    // An intruder's registration, unsigned and then with a wrong secret: refused, nothing known.
+    let intruder = Client::connect(controller_addr.to_string(), ClientConfig::default())
+        .await
+        .expect("connect controller");
+    let register = || {
+        RemotingCommand::request(RequestCode::CONTROLLER_REGISTER_BROKER)
+            .with_ext("clusterName", "DefaultCluster")
+            .with_ext("brokerName", "intruder")
+            .with_ext("brokerAddress", "127.0.0.1:1")
+            .with_ext("brokerId", "1")
+    };
+    let mut forged = register();
+    ferromq_broker::config::auth::InnerCredentials {
+        access_key: INNER.0.into(),
+        secret_key: "not-the-secret".into(),
+    }
+    .credentials()
+    .sign(&mut forged);
+    for cmd in [register(), forged] {
+        let resp = call(&intruder, cmd).await;
+        assert_eq!(
+            resp.response_code(),
+            ResponseCode::NO_PERMISSION,
+            "{resp:?}"
+        );
+    }
+    let controller = env.controller.as_ref().expect("controller");
+    assert!(controller.replica_info("intruder").is_none());
+
+    let send = |c: &Client, body: String| {
+        let h = common::send_header(TOPIC, 0, &common::props(None, None, &format!("U-{body}")));
+        let cmd = signed(
+            RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+                .with_header(&ferromq_remoting::headers::send::SendMessageRequestHeaderV2(h))
+                .with_body(body.into_bytes()),
+        );
+        let c = c.clone();
+        async move { call(&c, cmd).await.response_code() }
+    };
+    let ca = client(&a).await;
+    // The broker has ACL on: an unsigned send is refused.
+    let unsigned = send_all(&ca, ["unsigned".to_owned()]).await;
+    assert_eq!(unsigned, vec![ResponseCode::NO_PERMISSION]);
+    let first: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    for body in &first {
+        assert_eq!(send(&ca, body.clone()).await, ResponseCode::SUCCESS);
+    }
+
+    a.shutdown().await;
+    eventually("broker 2 is elected", || b.role() == BrokerRole::SyncMaster).await;
+    assert_eq!(b.master_epoch(), 2);
+    let cb = client(&b).await;
+    let second: Vec<String> = (20..30).map(|i| format!("s{i}")).collect();
+    for body in &second {
+        assert_eq!(send(&cb, body.clone()).await, ResponseCode::SUCCESS);
+    }
+    // Every acknowledged message on the new master, read with signed pulls.
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    let mut got = Vec::new();
+    let mut offset = 0;
+    let deadline = Instant::now() + T;
+    while got.len() < all.len() {
+        assert!(Instant::now() < deadline, "only {got:?} read back");
+        let resp = call(
+            &cb,
+            signed(common::pull_request(
+                "cg",
+                TOPIC,
+                0,
+                offset,
+                "*",
+                Some(1_000),
+            )),
+        )
+        .await;
+        let h: ferromq_remoting::headers::pull::PullMessageResponseHeader =
+            resp.decode_header().expect("pull header");
+        match resp.response_code() {
+            ResponseCode::SUCCESS => got.extend(
+                common::decode(resp.body.as_deref().expect("body"))
+                    .into_iter()
+                    .map(|(_, body, _, _)| String::from_utf8(body).expect("utf8")),
+            ),
+            ResponseCode::PULL_NOT_FOUND | ResponseCode::PULL_RETRY_IMMEDIATELY => {}
+            other => panic!("pull answered {other:?}: {resp:?}"),
+        }
+        offset = h.next_begin_offset;
+    }
+    assert_eq!(got, all);
+    b.shutdown().await;
+}

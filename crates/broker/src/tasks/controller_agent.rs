@@ -302,7 +302,11 @@ impl Agent {
             .pool
             .request(
                 addr,
-                RemotingCommand::request(RequestCode::GET_BROKER_EPOCH_CACHE),
+                // A master with ACL on takes it only signed, like every broker-to-broker request.
+                crate::auth::sign_inner(
+                    &self.state.config,
+                    RemotingCommand::request(RequestCode::GET_BROKER_EPOCH_CACHE),
+                ),
                 REQUEST_TIMEOUT,
             )
             .await
