@@ -207,6 +207,8 @@ mod tests {
                 flush_behind: 0,
                 dispatch_behind: 0,
             },
+            replicas: Vec::new(),
+            flush: ferromq_broker::service::FlushStatsSnapshot::default(),
             rpc: Vec::new(),
             message_types: BTreeMap::new(),
         }
