@@ -72,6 +72,8 @@ pub fn write(e: &mut Exposition, m: &MetricsSnapshot) {
     write_lag(e, &node, &m.lags);
     write_storage(e, &node, m);
     write_replication(e, &node, &m.replicas);
+    write_transactions(e, &node, m);
+    write_timer(e, &node, m);
     write_rpc(e, &node, m);
 }
 
@@ -293,6 +295,76 @@ fn write_lag(e: &mut Exposition, node: &[(&str, &str); 3], lags: &[QueueLag]) {
                 value(l),
             );
         }
+    }
+}
+
+/// Transactions per real topic, as Apache's `BrokerMetricsConstant` names them.
+fn write_transactions(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
+    type Tx = ferromq_broker::transaction::meters::TransactionCounts;
+    type TxFamily = (&'static str, &'static str, Kind, fn(&Tx) -> u64);
+    let families: [TxFamily; 3] = [
+        (
+            "rocketmq_half_messages",
+            "Half (prepared) messages stored since start and not yet committed, rolled back or discarded, by real topic.",
+            Kind::Gauge,
+            |t| t.half,
+        ),
+        (
+            "rocketmq_commit_messages_total",
+            "Transactional messages committed, by real topic.",
+            Kind::Counter,
+            |t| t.committed,
+        ),
+        (
+            "rocketmq_rollback_messages_total",
+            "Transactional messages rolled back, by real topic.",
+            Kind::Counter,
+            |t| t.rolled_back,
+        ),
+    ];
+    for (name, help, kind, value) in families {
+        e.family(name, help, kind);
+        for t in &m.transactions {
+            e.sample(
+                name,
+                &[node[0], node[1], node[2], ("topic", &t.topic)],
+                f(value(t)),
+            );
+        }
+    }
+}
+
+/// The timer wheel, as Apache's `DefaultStoreMetricsConstant` names it; nothing when it is off.
+fn write_timer(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
+    let Some(t) = m.timer else { return };
+    for (name, help, kind, v) in [
+        (
+            "rocketmq_timer_enqueue_total",
+            "Timer messages taken into the timing wheel.",
+            Kind::Counter,
+            t.counts.enqueued,
+        ),
+        (
+            "rocketmq_timer_dequeue_total",
+            "Timer messages delivered to their topic when their time came.",
+            Kind::Counter,
+            t.counts.dequeued,
+        ),
+        (
+            "rocketmq_timing_messages",
+            "Timer messages in the wheel waiting for their time.",
+            Kind::Gauge,
+            t.counts.timing,
+        ),
+        (
+            "rocketmq_timer_enqueue_lag",
+            "Timer messages stored and not yet taken into the wheel.",
+            Kind::Gauge,
+            t.enqueue_lag,
+        ),
+    ] {
+        e.family(name, help, kind);
+        e.sample(name, node, f(v));
     }
 }
 

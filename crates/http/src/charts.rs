@@ -208,6 +208,8 @@ mod tests {
                 dispatch_behind: 0,
             },
             replicas: Vec::new(),
+            transactions: Vec::new(),
+            timer: None,
             flush: ferromq_broker::service::FlushStatsSnapshot::default(),
             rpc: Vec::new(),
             message_types: BTreeMap::new(),

@@ -533,3 +533,96 @@ async fn replication_lag_is_zero_when_caught_up_and_the_bytes_since_when_stopped
     http.shutdown().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_count_half_committed_and_rolled_back_messages() {
+    use ferromq_client::producer::{LocalTransactionState, TransactionProducer};
+    let cluster = TestCluster::start().await;
+    let http = start_http(&cluster).await;
+    // Checks answer "unknown": the message left undecided stays half.
+    let producer = TransactionProducer::start(
+        ProducerConfig {
+            namesrv_addrs: cluster.namesrv_addrs(),
+            group: "metrics-tx".to_owned(),
+            ..ProducerConfig::default()
+        },
+        |_| LocalTransactionState::Unknown,
+    )
+    .await
+    .expect("transaction producer");
+    let topic = "MetricsTx";
+    let outcomes = [
+        LocalTransactionState::Commit,
+        LocalTransactionState::Rollback,
+        LocalTransactionState::Commit,
+        LocalTransactionState::Unknown,
+        LocalTransactionState::Commit,
+        LocalTransactionState::Rollback,
+    ];
+    for (i, local) in outcomes.into_iter().enumerate() {
+        let r = producer
+            .send_in_transaction(Message::new(topic, format!("tx-{i}")), |_, _| local)
+            .await
+            .expect("half message sent");
+        assert_eq!(r.state, local);
+    }
+    let (status, _, body) = get(http.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    let samples = parse_exposition(&body);
+    let t = [("topic", topic)];
+    assert_eq!(value(&samples, "rocketmq_commit_messages_total", &t), 3.0);
+    assert_eq!(value(&samples, "rocketmq_rollback_messages_total", &t), 2.0);
+    assert_eq!(value(&samples, "rocketmq_half_messages", &t), 1.0);
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timer_messages_count_in_the_wheel_and_out_of_it() {
+    use std::time::{Duration, SystemTime};
+    let cluster = TestCluster::start_with(|c| c.timer_precision_ms = 100).await;
+    let http = start_http(&cluster).await;
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    let topic = "MetricsTimer";
+    let soon = SystemTime::now() + Duration::from_millis(300);
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    for (i, at) in [soon, later, soon].into_iter().enumerate() {
+        producer
+            .send(Message::new(topic, format!("timer-{i}")).with_delivery_time(at))
+            .await
+            .expect("send");
+    }
+    let addr = http.local_addr();
+    // Two come out when their time comes; the one due in an hour stays in the wheel.
+    ferromq_testkit::eventually_ok(
+        Duration::from_secs(20),
+        "the due timers to be delivered",
+        || async move {
+            let (status, _, body) = get(addr, "/metrics").await;
+            assert_eq!(status, 200);
+            let samples = parse_exposition(&body);
+            let got = [
+                "rocketmq_timer_enqueue_total",
+                "rocketmq_timer_dequeue_total",
+                "rocketmq_timing_messages",
+                "rocketmq_timer_enqueue_lag",
+            ]
+            .map(|name| value(&samples, name, &[]));
+            if got == [3.0, 2.0, 1.0, 0.0] {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        },
+    )
+    .await;
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}

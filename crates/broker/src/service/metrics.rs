@@ -78,6 +78,14 @@ pub struct ReplicaLag {
     pub in_sync: bool,
 }
 
+/// The timer wheel's counters, and how far its intake is behind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimerInfo {
+    pub counts: crate::schedule::TimerCounts,
+    /// Timer messages stored and not yet taken into the wheel.
+    pub enqueue_lag: u64,
+}
+
 /// Everything a scrape reads, at one moment.
 #[derive(Debug, Clone)]
 pub struct MetricsSnapshot {
@@ -88,6 +96,10 @@ pub struct MetricsSnapshot {
     pub storage: StorageInfo,
     /// A master's replicas, connected or gone (empty on a replica).
     pub replicas: Vec<ReplicaLag>,
+    /// Half messages, commits and rollbacks per real topic.
+    pub transactions: Vec<crate::transaction::meters::TransactionCounts>,
+    /// `None` when the timer wheel is off.
+    pub timer: Option<TimerInfo>,
     /// Group-commit batch sizes and sync durations of the commit log.
     pub flush: FlushStatsSnapshot,
     /// Remoting answer latencies by request and response code.
@@ -148,6 +160,15 @@ impl BrokerService {
             },
             replicas: self.replica_lags(written),
             flush: s.store.flush_stats(),
+            transactions: s.stats.transactions.counts(),
+            timer: s.schedule.timer_enabled.then(|| {
+                let counts = s.schedule.timer_meters.counts();
+                let stored = s.store.max_queue_offset(crate::schedule::TIMER_TOPIC, 0);
+                TimerInfo {
+                    counts,
+                    enqueue_lag: stored.saturating_sub(counts.enqueue_offset),
+                }
+            }),
             rpc: s.stats.rpc.counts(),
             message_types,
         }
