@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use ferromq_broker::meters::SIZE_BUCKETS;
-use ferromq_broker::rpc_latency::LATENCY_BUCKETS_MS;
+use ferromq_broker::rpc_latency::{GrpcAnswer, LATENCY_BUCKETS_MS};
 use ferromq_broker::service::{HistogramSnapshot, MetricsSnapshot, QueueLag, ReplicaLag};
 use ferromq_broker::BrokerRole;
 
@@ -80,7 +80,7 @@ pub fn write(e: &mut Exposition, m: &MetricsSnapshot) {
 fn write_rpc(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
     e.family(
         "rocketmq_rpc_latency",
-        "Time to answer a remoting request, in milliseconds, by request and response code.",
+        "Time to answer a request, in milliseconds: remoting by request and response code, gRPC by method and v5 status code.",
         Kind::Histogram,
     );
     let bounds: Vec<f64> = LATENCY_BUCKETS_MS.iter().map(|&b| f(b)).collect();
@@ -94,6 +94,26 @@ fn write_rpc(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) 
                 node[2],
                 ("protocol_type", "remoting"),
                 ("request_code", &request),
+                ("response_code", &response),
+            ],
+            &bounds,
+            &c.buckets,
+            f(c.sum_us) / 1000.0,
+        );
+    }
+    for c in &m.grpc {
+        let response = match c.answer {
+            GrpcAnswer::Code(code) => code.to_string(),
+            GrpcAnswer::Transport(code) => format!("grpc_{code}"),
+        };
+        e.histogram(
+            "rocketmq_rpc_latency",
+            &[
+                node[0],
+                node[1],
+                node[2],
+                ("protocol_type", "grpc"),
+                ("request_code", c.method),
                 ("response_code", &response),
             ],
             &bounds,

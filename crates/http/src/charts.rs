@@ -212,6 +212,7 @@ mod tests {
             timer: None,
             flush: ferromq_broker::service::FlushStatsSnapshot::default(),
             rpc: Vec::new(),
+            grpc: Vec::new(),
             message_types: BTreeMap::new(),
         }
     }

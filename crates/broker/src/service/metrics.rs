@@ -102,6 +102,8 @@ pub struct MetricsSnapshot {
     pub timer: Option<TimerInfo>,
     /// Group-commit batch sizes and sync durations of the commit log.
     pub flush: FlushStatsSnapshot,
+    /// v5 (gRPC) unary call latencies by method and answer.
+    pub grpc: Vec<crate::rpc_latency::GrpcCounts>,
     /// Remoting answer latencies by request and response code.
     pub rpc: Vec<crate::rpc_latency::RpcCounts>,
     /// Message type of each topic (its `message.type` attribute, `NORMAL` without one).
@@ -124,6 +126,17 @@ impl BrokerService {
             return Err(NotReady::RoleUnknown);
         }
         Ok(())
+    }
+
+    /// Counts one v5 (gRPC) call of `method` answered `answer` after `micros`: the gRPC adapter
+    /// times its calls, the histograms live with the broker's other statistics.
+    pub fn record_grpc_latency(
+        &self,
+        method: &'static str,
+        answer: crate::rpc_latency::GrpcAnswer,
+        micros: u64,
+    ) {
+        self.state.stats.grpc.record(method, answer, micros);
     }
 
     /// The counters and gauges of this broker now.
@@ -170,6 +183,7 @@ impl BrokerService {
                 }
             }),
             rpc: s.stats.rpc.counts(),
+            grpc: s.stats.grpc.counts(),
             message_types,
         }
     }
