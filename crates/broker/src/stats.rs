@@ -70,6 +70,10 @@ pub struct Stats {
     pub registered_ms: AtomicU64,
     /// Remoting answer latencies (see `crate::rpc_latency`).
     pub rpc: crate::rpc_latency::RpcLatency,
+    /// v5 (gRPC) answer latencies, recorded by the gRPC adapter through the service.
+    pub grpc: crate::rpc_latency::GrpcLatency,
+    /// Half messages, commits and rollbacks per real topic.
+    pub transactions: crate::transaction::meters::TransactionMeters,
     // per item, by key: a read lock to find a key's counter (no allocation), its own lock to
     // count, so sends to different topics do not wait for each other
     series: [RwLock<HashMap<String, Mutex<RollingCounter>>>; StatsItem::ALL],

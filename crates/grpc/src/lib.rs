@@ -44,6 +44,7 @@ mod server;
 mod sessions;
 mod status;
 mod telemetry;
+mod timed;
 mod tls;
 mod transaction;
 

@@ -99,66 +99,82 @@ fn peer<T>(request: &Request<T>) -> SocketAddr {
 #[tonic::async_trait]
 impl MessagingService for Messaging {
     async fn query_route(&self, request: Request<QueryRouteRequest>) -> Reply<QueryRouteResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(QueryRouteResponse {
-                status: Some(status),
-                ..QueryRouteResponse::default()
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(route::query_route(&broker, &req).await))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "QueryRoute", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(QueryRouteResponse {
+                    status: Some(status),
+                    ..QueryRouteResponse::default()
+                }));
+            }
+            let req = request.into_inner();
+            Ok(Response::new(route::query_route(&broker, &req).await))
+        })
+        .await
     }
 
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Reply<HeartbeatResponse> {
-        if let Err(status) = admit(&self.broker.get(), &request) {
-            return Ok(Response::new(HeartbeatResponse {
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "Heartbeat", async move {
+            if let Err(status) = admit(&self.broker.get(), &request) {
+                return Ok(Response::new(HeartbeatResponse {
+                    status: Some(status),
+                }));
+            }
+            let status = match client_id(&request) {
+                None => no_client_id(),
+                Some(id) if self.telemetry.sessions.touch(&id) => Status::ok(),
+                // As RocketMQ's proxy: a client that has not sent its settings is not known yet.
+                Some(id) => Status::new(
+                    Code::UnrecognizedClientType,
+                    format!("client {id} has not sent its settings over telemetry yet"),
+                ),
+            };
+            Ok(Response::new(HeartbeatResponse {
                 status: Some(status),
-            }));
-        }
-        let status = match client_id(&request) {
-            None => no_client_id(),
-            Some(id) if self.telemetry.sessions.touch(&id) => Status::ok(),
-            // As RocketMQ's proxy: a client that has not sent its settings is not known yet.
-            Some(id) => Status::new(
-                Code::UnrecognizedClientType,
-                format!("client {id} has not sent its settings over telemetry yet"),
-            ),
-        };
-        Ok(Response::new(HeartbeatResponse {
-            status: Some(status),
-        }))
+            }))
+        })
+        .await
     }
 
     async fn send_message(
         &self,
         request: Request<SendMessageRequest>,
     ) -> Reply<SendMessageResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(SendMessageResponse {
-                status: Some(status),
-                ..SendMessageResponse::default()
-            }));
-        }
-        let peer = peer(&request);
-        let req = request.into_inner();
-        Ok(Response::new(send::send_message(&broker, peer, &req).await))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "SendMessage", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(SendMessageResponse {
+                    status: Some(status),
+                    ..SendMessageResponse::default()
+                }));
+            }
+            let peer = peer(&request);
+            let req = request.into_inner();
+            Ok(Response::new(send::send_message(&broker, peer, &req).await))
+        })
+        .await
     }
 
     async fn query_assignment(
         &self,
         request: Request<QueryAssignmentRequest>,
     ) -> Reply<QueryAssignmentResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(QueryAssignmentResponse {
-                status: Some(status),
-                ..QueryAssignmentResponse::default()
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(route::query_assignment(&broker, &req).await))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "QueryAssignment", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(QueryAssignmentResponse {
+                    status: Some(status),
+                    ..QueryAssignmentResponse::default()
+                }));
+            }
+            let req = request.into_inner();
+            Ok(Response::new(route::query_assignment(&broker, &req).await))
+        })
+        .await
     }
 
     type ReceiveMessageStream = ServerStream<ReceiveMessageResponse>;
@@ -188,37 +204,49 @@ impl MessagingService for Messaging {
     }
 
     async fn ack_message(&self, request: Request<AckMessageRequest>) -> Reply<AckMessageResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(AckMessageResponse {
-                status: Some(status),
-                ..AckMessageResponse::default()
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(receive::ack_message(
-            &broker,
-            &self.renewals,
-            &req,
-        )))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "AckMessage", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(AckMessageResponse {
+                    status: Some(status),
+                    ..AckMessageResponse::default()
+                }));
+            }
+            let req = request.into_inner();
+            Ok(Response::new(receive::ack_message(
+                &broker,
+                &self.renewals,
+                &req,
+            )))
+        })
+        .await
     }
 
     async fn forward_message_to_dead_letter_queue(
         &self,
         request: Request<ForwardMessageToDeadLetterQueueRequest>,
     ) -> Reply<ForwardMessageToDeadLetterQueueResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(ForwardMessageToDeadLetterQueueResponse {
-                status: Some(status),
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(receive::forward_to_dead_letter_queue(
-            &broker,
-            &self.renewals,
-            &req,
-        )))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(
+            &timer_broker,
+            "ForwardMessageToDeadLetterQueue",
+            async move {
+                let broker = self.broker.get();
+                if let Err(status) = admit(&broker, &request) {
+                    return Ok(Response::new(ForwardMessageToDeadLetterQueueResponse {
+                        status: Some(status),
+                    }));
+                }
+                let req = request.into_inner();
+                Ok(Response::new(receive::forward_to_dead_letter_queue(
+                    &broker,
+                    &self.renewals,
+                    &req,
+                )))
+            },
+        )
+        .await
     }
 
     type PullMessageStream = ServerStream<PullMessageResponse>;
@@ -248,58 +276,74 @@ impl MessagingService for Messaging {
         &self,
         request: Request<UpdateOffsetRequest>,
     ) -> Reply<UpdateOffsetResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(UpdateOffsetResponse {
-                status: Some(status),
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(offsets::update_offset(&broker, &req)))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "UpdateOffset", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(UpdateOffsetResponse {
+                    status: Some(status),
+                }));
+            }
+            let req = request.into_inner();
+            Ok(Response::new(offsets::update_offset(&broker, &req)))
+        })
+        .await
     }
 
     async fn get_offset(&self, request: Request<GetOffsetRequest>) -> Reply<GetOffsetResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(GetOffsetResponse {
-                status: Some(status),
-                ..GetOffsetResponse::default()
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(offsets::get_offset(&broker, &req)))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "GetOffset", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(GetOffsetResponse {
+                    status: Some(status),
+                    ..GetOffsetResponse::default()
+                }));
+            }
+            let req = request.into_inner();
+            Ok(Response::new(offsets::get_offset(&broker, &req)))
+        })
+        .await
     }
 
     async fn query_offset(
         &self,
         request: Request<QueryOffsetRequest>,
     ) -> Reply<QueryOffsetResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(QueryOffsetResponse {
-                status: Some(status),
-                ..QueryOffsetResponse::default()
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(offsets::query_offset(&broker, &req)))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "QueryOffset", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(QueryOffsetResponse {
+                    status: Some(status),
+                    ..QueryOffsetResponse::default()
+                }));
+            }
+            let req = request.into_inner();
+            Ok(Response::new(offsets::query_offset(&broker, &req)))
+        })
+        .await
     }
 
     async fn end_transaction(
         &self,
         request: Request<EndTransactionRequest>,
     ) -> Reply<EndTransactionResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(EndTransactionResponse {
-                status: Some(status),
-            }));
-        }
-        let peer = peer(&request);
-        let req = request.into_inner();
-        Ok(Response::new(transaction::end_transaction(
-            &broker, peer, &req,
-        )))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "EndTransaction", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(EndTransactionResponse {
+                    status: Some(status),
+                }));
+            }
+            let peer = peer(&request);
+            let req = request.into_inner();
+            Ok(Response::new(transaction::end_transaction(
+                &broker, peer, &req,
+            )))
+        })
+        .await
     }
 
     type TelemetryStream = TelemetryStream;
@@ -333,78 +377,94 @@ impl MessagingService for Messaging {
         &self,
         request: Request<NotifyClientTerminationRequest>,
     ) -> Reply<NotifyClientTerminationResponse> {
-        if let Err(status) = admit(&self.broker.get(), &request) {
-            return Ok(Response::new(NotifyClientTerminationResponse {
-                status: Some(status),
-            }));
-        }
-        let status = match client_id(&request) {
-            None => no_client_id(),
-            Some(id) if self.telemetry.sessions.remove(&id) => {
-                self.renewals.release_client(&self.broker.get(), &id);
-                Status::ok()
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "NotifyClientTermination", async move {
+            if let Err(status) = admit(&self.broker.get(), &request) {
+                return Ok(Response::new(NotifyClientTerminationResponse {
+                    status: Some(status),
+                }));
             }
-            Some(id) => Status::new(
-                Code::UnrecognizedClientType,
-                format!("client {id} is not known"),
-            ),
-        };
-        Ok(Response::new(NotifyClientTerminationResponse {
-            status: Some(status),
-        }))
+            let status = match client_id(&request) {
+                None => no_client_id(),
+                Some(id) if self.telemetry.sessions.remove(&id) => {
+                    self.renewals.release_client(&self.broker.get(), &id);
+                    Status::ok()
+                }
+                Some(id) => Status::new(
+                    Code::UnrecognizedClientType,
+                    format!("client {id} is not known"),
+                ),
+            };
+            Ok(Response::new(NotifyClientTerminationResponse {
+                status: Some(status),
+            }))
+        })
+        .await
     }
 
     async fn change_invisible_duration(
         &self,
         request: Request<ChangeInvisibleDurationRequest>,
     ) -> Reply<ChangeInvisibleDurationResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(ChangeInvisibleDurationResponse {
-                status: Some(status),
-                ..ChangeInvisibleDurationResponse::default()
-            }));
-        }
-        let req = request.into_inner();
-        Ok(Response::new(receive::change_invisible_duration(
-            &broker,
-            &self.renewals,
-            &req,
-        )))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "ChangeInvisibleDuration", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(ChangeInvisibleDurationResponse {
+                    status: Some(status),
+                    ..ChangeInvisibleDurationResponse::default()
+                }));
+            }
+            let req = request.into_inner();
+            Ok(Response::new(receive::change_invisible_duration(
+                &broker,
+                &self.renewals,
+                &req,
+            )))
+        })
+        .await
     }
 
     async fn recall_message(
         &self,
         request: Request<RecallMessageRequest>,
     ) -> Reply<RecallMessageResponse> {
-        let broker = self.broker.get();
-        if let Err(status) = admit(&broker, &request) {
-            return Ok(Response::new(RecallMessageResponse {
-                status: Some(status),
-                ..RecallMessageResponse::default()
-            }));
-        }
-        let peer = peer(&request);
-        let req = request.into_inner();
-        Ok(Response::new(
-            recall::recall_message(&broker, peer, &req).await,
-        ))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "RecallMessage", async move {
+            let broker = self.broker.get();
+            if let Err(status) = admit(&broker, &request) {
+                return Ok(Response::new(RecallMessageResponse {
+                    status: Some(status),
+                    ..RecallMessageResponse::default()
+                }));
+            }
+            let peer = peer(&request);
+            let req = request.into_inner();
+            Ok(Response::new(
+                recall::recall_message(&broker, peer, &req).await,
+            ))
+        })
+        .await
     }
 
     async fn sync_lite_subscription(
         &self,
         request: Request<SyncLiteSubscriptionRequest>,
     ) -> Reply<SyncLiteSubscriptionResponse> {
-        if let Err(status) = admit(&self.broker.get(), &request) {
-            return Ok(Response::new(SyncLiteSubscriptionResponse {
-                status: Some(status),
-            }));
-        }
-        Ok(Response::new(SyncLiteSubscriptionResponse {
-            status: Some(Status::new(
-                Code::Unsupported,
-                "lite topics are not supported by this ferromq broker",
-            )),
-        }))
+        let timer_broker = self.broker.get();
+        crate::timed::timed(&timer_broker, "SyncLiteSubscription", async move {
+            if let Err(status) = admit(&self.broker.get(), &request) {
+                return Ok(Response::new(SyncLiteSubscriptionResponse {
+                    status: Some(status),
+                }));
+            }
+            Ok(Response::new(SyncLiteSubscriptionResponse {
+                status: Some(Status::new(
+                    Code::Unsupported,
+                    "lite topics are not supported by this ferromq broker",
+                )),
+            }))
+        })
+        .await
     }
 }

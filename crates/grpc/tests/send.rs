@@ -412,3 +412,52 @@ async fn an_unresolved_transaction_is_checked_through_the_producer_telemetry_str
     drop(tx);
     f.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_send_is_timed_by_method_and_answer() {
+    use ferromq_broker::rpc_latency::GrpcAnswer;
+    let f = Fixture::start().await;
+    f.create_topic("timed", 1, None);
+    let mut client = f.plain().await;
+    let send = |topic: &str, id: &str| {
+        request(
+            "producer-timed",
+            SendMessageRequest {
+                messages: vec![message(topic, id, b"timed")],
+            },
+        )
+    };
+    for i in 0..3 {
+        let reply = client
+            .send_message(send("timed", &format!("{i:034}")))
+            .await
+            .expect("rpc")
+            .into_inner();
+        assert_eq!(reply.status.expect("status").code(), Code::Ok);
+    }
+    // A topic name no broker accepts: answered with an error status, timed under that code.
+    let refused = client
+        .send_message(send("bad topic!", &format!("{:034}", 9)))
+        .await
+        .expect("rpc")
+        .into_inner()
+        .status
+        .expect("status");
+    assert_ne!(refused.code(), Code::Ok);
+
+    let sends: Vec<_> = f
+        .service()
+        .metrics()
+        .grpc
+        .into_iter()
+        .filter(|c| c.method == "SendMessage")
+        .map(|c| (c.answer, c.buckets.iter().sum::<u64>()))
+        .collect();
+    let mut want = vec![
+        (GrpcAnswer::Code(Code::Ok as i32), 3),
+        (GrpcAnswer::Code(refused.code), 1),
+    ];
+    want.sort();
+    assert_eq!(sends, want);
+    f.shutdown().await;
+}

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use ferromq_broker::meters::SIZE_BUCKETS;
-use ferromq_broker::rpc_latency::LATENCY_BUCKETS_MS;
-use ferromq_broker::service::{MetricsSnapshot, QueueLag};
+use ferromq_broker::rpc_latency::{GrpcAnswer, LATENCY_BUCKETS_MS};
+use ferromq_broker::service::{HistogramSnapshot, MetricsSnapshot, QueueLag, ReplicaLag};
 use ferromq_broker::BrokerRole;
 
 use crate::exposition::{Exposition, Kind};
@@ -71,13 +71,16 @@ pub fn write(e: &mut Exposition, m: &MetricsSnapshot) {
     write_out(e, &node, m);
     write_lag(e, &node, &m.lags);
     write_storage(e, &node, m);
+    write_replication(e, &node, &m.replicas);
+    write_transactions(e, &node, m);
+    write_timer(e, &node, m);
     write_rpc(e, &node, m);
 }
 
 fn write_rpc(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
     e.family(
         "rocketmq_rpc_latency",
-        "Time to answer a remoting request, in milliseconds, by request and response code.",
+        "Time to answer a request, in milliseconds: remoting by request and response code, gRPC by method and v5 status code.",
         Kind::Histogram,
     );
     let bounds: Vec<f64> = LATENCY_BUCKETS_MS.iter().map(|&b| f(b)).collect();
@@ -91,6 +94,26 @@ fn write_rpc(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) 
                 node[2],
                 ("protocol_type", "remoting"),
                 ("request_code", &request),
+                ("response_code", &response),
+            ],
+            &bounds,
+            &c.buckets,
+            f(c.sum_us) / 1000.0,
+        );
+    }
+    for c in &m.grpc {
+        let response = match c.answer {
+            GrpcAnswer::Code(code) => code.to_string(),
+            GrpcAnswer::Transport(code) => format!("grpc_{code}"),
+        };
+        e.histogram(
+            "rocketmq_rpc_latency",
+            &[
+                node[0],
+                node[1],
+                node[2],
+                ("protocol_type", "grpc"),
+                ("request_code", c.method),
                 ("response_code", &response),
             ],
             &bounds,
@@ -295,6 +318,122 @@ fn write_lag(e: &mut Exposition, node: &[(&str, &str); 3], lags: &[QueueLag]) {
     }
 }
 
+/// Transactions per real topic, as Apache's `BrokerMetricsConstant` names them.
+fn write_transactions(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
+    type Tx = ferromq_broker::transaction::meters::TransactionCounts;
+    type TxFamily = (&'static str, &'static str, Kind, fn(&Tx) -> u64);
+    let families: [TxFamily; 3] = [
+        (
+            "rocketmq_half_messages",
+            "Half (prepared) messages stored since start and not yet committed, rolled back or discarded, by real topic.",
+            Kind::Gauge,
+            |t| t.half,
+        ),
+        (
+            "rocketmq_commit_messages_total",
+            "Transactional messages committed, by real topic.",
+            Kind::Counter,
+            |t| t.committed,
+        ),
+        (
+            "rocketmq_rollback_messages_total",
+            "Transactional messages rolled back, by real topic.",
+            Kind::Counter,
+            |t| t.rolled_back,
+        ),
+    ];
+    for (name, help, kind, value) in families {
+        e.family(name, help, kind);
+        for t in &m.transactions {
+            e.sample(
+                name,
+                &[node[0], node[1], node[2], ("topic", &t.topic)],
+                f(value(t)),
+            );
+        }
+    }
+}
+
+/// The timer wheel, as Apache's `DefaultStoreMetricsConstant` names it; nothing when it is off.
+fn write_timer(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
+    let Some(t) = m.timer else { return };
+    for (name, help, kind, v) in [
+        (
+            "rocketmq_timer_enqueue_total",
+            "Timer messages taken into the timing wheel.",
+            Kind::Counter,
+            t.counts.enqueued,
+        ),
+        (
+            "rocketmq_timer_dequeue_total",
+            "Timer messages delivered to their topic when their time came.",
+            Kind::Counter,
+            t.counts.dequeued,
+        ),
+        (
+            "rocketmq_timing_messages",
+            "Timer messages in the wheel waiting for their time.",
+            Kind::Gauge,
+            t.counts.timing,
+        ),
+        (
+            "rocketmq_timer_enqueue_lag",
+            "Timer messages stored and not yet taken into the wheel.",
+            Kind::Gauge,
+            t.enqueue_lag,
+        ),
+    ] {
+        e.family(name, help, kind);
+        e.sample(name, node, f(v));
+    }
+}
+
+/// A master's replicas: one series each, labelled with its address and (controller mode) broker id.
+fn write_replication(e: &mut Exposition, node: &[(&str, &str); 3], replicas: &[ReplicaLag]) {
+    let families: [Family<ReplicaLag, f64>; 4] = [
+        (
+            "ferromq_replication_lag_bytes",
+            "Bytes of commit log the master has written and the replica has not acknowledged.",
+            |r| f(r.lag_bytes),
+        ),
+        (
+            "ferromq_replication_lag_seconds",
+            "Age in seconds of the oldest message the replica does not have (0 when caught up).",
+            |r| f(r.lag_ms) / 1000.0,
+        ),
+        (
+            "ferromq_replication_replica_connected",
+            "1 while the replica's connection is up, 0 once it left (its lag keeps growing).",
+            |r| f(u64::from(r.connected)),
+        ),
+        (
+            "ferromq_replication_replica_in_sync",
+            "1 when the replica counts towards SYNC_MASTER acknowledgements (connected, reporting, close enough).",
+            |r| f(u64::from(r.in_sync)),
+        ),
+    ];
+    let ids: Vec<String> = replicas
+        .iter()
+        .map(|r| r.broker_id.map(|id| id.to_string()).unwrap_or_default())
+        .collect();
+    for (name, help, value) in families {
+        e.family(name, help, Kind::Gauge);
+        for (r, id) in replicas.iter().zip(&ids) {
+            e.sample(
+                name,
+                &[
+                    node[0],
+                    node[1],
+                    node[2],
+                    ("replica_addr", &r.addr),
+                    ("replica_id", id),
+                ],
+                value(r),
+            );
+        }
+    }
+}
+
 fn write_storage(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapshot) {
     let labels = [
         node[0],
@@ -323,4 +462,41 @@ fn write_storage(e: &mut Exposition, node: &[(&str, &str); 3], m: &MetricsSnapsh
         e.family(name, help, Kind::Gauge);
         e.sample(name, &labels, f(v));
     }
+    let flush = &m.flush;
+    for (name, help, h, per_unit) in [
+        (
+            "ferromq_storage_flush_batch_messages",
+            "SYNC_FLUSH: messages made durable by one group-commit sync, counting those whose send waited for it.",
+            &flush.batch_messages,
+            1.0,
+        ),
+        (
+            "ferromq_storage_flush_batch_bytes",
+            "Bytes of commit log made durable by one sync.",
+            &flush.batch_bytes,
+            1.0,
+        ),
+        (
+            "ferromq_storage_fsync_seconds",
+            "Duration of one commit-log sync (fdatasync), in seconds.",
+            &flush.fsync_micros,
+            1e6,
+        ),
+    ] {
+        e.family(name, help, Kind::Histogram);
+        histogram(e, name, &labels, h, per_unit);
+    }
+}
+
+/// Writes `h` with its bounds and sum divided by `per_unit` (microseconds to seconds: 1e6).
+fn histogram(
+    e: &mut Exposition,
+    name: &str,
+    labels: &[(&str, &str)],
+    h: &HistogramSnapshot,
+    per_unit: f64,
+) {
+    // Division, not a multiplication by the inverse: 50 / 1e6 prints as 0.00005.
+    let bounds: Vec<f64> = h.bounds.iter().map(|&b| f(b) / per_unit).collect();
+    e.histogram(name, labels, &bounds, &h.counts, f(h.sum) / per_unit);
 }

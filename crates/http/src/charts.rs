@@ -207,7 +207,12 @@ mod tests {
                 flush_behind: 0,
                 dispatch_behind: 0,
             },
+            replicas: Vec::new(),
+            transactions: Vec::new(),
+            timer: None,
+            flush: ferromq_broker::service::FlushStatsSnapshot::default(),
             rpc: Vec::new(),
+            grpc: Vec::new(),
             message_types: BTreeMap::new(),
         }
     }

@@ -291,3 +291,338 @@ async fn not_ready_until_registered_with_its_name_server() {
     http.shutdown().await;
     broker.shutdown().await;
 }
+
+/// The buckets of histogram series `name` with labels including `want`, cumulative, by bound.
+fn buckets(
+    samples: &std::collections::BTreeMap<common::Series, f64>,
+    name: &str,
+    want: &[(&str, &str)],
+) -> Vec<(String, f64)> {
+    let mut out: Vec<(f64, String, f64)> = samples
+        .iter()
+        .filter(|((n, labels), _)| {
+            n == &format!("{name}_bucket")
+                && want
+                    .iter()
+                    .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|((_, labels), v)| {
+            let le = labels["le"].clone();
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().expect("numeric le")
+            };
+            (bound, le, *v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out.into_iter().map(|(_, le, v)| (le, v)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_histograms_add_up_to_what_was_flushed() {
+    let cluster = TestCluster::start_with(|c| {
+        c.flush_disk_type = ferromq_store::FlushMode::SyncFlush;
+        // Nothing but the sends in the log: no batches of broker-side trace records.
+        c.broker_trace_enable = false;
+    })
+    .await;
+    let http = start_http(&cluster).await;
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    // One send at a time: each one's append waits for a sync of its own, so every message is
+    // counted by the sync that completed it.
+    let n = 20u32;
+    for i in 0..n {
+        producer
+            .send(Message::new("MetricsFlush", format!("flush-{i}")))
+            .await
+            .expect("send");
+    }
+    let (status, _, body) = get(http.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    let samples = parse_exposition(&body);
+    let local = [("storage_type", "local")];
+
+    let syncs = value(
+        &samples,
+        "ferromq_storage_flush_batch_messages_count",
+        &local,
+    );
+    assert!(syncs >= 1.0, "{syncs}");
+    assert_eq!(
+        value(&samples, "ferromq_storage_flush_batch_messages_sum", &local),
+        f64::from(n),
+        "{body}"
+    );
+    // Every byte written was flushed, by syncs whose batches add up to the log's size.
+    assert_eq!(
+        value(&samples, "rocketmq_storage_flush_behind_bytes", &local),
+        0.0
+    );
+    let stored = value(&samples, "rocketmq_storage_size", &local);
+    assert!(stored > 0.0);
+    assert_eq!(
+        value(&samples, "ferromq_storage_flush_batch_bytes_sum", &local),
+        stored
+    );
+    let in_bytes: f64 = samples
+        .iter()
+        .filter(|((name, _), _)| name == "rocketmq_throughput_in_total")
+        .map(|(_, v)| *v)
+        .sum();
+    assert_eq!(
+        in_bytes, stored,
+        "the log holds only the messages sent: {body}"
+    );
+    // Each sync that completed a send was timed.
+    let timed = value(&samples, "ferromq_storage_fsync_seconds_count", &local);
+    assert!(timed >= syncs, "{timed} syncs timed, {syncs} batches");
+    assert!(value(&samples, "ferromq_storage_fsync_seconds_sum", &local) >= 0.0);
+    // Cumulative buckets never go down and end at the count.
+    for name in [
+        "ferromq_storage_flush_batch_messages",
+        "ferromq_storage_flush_batch_bytes",
+        "ferromq_storage_fsync_seconds",
+    ] {
+        let b = buckets(&samples, name, &local);
+        assert!(b.len() > 2, "{name}: {b:?}");
+        assert!(b.windows(2).all(|w| w[0].1 <= w[1].1), "{name}: {b:?}");
+        assert!(b.iter().all(|(_, v)| *v >= 0.0), "{name}: {b:?}");
+        let count = value(&samples, &format!("{name}_count"), &local);
+        assert_eq!(b.last().map(|x| x.1), Some(count), "{name}");
+    }
+    // One message per sync at most here: the 1-message bucket holds them all.
+    assert_eq!(
+        buckets(&samples, "ferromq_storage_flush_batch_messages", &local)[0],
+        ("1".to_owned(), f64::from(n))
+    );
+
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+/// Replication series of the one replica in `samples`: (lag bytes, lag seconds, connected), and
+/// its address label.
+fn replica_series(
+    samples: &std::collections::BTreeMap<common::Series, f64>,
+) -> Option<(f64, f64, f64, String)> {
+    let ((_, labels), lag) = samples
+        .iter()
+        .find(|((n, _), _)| n == "ferromq_replication_lag_bytes")?;
+    let addr = labels["replica_addr"].clone();
+    let this = [("replica_addr", addr.as_str())];
+    Some((
+        *lag,
+        value(samples, "ferromq_replication_lag_seconds", &this),
+        value(samples, "ferromq_replication_replica_connected", &this),
+        addr,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_lag_is_zero_when_caught_up_and_the_bytes_since_when_stopped() {
+    use std::time::Duration;
+    let cluster = TestCluster::start_with(|c| {
+        c.ha_listen_port = Some(0);
+        // Nothing but the sends in the log, so the lag is exactly their bytes.
+        c.broker_trace_enable = false;
+    })
+    .await;
+    let master = cluster.broker();
+    let http = start_http(&cluster).await;
+    let ha = master.ha_addr().expect("HA listener").to_string();
+    let mut config =
+        ferromq_testkit::broker_config(&cluster.dir().join("replica"), &cluster.namesrv_addrs());
+    config.broker_role = ferromq_broker::BrokerRole::Slave;
+    config.broker_id = 1;
+    config.ha_master_address = Some(ha);
+    config.broker_trace_enable = false;
+    let replica = ferromq_testkit::start_broker(config).await;
+
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    let topic = "MetricsReplicated";
+    let send = |range: std::ops::Range<u32>| {
+        let producer = &producer;
+        async move {
+            for i in range {
+                producer
+                    .send(Message::new(topic, format!("r-{i}")))
+                    .await
+                    .expect("send");
+            }
+        }
+    };
+    send(0..5).await;
+    let addr = http.local_addr();
+    let scrape = || async move {
+        let (status, _, body) = get(addr, "/metrics").await;
+        assert_eq!(status, 200);
+        parse_exposition(&body)
+    };
+
+    // Caught up: no lag in bytes or in time, connected.
+    let before = ferromq_testkit::eventually_ok(
+        Duration::from_secs(15),
+        "the replica to catch up",
+        || async {
+            let samples = scrape().await;
+            match replica_series(&samples) {
+                Some((0.0, 0.0, 1.0, addr)) => Ok((samples, addr)),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    let (samples, replica_addr) = before;
+    assert!(replica_addr.starts_with("127.0.0.1:"), "{replica_addr}");
+    let acked = master.commit_log_end();
+    let t = ("topic", topic);
+    let bytes_before = value(&samples, "rocketmq_throughput_in_total", &[t]);
+
+    // The replica stops: its series stays, marked gone, and its lag grows by what is sent since.
+    replica.shutdown().await;
+    ferromq_testkit::eventually_ok(
+        Duration::from_secs(15),
+        "the master to see the replica leave",
+        || async {
+            match replica_series(&scrape().await) {
+                Some((0.0, _, 0.0, _)) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    send(5..8).await;
+    let samples = scrape().await;
+    let (lag, lag_seconds, connected, addr) = replica_series(&samples).expect("replica series");
+    let appended = master.commit_log_end() - acked;
+    assert!(appended > 0);
+    #[allow(clippy::cast_precision_loss)]
+    let appended = appended as f64;
+    assert_eq!(lag, appended);
+    assert_eq!(
+        lag,
+        value(&samples, "rocketmq_throughput_in_total", &[t]) - bytes_before,
+        "the lag is the three messages sent since"
+    );
+    assert!(lag_seconds >= 0.0);
+    assert_eq!(connected, 0.0);
+    assert_eq!(addr, replica_addr);
+    assert_eq!(
+        value(
+            &samples,
+            "ferromq_replication_replica_in_sync",
+            &[("replica_addr", &addr)]
+        ),
+        0.0
+    );
+
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_count_half_committed_and_rolled_back_messages() {
+    use ferromq_client::producer::{LocalTransactionState, TransactionProducer};
+    let cluster = TestCluster::start().await;
+    let http = start_http(&cluster).await;
+    // Checks answer "unknown": the message left undecided stays half.
+    let producer = TransactionProducer::start(
+        ProducerConfig {
+            namesrv_addrs: cluster.namesrv_addrs(),
+            group: "metrics-tx".to_owned(),
+            ..ProducerConfig::default()
+        },
+        |_| LocalTransactionState::Unknown,
+    )
+    .await
+    .expect("transaction producer");
+    let topic = "MetricsTx";
+    let outcomes = [
+        LocalTransactionState::Commit,
+        LocalTransactionState::Rollback,
+        LocalTransactionState::Commit,
+        LocalTransactionState::Unknown,
+        LocalTransactionState::Commit,
+        LocalTransactionState::Rollback,
+    ];
+    for (i, local) in outcomes.into_iter().enumerate() {
+        let r = producer
+            .send_in_transaction(Message::new(topic, format!("tx-{i}")), |_, _| local)
+            .await
+            .expect("half message sent");
+        assert_eq!(r.state, local);
+    }
+    let (status, _, body) = get(http.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    let samples = parse_exposition(&body);
+    let t = [("topic", topic)];
+    assert_eq!(value(&samples, "rocketmq_commit_messages_total", &t), 3.0);
+    assert_eq!(value(&samples, "rocketmq_rollback_messages_total", &t), 2.0);
+    assert_eq!(value(&samples, "rocketmq_half_messages", &t), 1.0);
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timer_messages_count_in_the_wheel_and_out_of_it() {
+    use std::time::{Duration, SystemTime};
+    let cluster = TestCluster::start_with(|c| c.timer_precision_ms = 100).await;
+    let http = start_http(&cluster).await;
+    let producer = Producer::start(ProducerConfig {
+        namesrv_addrs: cluster.namesrv_addrs(),
+        ..ProducerConfig::default()
+    })
+    .await
+    .expect("producer");
+    let topic = "MetricsTimer";
+    let soon = SystemTime::now() + Duration::from_millis(300);
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    for (i, at) in [soon, later, soon].into_iter().enumerate() {
+        producer
+            .send(Message::new(topic, format!("timer-{i}")).with_delivery_time(at))
+            .await
+            .expect("send");
+    }
+    let addr = http.local_addr();
+    // Two come out when their time comes; the one due in an hour stays in the wheel.
+    ferromq_testkit::eventually_ok(
+        Duration::from_secs(20),
+        "the due timers to be delivered",
+        || async move {
+            let (status, _, body) = get(addr, "/metrics").await;
+            assert_eq!(status, 200);
+            let samples = parse_exposition(&body);
+            let got = [
+                "rocketmq_timer_enqueue_total",
+                "rocketmq_timer_dequeue_total",
+                "rocketmq_timing_messages",
+                "rocketmq_timer_enqueue_lag",
+            ]
+            .map(|name| value(&samples, name, &[]));
+            if got == [3.0, 2.0, 1.0, 0.0] {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        },
+    )
+    .await;
+    producer.shutdown().await;
+    http.shutdown().await;
+    cluster.shutdown().await;
+}

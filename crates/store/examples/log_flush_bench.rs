@@ -112,7 +112,7 @@ fn appends_per_sec(cfg: &StoreConfig, writers: usize, body_len: usize) -> f64 {
                 let d = [draft(&body)];
                 while !stop.load(Ordering::Relaxed) {
                     let out = log.append(&d).expect("append");
-                    flusher.durable(out.end_offset).wait().expect("durable");
+                    flusher.durable(out.end_offset, 1).wait().expect("durable");
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -148,7 +148,7 @@ fn main() {
             .map(|_| {
                 let t = Instant::now();
                 let out = log.append(&[draft(&body)]).expect("append");
-                flusher.durable(out.end_offset).wait().expect("durable");
+                flusher.durable(out.end_offset, 1).wait().expect("durable");
                 t.elapsed()
             })
             .collect();

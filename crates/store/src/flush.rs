@@ -24,6 +24,7 @@ use crate::commit_log::{CommitLog, Preparer, Warming};
 use crate::completion::{Completion, Durable, InFlight, Outcome, WakeQueue, FAN_OUT};
 use crate::config::{FlushMode, StoreConfig};
 use crate::error::{Result, StoreError};
+use crate::flush_stats::FlushStats;
 
 /// `ASYNC_FLUSH` counts dirty data in pages of this size.
 const PAGE: u64 = 4096;
@@ -79,15 +80,24 @@ struct Shared {
     in_flight: Arc<AtomicUsize>,
     stop: AtomicBool,
     on_flushed: OnFlushed,
+    stats: Arc<FlushStats>,
     interval: Duration,
     min_pages: u64,
     thorough: Duration,
 }
 
+/// One `SYNC_FLUSH` append waiting for a sync.
+struct Waiter {
+    end: u64,
+    /// Messages in the append, for the batch size histogram.
+    messages: u64,
+    completion: Arc<Completion>,
+}
+
 #[derive(Default)]
 struct Queue {
-    /// (end offset, completion) per `SYNC_FLUSH` append not yet covered by a sync.
-    waiters: Vec<(u64, Arc<Completion>)>,
+    /// Per `SYNC_FLUSH` append not yet covered by a sync.
+    waiters: Vec<Waiter>,
     /// The flusher is (about to be) blocked on `wake`.
     sleeping: bool,
 }
@@ -128,6 +138,7 @@ impl Flusher {
             in_flight: Arc::default(),
             stop: AtomicBool::new(false),
             on_flushed,
+            stats: Arc::default(),
             interval: cfg.flush_interval(),
             min_pages: cfg.flush_min_pages,
             thorough: Duration::from_millis(cfg.flush_thorough_interval_ms),
@@ -152,9 +163,9 @@ impl Flusher {
         }
     }
 
-    /// `SYNC_FLUSH`: resolves once the flushed offset reaches `end_offset` (an append's end).
-    /// `ASYNC_FLUSH`: already resolved.
-    pub fn durable(&self, end_offset: u64) -> Durable {
+    /// `SYNC_FLUSH`: resolves once the flushed offset reaches `end_offset` (the end of an append of
+    /// `messages` messages). `ASYNC_FLUSH`: already resolved.
+    pub fn durable(&self, end_offset: u64, messages: u64) -> Durable {
         let s = &self.shared;
         if s.mode == FlushMode::AsyncFlush || s.log.flushed_offset() >= end_offset {
             return Durable::ready();
@@ -170,7 +181,11 @@ impl Flusher {
             Duration::ZERO
         };
         let mut q = s.queue.lock();
-        q.waiters.push((end_offset, c.clone()));
+        q.waiters.push(Waiter {
+            end: end_offset,
+            messages,
+            completion: c.clone(),
+        });
         s.pending.store(q.waiters.len(), Ordering::Release);
         let asleep = std::mem::take(&mut q.sleeping);
         drop(q);
@@ -178,6 +193,12 @@ impl Flusher {
             s.wake.notify_one();
         }
         Durable::waiting(c, spin, s.woken_later.clone(), in_flight)
+    }
+
+    /// The sync histograms, shared with the flush thread that records them.
+    #[must_use]
+    pub fn stats(&self) -> &FlushStats {
+        &self.shared.stats
     }
 
     /// Why the store refuses writes, once a sync failed.
@@ -231,7 +252,13 @@ impl Shared {
             match self.log.sync() {
                 Ok(flushed) => {
                     last.took = began.elapsed();
-                    last.completed = self.complete(flushed, None);
+                    self.stats
+                        .synced(last.took, flushed.saturating_sub(*reported));
+                    let (completed, messages) = self.complete(flushed, None);
+                    last.completed = completed;
+                    if messages > 0 {
+                        self.stats.batch_messages.observe(messages);
+                    }
                     last.queued_after = self.pending.load(Ordering::Acquire);
                     self.report(flushed, reported);
                 }
@@ -318,8 +345,13 @@ impl Shared {
             let dirty_pages = written / PAGE - flushed / PAGE;
             let due = dirty_pages >= self.min_pages || last_sync.elapsed() >= self.thorough;
             if written > flushed && due {
+                let began = Instant::now();
                 match self.log.sync() {
-                    Ok(f) => self.report(f, reported),
+                    Ok(f) => {
+                        self.stats
+                            .synced(began.elapsed(), f.saturating_sub(*reported));
+                        self.report(f, reported);
+                    }
                     Err(e) => tracing::error!(error = %e, "periodic commit-log flush failed"),
                 }
                 last_sync = Instant::now();
@@ -348,32 +380,34 @@ impl Shared {
     }
 
     /// Completes the waiters `flushed` covers; the others get `rest` if given, else keep waiting.
-    /// Returns how many it completed.
-    fn complete(&self, flushed: u64, rest: Option<&Outcome>) -> usize {
-        let done: Vec<(u64, Arc<Completion>)> = {
+    /// Returns how many waiters it completed as durable, and how many messages they held.
+    fn complete(&self, flushed: u64, rest: Option<&Outcome>) -> (usize, u64) {
+        let done: Vec<Waiter> = {
             let mut q = self.queue.lock();
             let (done, keep) = std::mem::take(&mut q.waiters)
                 .into_iter()
-                .partition(|(end, _)| *end <= flushed || rest.is_some());
+                .partition(|w| w.end <= flushed || rest.is_some());
             q.waiters = keep;
             self.pending.store(q.waiters.len(), Ordering::Release);
             done
         };
-        let completed = done.len();
-        for (end, c) in done {
-            let outcome = if end <= flushed {
+        let (mut completed, mut messages) = (0, 0);
+        for w in done {
+            let outcome = if w.end <= flushed {
+                completed += 1;
+                messages += w.messages;
                 Outcome::Durable
             } else {
                 rest.cloned().unwrap_or(Outcome::ShutDown)
             };
-            c.complete_into(outcome, &self.woken_later);
+            w.completion.complete_into(outcome, &self.woken_later);
         }
         if rest.is_some() {
             self.woken_later.wake_all();
         } else {
             self.woken_later.wake(FAN_OUT);
         }
-        completed
+        (completed, messages)
     }
 
     fn fail_all(&self, e: &StoreError) {
@@ -383,8 +417,9 @@ impl Shared {
             self.pending.store(0, Ordering::Release);
             std::mem::take(&mut q.waiters)
         };
-        for (_, c) in waiters {
-            c.complete_into(Outcome::Poisoned(reason.clone()), &self.woken_later);
+        for w in waiters {
+            w.completion
+                .complete_into(Outcome::Poisoned(reason.clone()), &self.woken_later);
         }
         self.woken_later.wake_all();
     }

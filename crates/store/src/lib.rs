@@ -3,7 +3,7 @@
 //! Layout of the crate:
 //! - [`commit_log`]: one append-only log of every topic's records, in fixed-size segment files.
 //! - [`flush`] / [`completion`]: ASYNC_FLUSH background flushing and SYNC_FLUSH group commit; an
-//!   append's [`Durable`] resolves once an fdatasync covers it.
+//!   append's [`Durable`] resolves once an fdatasync covers it; [`flush_stats`] its histograms.
 //! - [`consume_queue`]: per topic-queue 20-byte entries (log offset, size, tag code) pointing into the log.
 //! - [`index`]: hashed lookup of records by message key and unique id.
 //! - [`dispatch`]: the thread that follows the log and fills consume queues and index ("reput").
@@ -31,6 +31,7 @@ pub mod consume_queue;
 pub(crate) mod dispatch;
 pub mod error;
 pub mod flush;
+pub mod flush_stats;
 pub mod index;
 pub mod io;
 pub(crate) mod maintenance;
@@ -298,7 +299,7 @@ impl Store {
             return Err(StoreError::Poisoned(why));
         }
         let outcome = s.log.append(drafts)?;
-        let durable = s.flusher.durable(outcome.end_offset);
+        let durable = s.flusher.durable(outcome.end_offset, drafts.len() as u64);
         if s.config.flush_mode == FlushMode::AsyncFlush {
             s.dispatch.kick();
         }
@@ -339,7 +340,7 @@ impl Store {
             return Err(StoreError::Poisoned(why));
         }
         let appended = s.log.append_replicated(offset, data)?;
-        let durable = s.flusher.durable(appended.end_offset);
+        let durable = s.flusher.durable(appended.end_offset, appended.records);
         if s.config.flush_mode == FlushMode::AsyncFlush {
             s.dispatch.kick();
         }
@@ -564,6 +565,12 @@ impl Store {
     #[must_use]
     pub fn flushed_offset(&self) -> u64 {
         self.shared.log.flushed_offset()
+    }
+
+    /// The flush thread's histograms (group-commit batch sizes, sync durations) so far.
+    #[must_use]
+    pub fn flush_stats(&self) -> flush_stats::FlushStatsSnapshot {
+        self.shared.flusher.stats().snapshot()
     }
 
     /// Everything below is visible in consume queues and index.

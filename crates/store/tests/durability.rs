@@ -69,7 +69,7 @@ fn write_then_crash(
                 .zip(bodies.iter().map(|b| record::body_crc(b))),
         );
         if wait {
-            flusher.durable(out.end_offset).wait().expect("durable");
+            flusher.durable(out.end_offset, 1).wait().expect("durable");
             acked = all.len();
         }
     }
@@ -172,11 +172,11 @@ fn a_failed_sync_poisons_the_log_for_good() {
     let log = Arc::new(log);
     let flusher = Flusher::start(log.clone(), &cfg, no_report());
     let out = log.append(&[draft("T", 0, b"one")]).expect("append");
-    flusher.durable(out.end_offset).wait().expect("durable");
+    flusher.durable(out.end_offset, 1).wait().expect("durable");
     sim.fail_next_sync();
     let out = log.append(&[draft("T", 0, b"two")]).expect("append");
     assert!(matches!(
-        flusher.durable(out.end_offset).wait(),
+        flusher.durable(out.end_offset, 1).wait(),
         Err(StoreError::Poisoned(_))
     ));
     assert!(flusher.poisoned().is_some());
@@ -185,7 +185,7 @@ fn a_failed_sync_poisons_the_log_for_good() {
         Err(StoreError::Poisoned(_))
     ));
     assert!(matches!(
-        flusher.durable(out.end_offset).wait(),
+        flusher.durable(out.end_offset, 1).wait(),
         Err(StoreError::Poisoned(_))
     ));
     assert!(
@@ -227,7 +227,7 @@ fn concurrent_appenders_get_dense_queues_and_readable_records() {
                             .append(&[draft("C", queue, &body), draft("D", 0, &body)])
                             .expect("append");
                         if i % 4 == 0 {
-                            flusher.durable(out.end_offset).wait().expect("durable");
+                            flusher.durable(out.end_offset, 1).wait().expect("durable");
                         }
                         mine.extend(out.records.iter().map(|r| (*r, body.clone())));
                     }
@@ -308,7 +308,7 @@ fn async_flush_syncs_in_the_background_and_at_shutdown() {
     );
     let out = log.append(&[draft("T", 0, b"x")]).expect("append");
     flusher
-        .durable(out.end_offset)
+        .durable(out.end_offset, 1)
         .wait()
         .expect("ASYNC_FLUSH does not wait");
     while rx.recv().expect("flusher alive") < out.end_offset {}

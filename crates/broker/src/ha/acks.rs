@@ -9,7 +9,7 @@
 //! `minInSyncReplicas`): with the set reduced to the master alone, the master's own write is enough.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -30,6 +30,31 @@ pub struct ReplicaInfo {
     pub last_report_ms: u64,
 }
 
+/// A replica whose connection ended, as last known: kept for the replication lag metrics (a stopped
+/// replica's lag keeps growing instead of its series vanishing) until a replica of the same identity
+/// connects again, or the master restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartedReplica {
+    pub addr: SocketAddr,
+    pub broker_id: Option<i64>,
+    /// Every byte below this was on the replica when it left.
+    pub acked: u64,
+}
+
+/// Who a replica is across reconnections: its broker id when it said one (controller mode), else
+/// its host (a reconnection comes from another port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Identity {
+    Id(i64),
+    Host(IpAddr),
+}
+
+impl Identity {
+    fn of(addr: SocketAddr, broker_id: Option<i64>) -> Self {
+        broker_id.map_or(Identity::Host(addr.ip()), Identity::Id)
+    }
+}
+
 #[derive(Debug)]
 struct Replica {
     addr: SocketAddr,
@@ -42,6 +67,7 @@ struct Replica {
 #[derive(Debug)]
 pub struct Acks {
     replicas: Mutex<HashMap<u64, Replica>>,
+    departed: Mutex<HashMap<Identity, DepartedReplica>>,
     /// The `min_in_sync`-th highest acknowledged offset among live replicas (0 when fewer are
     /// connected): every SYNC_MASTER waiter watches it.
     quorum: watch::Sender<u64>,
@@ -58,6 +84,7 @@ impl Acks {
     pub fn new(min_in_sync: usize, max_gap: u64, timeout: Duration) -> Acks {
         Acks {
             replicas: Mutex::new(HashMap::new()),
+            departed: Mutex::new(HashMap::new()),
             quorum: watch::Sender::new(0),
             min_in_sync: min_in_sync.max(1),
             max_gap,
@@ -74,6 +101,7 @@ impl Acks {
 
     /// A replica connected (`id` unique per connection).
     pub fn connected(&self, id: u64, addr: SocketAddr, broker_id: Option<i64>, acked: u64) {
+        self.departed.lock().remove(&Identity::of(addr, broker_id));
         self.replicas.lock().insert(
             id,
             Replica {
@@ -97,8 +125,36 @@ impl Acks {
 
     /// A replica's connection ended.
     pub fn disconnected(&self, id: u64) {
-        self.replicas.lock().remove(&id);
+        let gone = self.replicas.lock().remove(&id);
+        if let Some(r) = gone {
+            // Unless another connection of the same replica is already up (a reconnection that
+            // overtook the old connection's end).
+            let identity = Identity::of(r.addr, r.broker_id);
+            let live = self
+                .replicas
+                .lock()
+                .values()
+                .any(|o| Identity::of(o.addr, o.broker_id) == identity);
+            if !live {
+                self.departed.lock().insert(
+                    identity,
+                    DepartedReplica {
+                        addr: r.addr,
+                        broker_id: r.broker_id,
+                        acked: r.acked,
+                    },
+                );
+            }
+        }
         self.recompute();
+    }
+
+    /// Replicas that disconnected and have not come back, sorted by address.
+    #[must_use]
+    pub fn departed(&self) -> Vec<DepartedReplica> {
+        let mut out: Vec<DepartedReplica> = self.departed.lock().values().cloned().collect();
+        out.sort_by_key(|r| r.addr);
+        out
     }
 
     fn recompute(&self) {
@@ -225,6 +281,34 @@ mod tests {
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn a_replica_that_left_is_remembered_until_it_comes_back() {
+        let acks = Acks::new(1, 1 << 20, Duration::from_secs(10));
+        acks.connected(1, addr(1), Some(1), 0);
+        acks.connected(2, addr(2), Some(2), 0);
+        acks.reported(1, 300);
+        acks.reported(2, 200);
+        acks.disconnected(1);
+        acks.disconnected(2);
+        let gone = |id, port, acked| DepartedReplica {
+            addr: addr(port),
+            broker_id: Some(id),
+            acked,
+        };
+        // Same host, told apart by broker id.
+        assert_eq!(acks.departed(), vec![gone(1, 1, 300), gone(2, 2, 200)]);
+        // Replica 1 reconnects from another port: only replica 2 is still gone.
+        acks.connected(3, addr(3), Some(1), 300);
+        assert_eq!(acks.departed(), vec![gone(2, 2, 200)]);
+        assert_eq!(acks.replicas(300).len(), 1);
+        // Without broker ids a reconnection is recognised by its host.
+        acks.connected(4, addr(4), None, 50);
+        acks.disconnected(4);
+        assert_eq!(acks.departed().len(), 2);
+        acks.connected(5, addr(5), None, 50);
+        assert_eq!(acks.departed(), vec![gone(2, 2, 200)]);
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use tokio::sync::{watch, Notify};
 
-pub use acks::{Acks, ReplicaInfo, ReplicaWaitError};
+pub use acks::{Acks, DepartedReplica, ReplicaInfo, ReplicaWaitError};
 
 /// The replication state a broker shares with its handlers.
 #[derive(Debug)]

@@ -19,6 +19,7 @@ mod delay;
 pub mod recall;
 mod redirect;
 mod timer;
+pub use timer::meters::{TimerCounts, TimerMeters};
 mod wake;
 
 use std::sync::Arc;
@@ -66,6 +67,8 @@ pub struct Schedule {
     pub(crate) timer_wake: Arc<Wake>,
     /// Where due deliveries are traced (set by the broker before delivery starts).
     pub(crate) trace: std::sync::OnceLock<Arc<crate::trace::Recorder>>,
+    /// What the timer wheel did, for metrics.
+    pub timer_meters: Arc<TimerMeters>,
 }
 
 impl Schedule {
@@ -82,6 +85,7 @@ impl Schedule {
             delay_wake: Arc::default(),
             timer_wake: Arc::default(),
             trace: std::sync::OnceLock::new(),
+            timer_meters: Arc::default(),
         })
     }
 }

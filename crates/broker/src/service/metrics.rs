@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use super::BrokerService;
 use crate::config::BrokerRole;
 use crate::meters::{GroupCounts, TopicCounts};
+pub use ferromq_store::flush_stats::{FlushStatsSnapshot, HistogramSnapshot};
 
 /// Who this broker is, for the labels every series carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,30 @@ pub struct StorageInfo {
     pub dispatch_behind: u64,
 }
 
+/// How far one replica of this master is behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaLag {
+    /// The replica's address as the master sees its connection (its last one when disconnected).
+    pub addr: String,
+    /// Its `brokerId`, when it said (controller mode).
+    pub broker_id: Option<i64>,
+    /// The master's written offset less what the replica acknowledged.
+    pub lag_bytes: u64,
+    /// How long the oldest message the replica does not have has been stored, in milliseconds
+    /// (0 with no lag).
+    pub lag_ms: u64,
+    pub connected: bool,
+    pub in_sync: bool,
+}
+
+/// The timer wheel's counters, and how far its intake is behind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimerInfo {
+    pub counts: crate::schedule::TimerCounts,
+    /// Timer messages stored and not yet taken into the wheel.
+    pub enqueue_lag: u64,
+}
+
 /// Everything a scrape reads, at one moment.
 #[derive(Debug, Clone)]
 pub struct MetricsSnapshot {
@@ -69,6 +94,16 @@ pub struct MetricsSnapshot {
     pub groups: Vec<GroupCounts>,
     pub lags: Vec<QueueLag>,
     pub storage: StorageInfo,
+    /// A master's replicas, connected or gone (empty on a replica).
+    pub replicas: Vec<ReplicaLag>,
+    /// Half messages, commits and rollbacks per real topic.
+    pub transactions: Vec<crate::transaction::meters::TransactionCounts>,
+    /// `None` when the timer wheel is off.
+    pub timer: Option<TimerInfo>,
+    /// Group-commit batch sizes and sync durations of the commit log.
+    pub flush: FlushStatsSnapshot,
+    /// v5 (gRPC) unary call latencies by method and answer.
+    pub grpc: Vec<crate::rpc_latency::GrpcCounts>,
     /// Remoting answer latencies by request and response code.
     pub rpc: Vec<crate::rpc_latency::RpcCounts>,
     /// Message type of each topic (its `message.type` attribute, `NORMAL` without one).
@@ -91,6 +126,17 @@ impl BrokerService {
             return Err(NotReady::RoleUnknown);
         }
         Ok(())
+    }
+
+    /// Counts one v5 (gRPC) call of `method` answered `answer` after `micros`: the gRPC adapter
+    /// times its calls, the histograms live with the broker's other statistics.
+    pub fn record_grpc_latency(
+        &self,
+        method: &'static str,
+        answer: crate::rpc_latency::GrpcAnswer,
+        micros: u64,
+    ) {
+        self.state.stats.grpc.record(method, answer, micros);
     }
 
     /// The counters and gauges of this broker now.
@@ -125,9 +171,75 @@ impl BrokerService {
                 flush_behind: written.saturating_sub(s.store.flushed_offset()),
                 dispatch_behind: written.saturating_sub(s.store.dispatched_offset()),
             },
+            replicas: self.replica_lags(written),
+            flush: s.store.flush_stats(),
+            transactions: s.stats.transactions.counts(),
+            timer: s.schedule.timer_enabled.then(|| {
+                let counts = s.schedule.timer_meters.counts();
+                let stored = s.store.max_queue_offset(crate::schedule::TIMER_TOPIC, 0);
+                TimerInfo {
+                    counts,
+                    enqueue_lag: stored.saturating_sub(counts.enqueue_offset),
+                }
+            }),
             rpc: s.stats.rpc.counts(),
+            grpc: s.stats.grpc.counts(),
             message_types,
         }
+    }
+
+    /// Every replica's lag behind `written`, this master's written offset; none unless master.
+    fn replica_lags(&self, written: u64) -> Vec<ReplicaLag> {
+        let s = &self.state;
+        if !s.role.is_master() {
+            return Vec::new();
+        }
+        let acks = &s.replication.acks;
+        let connected = acks
+            .replicas(written)
+            .into_iter()
+            .map(|r| (r.addr, r.broker_id, r.acked, true, r.in_sync));
+        let departed = acks
+            .departed()
+            .into_iter()
+            .map(|r| (r.addr, r.broker_id, r.acked, false, false));
+        let now = u64::try_from(crate::topics::now_ms()).unwrap_or(0);
+        connected
+            .chain(departed)
+            .map(|(addr, broker_id, acked, connected, in_sync)| {
+                let lag_bytes = written.saturating_sub(acked);
+                let lag_ms = if lag_bytes == 0 {
+                    0
+                } else {
+                    self.stored_at(acked).map_or(0, |t| now.saturating_sub(t))
+                };
+                ReplicaLag {
+                    addr: addr.to_string(),
+                    broker_id,
+                    lag_bytes,
+                    lag_ms,
+                    connected,
+                    in_sync,
+                }
+            })
+            .collect()
+    }
+
+    /// When the first message at or after commit-log `offset` (an entry boundary) was stored.
+    fn stored_at(&self, offset: u64) -> Option<u64> {
+        let store = &self.state.store;
+        let mut at = offset;
+        // At most a segment's end marker, then the next segment's first record.
+        for _ in 0..2 {
+            let (bytes, next) = store.replication_chunk(at, 1).ok()?;
+            match ferromq_model::record::read(&bytes, false).ok()? {
+                ferromq_model::record::Entry::Message(m) => {
+                    return u64::try_from(m.store_timestamp).ok();
+                }
+                ferromq_model::record::Entry::Blank { .. } => at = next,
+            }
+        }
+        None
     }
 
     /// Lag of every (group, topic, queue) with a committed offset: pull groups commit theirs, POP

@@ -56,7 +56,10 @@ pub use console_messages::{
 pub use console_peers::{PeerBroker, PeersUnavailable};
 pub use console_stuck::StuckQueue;
 pub use console_topics::{is_internal_topic, QueueRange, TopicOverview, MAX_CONSOLE_QUEUES};
-pub use metrics::{MetricsSnapshot, NodeInfo, NotReady, QueueLag, StorageInfo};
+pub use metrics::{
+    FlushStatsSnapshot, HistogramSnapshot, MetricsSnapshot, NodeInfo, NotReady, QueueLag,
+    ReplicaLag, StorageInfo,
+};
 pub use offsets::Boundary;
 pub use pop::{PopRequest, PoppedMessage, MAX_INVISIBLE, MAX_POLL, MAX_POP_MESSAGES, POP_CK};
 pub use pull::{PullAnswer, PullRequest, Pulled, Subscription};

@@ -344,7 +344,9 @@ fn put_half(s: &State, d: &RecordDraft<'_>, uniq: &str) -> Result<PutResult, Bro
         properties: &props,
         ..d.clone()
     };
-    Ok(s.store.put(&half)?)
+    let put = s.store.put(&half)?;
+    s.stats.transactions.half_stored(d.topic);
+    Ok(put)
 }
 
 fn put_batch(

@@ -14,6 +14,7 @@ use super::BrokerService;
 use crate::error::BrokerError;
 use crate::state::State;
 use crate::topics::now_ms;
+use crate::transaction::meters::Ending;
 use crate::transaction::{edit_properties, read_record, view, HALF_TOPIC, OP_TOPIC, REMOVE_TAG};
 
 /// What a producer decided.
@@ -90,8 +91,16 @@ fn end(s: &State, h: &EndTransaction, decision: Decision) -> Result<(), BrokerEr
     let id = properties::get(half.properties, keys::UNIQ_KEY).unwrap_or_default();
     if s.transactions.contains(id) {
         tracing::info!(msg_id = %id, ?decision, "transaction already ended; answer ignored");
-    } else if decision == Decision::Commit {
-        commit(s, &half)?;
+    } else {
+        if decision == Decision::Commit {
+            commit(s, &half)?;
+        }
+        let real_topic = properties::get(half.properties, keys::REAL_TOPIC).unwrap_or_default();
+        let how = match decision {
+            Decision::Commit => Ending::Committed,
+            Decision::Rollback => Ending::RolledBack,
+        };
+        s.stats.transactions.ended(real_topic, how);
     }
     s.transactions.insert(id);
     write_op(s, half.queue_id, half.queue_offset)?;

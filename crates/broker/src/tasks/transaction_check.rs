@@ -300,6 +300,10 @@ fn discard(s: &State, half: &RecordView<'_>) -> Result<(), BrokerError> {
         body: half.body,
         properties: half.properties,
     })?;
+    s.stats.transactions.ended(
+        properties::get(half.properties, keys::REAL_TOPIC).unwrap_or_default(),
+        crate::transaction::meters::Ending::Discarded,
+    );
     crate::trace::hooks::step(
         s.trace.as_deref(),
         crate::trace::Kind::Discarded,

@@ -15,6 +15,7 @@
 //! `CID_RMQ_SYS_TRANS`, like Java, so it survives restarts with the other offsets.
 
 pub(crate) mod half;
+pub mod meters;
 pub mod relay;
 
 use std::collections::{HashSet, VecDeque};

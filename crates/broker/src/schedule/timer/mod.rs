@@ -21,6 +21,7 @@
 //! done after the checkpoint is done again: a delivery can repeat, none is lost.
 
 mod log;
+pub mod meters;
 mod wheel;
 
 use std::collections::HashSet;
@@ -73,6 +74,10 @@ pub(super) fn spawn(
 ) -> Result<JoinHandle<()>, BrokerError> {
     let mut timer = Timer::open(config, store)?;
     timer.trace = schedule.trace.get().cloned();
+    schedule
+        .timer_meters
+        .recovered(timer.recovered_pending, timer.enqueue_offset);
+    timer.meters = schedule.timer_meters.clone();
     let schedule = schedule.clone();
     std::thread::Builder::new()
         .name("timer-wheel".into())
@@ -113,6 +118,10 @@ struct Timer {
     last_put: Option<Durable>,
     /// Where due deliveries are traced.
     trace: Option<Arc<crate::trace::Recorder>>,
+    /// Shared with the broker's metrics.
+    meters: Arc<meters::TimerMeters>,
+    /// Messages recovery found in the wheel.
+    recovered_pending: u64,
 }
 
 impl Timer {
@@ -154,8 +163,10 @@ impl Timer {
             dirty: false,
             last_put: None,
             trace: None,
+            meters: Arc::default(),
+            recovered_pending: 0,
         };
-        let mut pending = 0u64;
+        let (mut pending, mut waiting) = (0u64, 0u64);
         let (cursor, wheel) = (timer.cursor_ms, &mut timer.wheel);
         timer
             .log
@@ -163,9 +174,13 @@ impl Timer {
                 if e.slot_ms >= cursor {
                     wheel.link(e.slot_ms, pos);
                     pending += 1;
+                    if !e.cancel {
+                        waiting += 1;
+                    }
                 }
             })
             .map_err(|e| BrokerError::io(&log_dir, e))?;
+        timer.recovered_pending = waiting;
         info!(
             pending,
             cursor_ms = cp.cursor_ms,
@@ -229,6 +244,7 @@ impl Timer {
                         "timer intake offset corrected"
                     );
                     self.enqueue_offset = got.next_offset;
+                    self.meters.skipped_to(self.enqueue_offset);
                     continue;
                 }
                 return Ok(false);
@@ -241,10 +257,14 @@ impl Timer {
                     let size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
                     let cancel = properties::get(m.properties, recall::DEL_UNIQ_KEY).is_some();
                     self.place(deliver_ms, m.physical_offset, size, cancel)?;
+                    if !cancel {
+                        self.meters.enqueued(queue_offset + 1);
+                    }
                 } else {
                     warn!(queue_offset, "unreadable timer message skipped");
                 }
                 self.enqueue_offset = queue_offset + 1;
+                self.meters.skipped_to(self.enqueue_offset);
                 taken += 1;
             }
             self.dirty = true;
@@ -314,7 +334,7 @@ impl Timer {
                 if next.deliver_ms > now {
                     return Ok(millis(next.deliver_ms - now));
                 }
-                deliver(
+                let delivered = deliver(
                     &self.store,
                     self.trace.as_deref(),
                     next.phys,
@@ -322,6 +342,7 @@ impl Timer {
                     &mut self.last_put,
                 )?;
                 loaded.pop();
+                self.meters.left(delivered);
                 self.dirty = true;
             }
             self.wheel.clear(self.cursor_ms);
@@ -421,30 +442,30 @@ fn cancelled_key(store: &Store, phys: u64) -> Option<String> {
 }
 
 /// Stores the parked message at `phys` again in its real topic and queue, unless it was recalled
-/// (its unique key is in `cancelled`).
+/// (its unique key is in `cancelled`); true when it was stored.
 fn deliver(
     store: &Store,
     trace: Option<&crate::trace::Recorder>,
     phys: u64,
     cancelled: &HashSet<String>,
     last_put: &mut Option<Durable>,
-) -> Result<(), BrokerError> {
+) -> Result<bool, BrokerError> {
     let bytes = match store.read_record(phys) {
         Ok(b) => b,
         Err(e) => {
             // Retention removed it, or the log was cut: nothing left to deliver.
             warn!(phys, error = %e, "timer message no longer readable; dropped");
-            return Ok(());
+            return Ok(false);
         }
     };
     let Ok(Entry::Message(parked)) = record::read(&bytes, false) else {
-        return Ok(());
+        return Ok(false);
     };
     if !cancelled.is_empty() {
         if let Some(uniq) = properties::get(parked.properties, keys::UNIQ_KEY) {
             if cancelled.contains(uniq) {
                 info!(phys, uniq, "recalled timer message dropped");
-                return Ok(());
+                return Ok(false);
             }
         }
     }
@@ -460,13 +481,13 @@ fn deliver(
         &[(props::TIMER_DEQUEUE_MS, now.as_str())],
     ) else {
         warn!(phys, "timer message without REAL_TOPIC/REAL_QID dropped");
-        return Ok(());
+        return Ok(false);
     };
     let draft = redirect::draft(&parked, &to);
     let put = store.put(&draft)?;
     crate::trace::hooks::due(trace, &draft, put.records.first());
     *last_put = Some(put.durable);
-    Ok(())
+    Ok(true)
 }
 
 fn millis(ms: i64) -> Duration {
