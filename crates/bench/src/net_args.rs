@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::access::AccessArgs;
 use crate::args::{parse_body_size, parse_seconds, OutputFormat};
 
 /// `ferromq bench produce|consume|e2e`.
@@ -93,6 +94,9 @@ pub struct NetBenchArgs {
     /// message counters of the topic moved.
     #[arg(long = "metrics", value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Credentials and TLS, for a secured cluster.
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 /// The protocol the network benches speak.
