@@ -130,15 +130,19 @@ where
         });
         // Scraped around the whole run, topic creation and client start included: a few
         // requests against a run's thousands of messages.
+        let tls = match &args.metrics {
+            Some(_) => args.access.resolve()?.tls,
+            None => None,
+        };
         let before = match &args.metrics {
-            Some(addr) => Some(BrokerSample::scrape(addr, &args.topic).await?),
+            Some(addr) => Some(BrokerSample::scrape(addr, tls.as_ref(), &args.topic).await?),
             None => None,
         };
         let summary = bench(stop).await;
         watcher.abort();
         let mut summary = summary?;
         if let (Some(addr), Some(before)) = (&args.metrics, before) {
-            let after = BrokerSample::scrape(addr, &args.topic).await?;
+            let after = BrokerSample::scrape(addr, tls.as_ref(), &args.topic).await?;
             summary.set_broker(BrokerDelta::between(before, after));
         }
         anyhow::Ok(summary)

@@ -89,7 +89,8 @@ pub struct NetBenchArgs {
     /// Print no progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// The broker's HTTP listener (`/metrics`; `ferromq dev` prints it as `http=`): scraped
+    /// The broker's HTTP listener (`/metrics`; `ferromq dev` prints it as `http=`; an
+    /// `https://` address is scraped over TLS, trusted as --tls trusts the brokers): scraped
     /// before and after the run, so the summary adds the broker's CPU per message and how far its
     /// message counters of the topic moved.
     #[arg(long = "metrics", value_name = "ADDR")]

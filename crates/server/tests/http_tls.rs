@@ -1,7 +1,7 @@
 //! `ferromq dev --http-tls`: the HTTP listener (metrics, health, console) over HTTPS with the
 //! remoting listener's certificate. A client trusting the CA scrapes `/metrics` and `/healthz`;
 //! plaintext HTTP to an enforcing port gets no answer, a silent or garbage client holds nothing
-//! up, and the listener keeps serving the others.
+//! up, and the listener keeps serving the others. `ferromq bench --metrics https://...` scrapes it.
 
 mod common;
 
@@ -160,5 +160,55 @@ fn without_http_tls_the_listener_stays_plaintext() {
         .block_on(get(&http, None, "/healthz"))
         .expect("plaintext");
     assert!(plain.starts_with("HTTP/1.1 200"), "{plain}");
+    dev.stop();
+}
+
+#[test]
+fn bench_scrapes_metrics_over_https() {
+    let pki = tempfile::tempdir().expect("tempdir");
+    write_pki(pki.path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = start_dev(
+        dir.path(),
+        pki.path(),
+        &["--http-tls", "enforcing", "--tls", "enforcing"],
+    );
+    let namesrv = dev.field("namesrv");
+    let metrics = format!("https://{}", dev.field("http"));
+    let ca = pki.path().join("ca.pem");
+    let bench = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferromq"))
+            .args(["--log-level", "warn", "bench", "produce", "-n", &namesrv])
+            .args([
+                "-t",
+                "HttpsMetrics",
+                "--messages",
+                "300",
+                "-q",
+                "--output",
+                "json",
+            ])
+            .args(["--metrics", &metrics])
+            .args(extra)
+            .output()
+            .expect("run ferromq bench")
+    };
+    let out = bench(&["--tls", "--tls-ca", ca.to_str().expect("utf-8 path")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["sent"], 300, "{summary}");
+    // The broker's own counter of the topic, read over HTTPS before and after the run.
+    assert_eq!(summary["broker"]["messages_in"], 300, "{summary}");
+    assert!(summary["broker"]["cpu_s"].is_number(), "{summary}");
+
+    // An https address without --tls: a clear error before anything is sent.
+    let out = bench(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs --tls"), "{stderr}");
     dev.stop();
 }
