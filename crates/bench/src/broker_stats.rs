@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use ferromq_client::tls::ClientTls;
+use ferromq_net::tls::ByteStream;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 /// How long one scrape may take; a broker too busy to answer within this is a failed run.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,11 +27,26 @@ pub struct BrokerSample {
 
 impl BrokerSample {
     /// Fetches `/metrics` from `addr` and picks the run's figures out of it.
-    pub async fn scrape(addr: &str, topic: &str) -> Result<BrokerSample> {
-        let text = tokio::time::timeout(SCRAPE_TIMEOUT, http_get(addr, "/metrics"))
+    /// `addr` is `host:port` or `http://host:port` (plaintext) or `https://host:port` (over
+    /// `tls`, the bench's `--tls` trust).
+    pub async fn scrape(addr: &str, tls: Option<&ClientTls>, topic: &str) -> Result<BrokerSample> {
+        let (scheme, host) = match addr.split_once("://") {
+            Some((scheme, host)) => (scheme, host.trim_end_matches('/')),
+            None => ("http", addr),
+        };
+        let tls = match (scheme, tls) {
+            ("http", _) => None,
+            ("https", Some(tls)) => Some(tls),
+            ("https", None) => bail!(
+                "--metrics {addr}: an https address needs --tls with --tls-ca or --tls-insecure \
+                 (its certificate is trusted as the brokers' are)"
+            ),
+            (other, _) => bail!("--metrics {addr}: unknown scheme {other:?} (http or https)"),
+        };
+        let text = tokio::time::timeout(SCRAPE_TIMEOUT, http_get(host, tls, "/metrics"))
             .await
-            .with_context(|| format!("GET http://{addr}/metrics took longer than 10 s"))?
-            .with_context(|| format!("GET http://{addr}/metrics"))?;
+            .with_context(|| format!("GET {scheme}://{host}/metrics took longer than 10 s"))?
+            .with_context(|| format!("GET {scheme}://{host}/metrics"))?;
         BrokerSample::parse(&text, topic)
     }
 
@@ -130,8 +146,8 @@ fn label(labels: &str, key: &str) -> Option<String> {
 
 /// A plain HTTP/1.1 GET (the endpoint is loopback or a trusted network, plaintext); the body of a
 /// 200 answer, which may come chunked or with a length.
-async fn http_get(addr: &str, path: &str) -> Result<String> {
-    let mut stream = TcpStream::connect(addr).await?;
+async fn http_get(addr: &str, tls: Option<&ClientTls>, path: &str) -> Result<String> {
+    let mut stream = ByteStream::connect(tls, addr).await?;
     stream
         .write_all(
             format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),

@@ -174,6 +174,7 @@ impl Consumers {
         receipts: &Arc<Receipts>,
         meter: &Arc<Meter>,
     ) -> Result<Consumers> {
+        let access = args.access.resolve()?;
         let mut members = Vec::new();
         for i in 0..args.consumers {
             let mut config = PushConsumerConfig::new(args.namesrv_addrs(), group)
@@ -182,6 +183,8 @@ impl Consumers {
             config.pull_batch_size = BATCH;
             config.consume_batch_max = BATCH as usize;
             config.instance_name = Some(format!("bench-{}-{i}", std::process::id()));
+            config.tls = access.tls.clone();
+            config.credentials = access.credentials.clone();
             let receipts = receipts.clone();
             let recorder = meter.recorder();
             let consumer = PushConsumer::start(config, move |msgs| {
@@ -243,7 +246,13 @@ impl Consumers {
 /// `bench consume`: joins the group and counts what arrives, for `--seconds`, or until
 /// `--messages` arrived (or nothing did for `--drain-seconds`).
 pub async fn bench(args: &NetBenchArgs, interrupt: CancellationToken) -> Result<Summary> {
-    let queues = topic::ensure(&args.namesrv_addrs(), &args.topic, args.queues).await?;
+    let queues = topic::ensure(
+        &args.namesrv_addrs(),
+        &args.access.resolve()?,
+        &args.topic,
+        args.queues,
+    )
+    .await?;
     let group = args.group.as_deref().unwrap_or(DEFAULT_GROUP);
     let from = if args.from_first {
         ConsumeFrom::FirstOffset

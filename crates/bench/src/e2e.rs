@@ -19,7 +19,13 @@ use super::produce::{Schedule, Senders};
 use super::{new_run_id, topic};
 
 pub async fn bench(args: &NetBenchArgs, interrupt: CancellationToken) -> Result<Summary> {
-    let queues = topic::ensure(&args.namesrv_addrs(), &args.topic, args.queues).await?;
+    let queues = topic::ensure(
+        &args.namesrv_addrs(),
+        &args.access.resolve()?,
+        &args.topic,
+        args.queues,
+    )
+    .await?;
     let run_id = new_run_id();
     let group = args
         .group

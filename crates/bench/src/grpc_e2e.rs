@@ -34,7 +34,13 @@ const LONG_POLL: Duration = Duration::from_secs(15);
 const ACK: &str = "ack";
 
 pub async fn bench(args: &NetBenchArgs, interrupt: CancellationToken) -> Result<Summary> {
-    topic::ensure(&args.namesrv_addrs(), &args.topic, args.queues).await?;
+    topic::ensure(
+        &args.namesrv_addrs(),
+        &args.access.resolve()?,
+        &args.topic,
+        args.queues,
+    )
+    .await?;
     let run_id = new_run_id();
     let group = args
         .group

@@ -19,7 +19,13 @@ use super::topic;
 
 /// `bench produce --protocol grpc`.
 pub async fn bench(args: &NetBenchArgs, interrupt: CancellationToken) -> Result<Summary> {
-    topic::ensure(&args.namesrv_addrs(), &args.topic, args.queues).await?;
+    topic::ensure(
+        &args.namesrv_addrs(),
+        &args.access.resolve()?,
+        &args.topic,
+        args.queues,
+    )
+    .await?;
     measure(args, interrupt, GrpcSenders::start(args).await?).await
 }
 

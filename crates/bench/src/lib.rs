@@ -9,7 +9,8 @@
 //! The network benches speak the RocketMQ protocol through ferromq's own client, so they measure
 //! any compatible cluster the same way:
 //! - [`produce`], [`consume`], [`e2e`]: the three modes (senders, consumers, both at once);
-//! - [`net_args`]: their options; [`topic`]: creating the bench topic;
+//! - [`net_args`]: their options; [`access`]: credentials and TLS for a secured cluster;
+//!   [`topic`]: creating the bench topic;
 //! - [`stamp`]: the run id, sequence number and due time at the start of each body;
 //! - [`meter`]: live counters, latency histograms and the progress line; [`cpu`]: the bench's own
 //!   CPU time; [`broker_stats`]: the broker's CPU and counters from its `/metrics` (`--metrics`);
@@ -25,6 +26,7 @@
 //! ([`pop_crash_ledger`]).
 #![forbid(unsafe_code)]
 
+mod access;
 pub mod args;
 mod broker_stats;
 mod consume;
@@ -53,6 +55,7 @@ use anyhow::Context as _;
 use serde::Serializer;
 use tokio_util::sync::CancellationToken;
 
+pub use self::access::AccessArgs;
 pub use self::args::{
     BenchCommand, FlushChoice, IoChoice, OutputFormat, StoreBenchArgs, WriterDriver,
 };
@@ -76,6 +79,14 @@ where
 {
     match command {
         BenchCommand::Store(args) => store::run(&args),
+        BenchCommand::Produce(args) | BenchCommand::Consume(args) | BenchCommand::E2e(args)
+            if args.protocol == Protocol::Grpc && args.access.is_set() =>
+        {
+            anyhow::bail!(
+                "--access-key and --tls are not supported with --protocol grpc yet: the bench's \
+                 v5 client is plaintext and unsigned"
+            )
+        }
         BenchCommand::Produce(args) => match args.protocol {
             Protocol::Remoting => run_net(&args, interrupt, |stop| produce::bench(&args, stop)),
             Protocol::Grpc => run_net(&args, interrupt, |stop| grpc_produce::bench(&args, stop)),
@@ -119,15 +130,19 @@ where
         });
         // Scraped around the whole run, topic creation and client start included: a few
         // requests against a run's thousands of messages.
+        let tls = match &args.metrics {
+            Some(_) => args.access.resolve()?.tls,
+            None => None,
+        };
         let before = match &args.metrics {
-            Some(addr) => Some(BrokerSample::scrape(addr, &args.topic).await?),
+            Some(addr) => Some(BrokerSample::scrape(addr, tls.as_ref(), &args.topic).await?),
             None => None,
         };
         let summary = bench(stop).await;
         watcher.abort();
         let mut summary = summary?;
         if let (Some(addr), Some(before)) = (&args.metrics, before) {
-            let after = BrokerSample::scrape(addr, &args.topic).await?;
+            let after = BrokerSample::scrape(addr, tls.as_ref(), &args.topic).await?;
             summary.set_broker(BrokerDelta::between(before, after));
         }
         anyhow::Ok(summary)

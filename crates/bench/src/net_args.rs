@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::access::AccessArgs;
 use crate::args::{parse_body_size, parse_seconds, OutputFormat};
 
 /// `ferromq bench produce|consume|e2e`.
@@ -88,11 +89,15 @@ pub struct NetBenchArgs {
     /// Print no progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// The broker's HTTP listener (`/metrics`; `ferromq dev` prints it as `http=`): scraped
+    /// The broker's HTTP listener (`/metrics`; `ferromq dev` prints it as `http=`; an
+    /// `https://` address is scraped over TLS, trusted as --tls trusts the brokers): scraped
     /// before and after the run, so the summary adds the broker's CPU per message and how far its
     /// message counters of the topic moved.
     #[arg(long = "metrics", value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Credentials and TLS, for a secured cluster.
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 /// The protocol the network benches speak.

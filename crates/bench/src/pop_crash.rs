@@ -194,7 +194,13 @@ async fn crash_run(args: &PopCrashArgs) -> Result<Report> {
             k.restart_s = at.elapsed().as_secs_f64();
         }
         if kills.is_empty() {
-            topic::ensure(std::slice::from_ref(&dev.namesrv), TOPIC, args.queues).await?;
+            topic::ensure(
+                std::slice::from_ref(&dev.namesrv),
+                &crate::access::Access::default(),
+                TOPIC,
+                args.queues,
+            )
+            .await?;
         }
         info!(grpc = %dev.grpc, pid = ?dev.pid(), "broker ready");
         let epoch = Epoch::start(&dev.grpc, &group, args, &ledger, invisible).await?;

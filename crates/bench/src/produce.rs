@@ -179,7 +179,13 @@ impl SendSide for Senders {
 
 /// `bench produce`: sends until the schedule ends, measuring each send from its due time.
 pub async fn bench(args: &NetBenchArgs, interrupt: CancellationToken) -> Result<Summary> {
-    topic::ensure(&args.namesrv_addrs(), &args.topic, args.queues).await?;
+    topic::ensure(
+        &args.namesrv_addrs(),
+        &args.access.resolve()?,
+        &args.topic,
+        args.queues,
+    )
+    .await?;
     measure(args, interrupt, Senders::start(args).await?).await
 }
 
@@ -227,10 +233,13 @@ pub struct Senders {
 impl Senders {
     /// Starts `--clients` producers; nothing is sent yet.
     pub async fn start(args: &NetBenchArgs) -> Result<Senders> {
+        let access = args.access.resolve()?;
         let mut clients = Vec::new();
         for i in 0..args.client_count() {
             let producer = Producer::start(ProducerConfig {
                 namesrv_addrs: args.namesrv_addrs(),
+                tls: access.tls.clone(),
+                credentials: access.credentials.clone(),
                 group: PRODUCER_GROUP.to_owned(),
                 default_topic_queue_nums: i32::try_from(args.queues).unwrap_or(i32::MAX),
                 instance_name: Some(format!("bench-{}-{i}", std::process::id())),

@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use ferromq_client::admin::{Admin, AdminConfig, TopicSpec};
+use ferromq_client::ClientError;
 use ferromq_remoting::body::route::TopicRouteData;
 use ferromq_remoting::ResponseCode;
 use tracing::{info, warn};
+
+use crate::access::Access;
 
 /// How long the new topic may take to appear in the name servers' routes (brokers re-register
 /// as soon as their topic table changes, so this is normally milliseconds).
@@ -15,15 +18,39 @@ const ROUTE_WAIT: Duration = Duration::from_secs(15);
 const ROUTE_POLL: Duration = Duration::from_millis(20);
 
 /// Makes sure `topic` exists; returns its readable queue count over all brokers.
-pub async fn ensure(namesrv_addrs: &[String], topic: &str, queues: u32) -> Result<u32> {
-    let admin = Admin::start(AdminConfig {
-        namesrv_addrs: namesrv_addrs.to_vec(),
-        ..AdminConfig::default()
-    })
+pub async fn ensure(
+    namesrv_addrs: &[String],
+    access: &Access,
+    topic: &str,
+    queues: u32,
+) -> Result<u32> {
+    let admin = Admin::start_signed(
+        AdminConfig {
+            namesrv_addrs: namesrv_addrs.to_vec(),
+            tls: access.tls.clone(),
+            ..AdminConfig::default()
+        },
+        access.credentials.clone(),
+    )
     .await?;
     let result = ensure_with(&admin, topic, queues).await;
     admin.shutdown().await;
-    result
+    match result {
+        Err(e) if access.credentials.is_none() && refused(&e) => Err(e.context(
+            "the broker refused an unsigned request: it has authentication on; pass \
+             --access-key and --secret-key",
+        )),
+        other => other,
+    }
+}
+
+/// Whether a broker answered NO_PERMISSION somewhere in `error`'s chain.
+fn refused(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<ClientError>()
+            .is_some_and(|e| e.code() == Some(ResponseCode::NO_PERMISSION))
+    })
 }
 
 async fn ensure_with(admin: &Admin, topic: &str, queues: u32) -> Result<u32> {

@@ -58,6 +58,9 @@ pub struct ClientOptions {
     /// Signs every request (a broker's `innerClientAuthenticationCredentials`), for controllers
     /// that authenticate brokers.
     pub credentials: Option<Credentials>,
+    /// TLS towards the controllers (a broker's `tls.enable`), for controllers whose port takes
+    /// TLS; `None`: plaintext.
+    pub tls: Option<ferromq_net::ClientTls>,
 }
 
 impl Default for ClientOptions {
@@ -67,6 +70,7 @@ impl Default for ClientOptions {
             rounds: 10,
             round_pause: Duration::from_millis(300),
             credentials: None,
+            tls: None,
         }
     }
 }
@@ -91,6 +95,7 @@ impl ControllerClient {
     pub fn with_options(addrs: Vec<String>, options: ClientOptions) -> Self {
         let pool = ClientPool::new(ClientConfig {
             connect_timeout: options.request_timeout,
+            tls: options.tls.clone(),
             ..ClientConfig::default()
         });
         Self {

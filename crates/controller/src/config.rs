@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use ferromq_auth::inner::InnerCredentials;
+use ferromq_net::{TlsClientConfig, TlsServerConfig};
 use serde::{Deserialize, Serialize};
 
 /// One member of the controller Raft group: `id@host:port` (also in config files).
@@ -91,6 +92,13 @@ pub struct ControllerConfig {
     /// controller also signs its own Raft messages and role-change notifications with it.
     #[serde(alias = "innerClientAuthenticationCredentials")]
     pub inner_client_authentication_credentials: Option<InnerCredentials>,
+    /// TLS on this controller's port (a `[tls]` table, as the name server's): `mode`
+    /// `disabled` (the default), `permissive` or `enforcing`, the certificate files (a
+    /// self-signed certificate without them) and client-certificate verification.
+    pub tls: TlsServerConfig,
+    /// TLS of this controller's own connections: Raft messages to the other controllers (which
+    /// an enforcing peer needs) and role-change notifications to brokers. `None`: plaintext.
+    pub tls_client: Option<TlsClientConfig>,
 }
 
 impl Default for ControllerConfig {
@@ -108,6 +116,8 @@ impl Default for ControllerConfig {
             snapshot_every: 1000,
             authentication_enabled: false,
             inner_client_authentication_credentials: None,
+            tls: TlsServerConfig::default(),
+            tls_client: None,
         }
     }
 }

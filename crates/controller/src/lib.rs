@@ -38,7 +38,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ferromq_net::{ClientConfig, ClientPool, ConnectionConfig, ServerHandle, ServiceHandle};
+use ferromq_net::{
+    ClientConfig, ClientPool, ClientTls, ConnectionConfig, ServerHandle, ServerTls, ServiceHandle,
+};
 use openraft::{BasicNode, RaftMetrics, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -68,6 +70,9 @@ pub enum ControllerError {
     Io(#[from] std::io::Error),
     #[error("raft: {0}")]
     Raft(String),
+    /// The `tls` or `tls_client` settings cannot be used (files, modes).
+    #[error("controller TLS: {0}")]
+    Tls(#[from] ferromq_net::tls::TlsError),
 }
 
 /// A running controller; [`shutdown`](Self::shutdown) stops everything it started.
@@ -107,9 +112,16 @@ impl Controller {
         let log_store = LogStore::open(&config.data_dir)?;
         let state_machine = StateMachine::open(&config.data_dir)?;
         let applied = state_machine.applied();
+        let server_tls = ServerTls::from_config(&config.tls)?.map(Arc::new);
+        let client_tls = config
+            .tls_client
+            .as_ref()
+            .map(ClientTls::from_config)
+            .transpose()?;
         let pool = ClientPool::new(ClientConfig {
             // A peer that does not accept quickly is treated as down; Raft retries it.
             connect_timeout: config.raft_election_timeout,
+            tls: client_tls,
             ..ClientConfig::default()
         });
         let raft_config = openraft::Config {
@@ -142,10 +154,11 @@ impl Controller {
             pool: pool.clone(),
             auth,
         });
-        let server = ferromq_net::serve(
+        let server = ferromq_net::serve_tls(
             listener,
             Arc::new(ControllerHandler::new(node.clone())),
             ConnectionConfig::default(),
+            server_tls,
         )?;
         let lowest = members.iter().map(|p| p.id).min();
         let initialized = raft

@@ -109,6 +109,12 @@ pub struct DevArgs {
     /// config's `tls.server.*` settings or a self-signed one generated at start.
     #[arg(long, value_name = "MODE", default_value = "disabled")]
     pub tls: TlsMode,
+    /// HTTPS on the HTTP listener, with the same certificate as the remoting ports (the broker
+    /// config's `tls.server.*` files, or a self-signed one generated at start): `disabled`
+    /// (plaintext HTTP), `permissive` (HTTPS and plaintext HTTP on one port) or `enforcing`
+    /// (HTTPS only). Independent of `--tls`.
+    #[arg(long, value_name = "MODE", default_value = "disabled")]
+    pub http_tls: TlsMode,
 }
 
 /// `dev --master-role`.
@@ -188,6 +194,9 @@ mod tests {
         assert_eq!(dev.tls, TlsMode::Disabled);
         let cli = Cli::try_parse_from(["ferromq", "dev", "--tls", "enforcing"]).expect("tls");
         assert!(matches!(cli.command, Command::Dev(d) if d.tls == TlsMode::Enforcing));
+        let cli =
+            Cli::try_parse_from(["ferromq", "dev", "--http-tls", "permissive"]).expect("http tls");
+        assert!(matches!(cli.command, Command::Dev(d) if d.http_tls == TlsMode::Permissive));
         assert!(Cli::try_parse_from(["ferromq", "dev", "--tls", "strict"]).is_err());
         let cli =
             Cli::try_parse_from(["ferromq", "dev", "--cluster", "2", "--master-role", "async"])

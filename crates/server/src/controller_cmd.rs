@@ -147,6 +147,27 @@ mod tests {
         assert_eq!(toml_config.controller_peers[1].addr, "h:3");
         assert_eq!(toml_config.master_timeout, Duration::from_secs(4));
         assert!(toml::from_str::<ControllerConfig>("no_such_key = 1").is_err());
+        // The TLS tables security.md documents.
+        let tls: ControllerConfig = toml::from_str(
+            "[tls]\nmode = \"enforcing\"\ncert_path = \"c.pem\"\nkey_path = \"k.pem\"\n\
+             [tls_client]\ntrust = { ca_file = \"ca.pem\" }\n",
+        )
+        .expect("tls toml");
+        assert_eq!(tls.tls.mode, ferromq_net::TlsMode::Enforcing);
+        assert_eq!(
+            tls.tls.cert_path.as_deref(),
+            Some(std::path::Path::new("c.pem"))
+        );
+        assert_eq!(
+            tls.tls_client.map(|c| c.trust),
+            Some(ferromq_net::tls::ServerTrust::CaFile("ca.pem".into()))
+        );
+        let trust_all: ControllerConfig =
+            toml::from_str("[tls_client]\ntrust = \"insecure_trust_all\"\n").expect("trust all");
+        assert_eq!(
+            trust_all.tls_client.map(|c| c.trust),
+            Some(ferromq_net::tls::ServerTrust::InsecureTrustAll)
+        );
         let bad = Wrapper::parse_from(["x", "--id", "4", "--peers", "1@127.0.0.1:9878"]);
         assert!(load_config(&bad.args).is_err());
     }

@@ -37,6 +37,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         ..NameServerConfig::default()
     };
     let tls_mode = broker_config.tls.mode;
+    // The HTTP listener serves the remoting listener's certificate (`--http-tls`).
+    let http_tls = broker_config.tls.clone();
     signals::runtime()?.block_on(async move {
         let ns_listener = ferromq_net::listen::bind(args.namesrv_listen)
             .with_context(|| format!("binding the name server to {}", args.namesrv_listen))?;
@@ -85,7 +87,12 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             };
             std::net::SocketAddr::from(([127, 0, 0, 1], port))
         });
-        let http = match http::start(http_listen, ferromq_http::Target::Broker(broker.service())) {
+        let http = match http::start_tls(
+            http_listen,
+            ferromq_http::Target::Broker(broker.service()),
+            &http_tls,
+            args.http_tls,
+        ) {
             Ok(h) => h,
             Err(e) => {
                 grpc.shutdown().await;
@@ -99,12 +106,14 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         // Scripts parse `namesrv=` and `broker=`: new fields go at the end.
         writeln!(
             out,
-            "ferromq dev ready: namesrv={} broker={} data={} grpc={} http={} tls={tls_mode}",
+            "ferromq dev ready: namesrv={} broker={} data={} grpc={} http={} tls={tls_mode} \
+             http_tls={}",
             ns.local_addr(),
             broker.local_addr(),
             args.data_dir.display(),
             grpc.local_addr(),
-            http.local_addr()
+            http.local_addr(),
+            args.http_tls
         )?;
         out.flush()?;
         drop(out);

@@ -79,6 +79,9 @@ pub(crate) async fn run(state: Arc<State>, token: CancellationToken) {
                 .inner_client_authentication_credentials
                 .as_ref()
                 .map(InnerCredentials::credentials),
+            // Plaintext towards the controllers for now, even with `tls.enable`: a controller's
+            // port takes TLS only when its own `tls` settings say so.
+            tls: None,
         },
     );
     let mut agent = Agent {
