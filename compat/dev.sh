@@ -103,6 +103,35 @@ compat_start_dev() {
     http="$(compat_ready_field "$ready" http)"
 }
 
+# compat_start_acl_dev NAME: as compat_start_dev NAME, with authentication and authorization on and
+# a super user `NAME-root` with a random secret (`$root_user`, `$root_secret`), which compat_admin
+# signs with.
+compat_start_acl_dev() {
+    local name=$1
+    root_user="$name-root"
+    root_secret="root-$RANDOM$RANDOM"
+    compat_work "$name"
+    cat >"$work/broker.conf" <<CONF
+authenticationEnabled=true
+authorizationEnabled=true
+initAuthenticationUser={"username":"$root_user","password":"$root_secret"}
+CONF
+    compat_start_dev "$name" --config "$work/broker.conf"
+}
+
+# compat_admin ARGS...: `ferromq admin` against the started dev, signed as its super user.
+compat_admin() {
+    "$ferromq" admin -n "$namesrv" --accessKey "$root_user" --secretKey "$root_secret" "$@" >/dev/null
+}
+
+# compat_acl_user USER SECRET TOPICS GROUPS: a normal user allowed to publish and subscribe the
+# topic resource TOPICS (`Topic:x` or `Topic:x*`) with the group resource GROUPS.
+compat_acl_user() {
+    compat_admin createUser -b "$broker" -u "$1" -p "$2"
+    compat_admin createAcl -b "$broker" -s "User:$1" -r "$3" -a Pub,Sub -d Allow
+    compat_admin createAcl -b "$broker" -s "User:$1" -r "$4" -a Sub -d Allow
+}
+
 # compat_start_target NAME "$@": the runners' common first step. With `--apache` as the first
 # argument (or COMPAT_TARGET=apache) starts Apache RocketMQ (compat/apache/start.sh) instead of
 # `ferromq dev` and sets namesrv and broker from it; COMPAT_NAMESRV (and COMPAT_BROKER) name a cluster

@@ -15,22 +15,8 @@ repo="$(cd "$here/../.." && pwd)"
 # shellcheck source=../dev.sh
 source "$repo/compat/dev.sh"
 
-root_user=compat-root
-root_secret="root-$RANDOM$RANDOM"
-compat_work java-acl
-cat >"$work/broker.conf" <<CONF
-authenticationEnabled=true
-authorizationEnabled=true
-initAuthenticationUser={"username":"$root_user","password":"$root_secret"}
-CONF
-compat_start_dev java-acl --config "$work/broker.conf"
-
-admin() {
-    "$ferromq" admin -n "$namesrv" --accessKey "$root_user" --secretKey "$root_secret" "$@" >/dev/null
-}
-admin createUser -b "$broker" -u compat-alice -p alice-secret-1
-admin createAcl -b "$broker" -s User:compat-alice -r 'Topic:AclOpen*' -a Pub,Sub -d Allow
-admin createAcl -b "$broker" -s User:compat-alice -r 'Group:AclGroup*' -a Sub -d Allow
+compat_start_acl_dev java-acl
+compat_acl_user compat-alice alice-secret-1 'Topic:AclOpen*' 'Group:AclGroup*'
 
 # The 4.x clients' AclClientRPCHook is in rocketmq-acl; 5.3's is inside rocketmq-client.
 acl_hook=(-Pacl-hook)

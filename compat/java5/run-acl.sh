@@ -14,25 +14,11 @@ repo="$(cd "$here/../.." && pwd)"
 # shellcheck source=../dev.sh
 source "$repo/compat/dev.sh"
 
-root_user=compat5-root
-root_secret="root-$RANDOM$RANDOM"
-compat_work java5-acl
-cat >"$work/broker.conf" <<CONF
-authenticationEnabled=true
-authorizationEnabled=true
-initAuthenticationUser={"username":"$root_user","password":"$root_secret"}
-CONF
-compat_start_dev java5-acl --config "$work/broker.conf"
-
-admin() {
-    "$ferromq" admin -n "$namesrv" --accessKey "$root_user" --secretKey "$root_secret" "$@" >/dev/null
-}
+compat_start_acl_dev java5-acl
 for topic in AclOpen5 AclDenied5; do
-    admin updateTopic -b "$broker" -t "$topic" -r 4 -w 4 -a +message.type=NORMAL
+    compat_admin updateTopic -b "$broker" -t "$topic" -r 4 -w 4 -a +message.type=NORMAL
 done
-admin createUser -b "$broker" -u compat5-alice -p alice-secret-5
-admin createAcl -b "$broker" -s User:compat5-alice -r Topic:AclOpen5 -a Pub,Sub -d Allow
-admin createAcl -b "$broker" -s User:compat5-alice -r 'Group:AclGroup5-*' -a Sub -d Allow
+compat_acl_user compat5-alice alice-secret-5 Topic:AclOpen5 'Group:AclGroup5-*'
 
 compat_run mvn -B -q -Dstyle.color=never test -Dgrpc="$grpc" -Dnamesrv="$namesrv" -Dcompat.acl=true \
     -Dcompat.acl.user=compat5-alice:alice-secret-5 -Dtest=AclTest "$@"

@@ -15,30 +15,14 @@ repo="$(cd "$here/../.." && pwd)"
 # shellcheck source=../dev.sh
 source "$repo/compat/dev.sh"
 
-if ! cmp -s "$here/package-lock.json" "$here/node_modules/.installed-package-lock.json"; then
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$here/package-lock.json" "$here/node_modules/.installed-package-lock.json"
-fi
+# shellcheck source=install.sh
+source "$here/install.sh"
 
-root_user=node-root
-root_secret="root-$RANDOM$RANDOM"
-compat_work node-acl
-cat >"$work/broker.conf" <<CONF
-authenticationEnabled=true
-authorizationEnabled=true
-initAuthenticationUser={"username":"$root_user","password":"$root_secret"}
-CONF
-compat_start_dev node-acl --config "$work/broker.conf"
-
-admin() {
-    "$ferromq" admin -n "$namesrv" --accessKey "$root_user" --secretKey "$root_secret" "$@" >/dev/null
-}
+compat_start_acl_dev node-acl
 for topic in node-acl-open node-acl-denied; do
-    admin updateTopic -b "$broker" -t "$topic" -r 4 -w 4 -a +message.type=NORMAL
+    compat_admin updateTopic -b "$broker" -t "$topic" -r 4 -w 4 -a +message.type=NORMAL
 done
-admin createUser -b "$broker" -u node-alice -p alice-secret-node
-admin createAcl -b "$broker" -s User:node-alice -r Topic:node-acl-open -a Pub,Sub -d Allow
-admin createAcl -b "$broker" -s User:node-alice -r 'Group:node-acl-*' -a Sub -d Allow
+compat_acl_user node-alice alice-secret-node Topic:node-acl-open 'Group:node-acl-*'
 
 compat_run env HOME="$work" FERROMQ_GRPC="$grpc" FERROMQ_ACL_USER=node-alice:alice-secret-node \
     node --test --test-force-exit --test-reporter=spec "$@" acl.test.js

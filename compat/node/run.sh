@@ -17,11 +17,8 @@ repo="$(cd "$here/../.." && pwd)"
 # shellcheck source=../dev.sh
 source "$repo/compat/dev.sh"
 
-# (re)installed when missing or when package-lock.json changed since
-if ! cmp -s "$here/package-lock.json" "$here/node_modules/.installed-package-lock.json"; then
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$here/package-lock.json" "$here/node_modules/.installed-package-lock.json"
-fi
+# shellcheck source=install.sh
+source "$here/install.sh"
 
 compat_work node
 # Transaction checks every second for half messages older than 3 s, so the check-back scenario does

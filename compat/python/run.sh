@@ -17,14 +17,8 @@ repo="$(cd "$here/../.." && pwd)"
 # shellcheck source=../dev.sh
 source "$repo/compat/dev.sh"
 
-venv="$here/.venv"
-# (re)installed when missing or when requirements.txt changed since
-if ! cmp -s "$here/requirements.txt" "$venv/installed-requirements.txt"; then
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
-    cp "$here/requirements.txt" "$venv/installed-requirements.txt"
-fi
+# shellcheck source=venv.sh
+source "$here/venv.sh"
 
 compat_work python
 # Transaction checks every second for half messages older than 3 s, so the check-back scenario does
