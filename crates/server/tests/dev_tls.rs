@@ -1,5 +1,6 @@
 //! `ferromq dev --tls enforcing` as a user runs it: the ready line says so, `ferromq admin --tls`
-//! reaches the cluster, plaintext does not, and a TLS client sends and pulls a message.
+//! reaches the cluster, plaintext does not, and a TLS client sends and pulls a message; with
+//! `--cluster` the brokers of every group register over TLS too.
 
 mod common;
 
@@ -108,5 +109,20 @@ async fn dev_enforcing_tls_serves_tls_clients_only() {
         "plaintext is closed"
     );
     client.shutdown().await;
+    dev.stop();
+}
+
+/// `dev --cluster 1 --tls enforcing`: the brokers in controller mode register with the enforcing
+/// name server over TLS too, so the cluster becomes ready and lists master and replica.
+#[test]
+fn dev_cluster_with_enforcing_tls_registers_every_broker_over_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = Dev::start(dir.path(), &["--cluster", "1", "--tls", "enforcing"]);
+    let ns = dev.field("namesrv");
+    let group = dev.field("broker-a");
+    let (master, replica) = group.split_once('/').expect("master/replica");
+    let (code, out) = admin(&ns, &["--tls", "--tls-insecure", "clusterList"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(master) && out.contains(replica), "{out}");
     dev.stop();
 }

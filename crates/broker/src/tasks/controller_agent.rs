@@ -84,12 +84,19 @@ pub(crate) async fn run(state: Arc<State>, token: CancellationToken) {
             tls: None,
         },
     );
+    // Registrations with the name servers and requests to the master go as the broker's own
+    // outgoing requests do: over TLS when `tls_client` says so (an enforcing name server takes
+    // nothing else).
+    let pool = ClientPool::new(ClientConfig {
+        tls: state.outgoing_tls.clone(),
+        ..ClientConfig::default()
+    });
     let mut agent = Agent {
         own: u64::try_from(state.config.broker_id).unwrap_or_default(),
         lease: Duration::from_millis(state.config.controller_lease_ms),
         state,
         controllers,
-        pool: ClientPool::new(ClientConfig::default()),
+        pool,
         registered: false,
         info: None,
         follower: None,
