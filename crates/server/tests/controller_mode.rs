@@ -33,18 +33,23 @@ async fn eventually(what: &str, cond: impl FnMut() -> bool) {
     ferromq_testkit::eventually_holds(T, what, cond).await;
 }
 
-async fn start_controller(dir: &Path, listener: TcpListener, unclean: bool) -> ControllerHandle {
-    let config = ControllerConfig {
+/// A fast-deciding controller, its settings changed by `tweak`.
+async fn start_controller(
+    dir: &Path,
+    listener: TcpListener,
+    tweak: impl FnOnce(&mut ControllerConfig),
+) -> ControllerHandle {
+    let mut config = ControllerConfig {
         node_id: 1,
         data_dir: dir.to_owned(),
         master_timeout: Duration::from_millis(1500),
         check_interval: Duration::from_millis(100),
-        enable_elect_unclean_master: unclean,
         raft_heartbeat_interval: Duration::from_millis(50),
         raft_election_timeout: Duration::from_millis(300),
         write_timeout: Duration::from_millis(1500),
         ..ControllerConfig::default()
     };
+    tweak(&mut config);
     Controller::start(config, listener)
         .await
         .expect("controller starts")
@@ -59,6 +64,11 @@ struct Env {
 
 impl Env {
     async fn start(unclean: bool) -> Self {
+        Self::start_with(|c| c.enable_elect_unclean_master = unclean).await
+    }
+
+    /// A name server and a controller whose settings `tweak` changes.
+    async fn start_with(tweak: impl FnOnce(&mut ControllerConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let ns = NameServer::start(
             NameServerConfig::default(),
@@ -67,7 +77,7 @@ impl Env {
         .expect("ns starts");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let controller_addr = listener.local_addr().expect("addr");
-        let controller = start_controller(&dir.path().join("controller"), listener, unclean).await;
+        let controller = start_controller(&dir.path().join("controller"), listener, tweak).await;
         Env {
             ns,
             controller: Some(controller),
@@ -287,7 +297,7 @@ async fn a_master_no_controller_confirms_stops_taking_sends_until_confirmed_agai
         .await
         .expect("rebind");
     env.controller =
-        Some(start_controller(&env.dir.path().join("controller"), listener, false).await);
+        Some(start_controller(&env.dir.path().join("controller"), listener, |_| {}).await);
     ferromq_testkit::eventually(T, "the master to take sends again", || async {
         let codes = send_all(&c, ["after".to_owned()]).await;
         (codes[0] == ResponseCode::SUCCESS).then_some(())
@@ -451,13 +461,16 @@ async fn a_promoted_replica_does_not_deliver_again_what_the_old_master_delivered
 /// it, the controller its role-change notices, and it is the brokers' super user.
 const INNER: (&str, &str) = ("cluster-inner", "inner-secret");
 
-fn signed(mut cmd: RemotingCommand) -> RemotingCommand {
+/// The inner user's name with `secret` (the right one: `INNER.1`).
+fn inner_with(secret: &str) -> ferromq_broker::config::auth::InnerCredentials {
     ferromq_broker::config::auth::InnerCredentials {
         access_key: INNER.0.into(),
-        secret_key: INNER.1.into(),
+        secret_key: secret.into(),
     }
-    .credentials()
-    .sign(&mut cmd);
+}
+
+fn signed(mut cmd: RemotingCommand) -> RemotingCommand {
+    inner_with(INNER.1).credentials().sign(&mut cmd);
     cmd
 }
 
@@ -467,42 +480,16 @@ fn signed(mut cmd: RemotingCommand) -> RemotingCommand {
 /// registration that is unsigned, or signed with a wrong secret, is refused and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_authentication_on_brokers_sign_their_way_through_election_and_failover() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ns = NameServer::start(
-        NameServerConfig::default(),
-        TcpListener::bind("127.0.0.1:0").await.expect("bind ns"),
-    )
-    .expect("ns starts");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let controller_addr = listener.local_addr().expect("addr");
-    let controller = Controller::start(
-        ControllerConfig {
-            node_id: 1,
-            data_dir: dir.path().join("controller"),
-            master_timeout: Duration::from_millis(1500),
-            check_interval: Duration::from_millis(100),
-            raft_heartbeat_interval: Duration::from_millis(50),
-            raft_election_timeout: Duration::from_millis(300),
-            write_timeout: Duration::from_millis(1500),
-            authentication_enabled: true,
-            inner_client_authentication_credentials: Some(
-                ferromq_controller::config::InnerCredentials {
-                    access_key: INNER.0.into(),
-                    secret_key: INNER.1.into(),
-                },
-            ),
-            ..ControllerConfig::default()
-        },
-        listener,
-    )
-    .await
-    .expect("controller starts");
-    let env = Env {
-        ns,
-        controller: Some(controller),
-        controller_addr,
-        dir,
-    };
+    let env = Env::start_with(|c| {
+        c.authentication_enabled = true;
+        c.inner_client_authentication_credentials =
+            Some(ferromq_controller::config::InnerCredentials {
+                access_key: INNER.0.into(),
+                secret_key: INNER.1.into(),
+            });
+    })
+    .await;
+    let controller_addr = env.controller_addr;
     let secured = |id: i64| {
         let mut c = env.config(id);
         c.authentication_enabled = true;
@@ -511,11 +498,7 @@ async fn with_authentication_on_brokers_sign_their_way_through_election_and_fail
             username: INNER.0.into(),
             password: INNER.1.into(),
         });
-        c.inner_client_authentication_credentials =
-            Some(ferromq_broker::config::auth::InnerCredentials {
-                access_key: INNER.0.into(),
-                secret_key: INNER.1.into(),
-            });
+        c.inner_client_authentication_credentials = Some(inner_with(INNER.1));
         c
     };
     let start = |id: i64| {
@@ -547,12 +530,7 @@ async fn with_authentication_on_brokers_sign_their_way_through_election_and_fail
             .with_ext("brokerId", "1")
     };
     let mut forged = register();
-    ferromq_broker::config::auth::InnerCredentials {
-        access_key: INNER.0.into(),
-        secret_key: "not-the-secret".into(),
-    }
-    .credentials()
-    .sign(&mut forged);
+    inner_with("not-the-secret").credentials().sign(&mut forged);
     for cmd in [register(), forged] {
         let resp = call(&intruder, cmd).await;
         assert_eq!(
