@@ -18,7 +18,7 @@ use super::BrokerService;
 const PEER_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Another broker of the cluster.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerBroker {
     pub cluster: String,
@@ -84,15 +84,7 @@ impl BrokerService {
                 broker_name: name,
                 broker_id: id,
                 addr,
-                role: String::new(),
-                epoch: 0,
-                log_bytes: 0,
-                tps_in: 0.0,
-                tps_out: 0.0,
-                version: String::new(),
-                started_ms: 0,
-                topics: 0,
-                error: None,
+                ..PeerBroker::default()
             };
             match self.runtime_info(pool, &peer.addr).await {
                 Ok(table) => fill(&mut peer, &table),
@@ -185,21 +177,7 @@ mod tests {
             "brokerVersionDesc":"V5_3_3","bootTimestamp":"1700000000000","topicCount":"7"}}"#,
         )
         .expect("table");
-        let mut p = PeerBroker {
-            cluster: String::new(),
-            broker_name: String::new(),
-            broker_id: 1,
-            addr: String::new(),
-            role: String::new(),
-            epoch: 0,
-            log_bytes: 0,
-            tps_in: 0.0,
-            tps_out: 0.0,
-            version: String::new(),
-            started_ms: 0,
-            topics: 0,
-            error: None,
-        };
+        let mut p = PeerBroker::default();
         fill(&mut p, &table);
         assert_eq!(p.role, "SLAVE");
         assert_eq!(p.epoch, 3);
