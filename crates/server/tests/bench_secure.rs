@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::Dev;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use serde_json::Value;
 
 const ROOT_SECRET: &str = "root-secret-12345";
@@ -180,26 +179,10 @@ fn bench_signs_with_credentials_against_a_broker_with_authentication() {
     dev.stop();
 }
 
-/// A CA and a certificate for 127.0.0.1 it signed, as PEM files in `dir`: `ca.pem`, `server.pem`,
-/// `server.key`.
-fn write_pki(dir: &Path) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca");
-    let key = KeyPair::generate().expect("key");
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("params")
-        .signed_by(&key, &ca)
-        .expect("sign");
-    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
-    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write");
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
-}
-
 #[test]
 fn bench_connects_over_tls_to_an_enforcing_broker() {
     let pki = tempfile::tempdir().expect("tempdir");
-    write_pki(pki.path());
+    common::write_pki(pki.path());
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = start_dev(
         dir.path(),
@@ -236,7 +219,7 @@ fn bench_connects_over_tls_to_an_enforcing_broker() {
     bench_err("produce", &namesrv, &["-t", "TlsBench", "--messages", "10"]);
     // A CA that did not sign the broker's certificate: refused.
     let other = tempfile::tempdir().expect("tempdir");
-    write_pki(other.path());
+    common::write_pki(other.path());
     let other_ca = other.path().join("ca.pem");
     bench_err(
         "produce",

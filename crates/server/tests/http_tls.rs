@@ -11,27 +11,10 @@ use std::time::Duration;
 use common::Dev;
 use ferromq_net::tls::ByteStream;
 use ferromq_net::{ClientTls, TlsClientConfig};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 const T: Duration = Duration::from_secs(10);
-
-/// A CA and a certificate for 127.0.0.1 it signed, as PEM files in `dir`: `ca.pem`, `server.pem`,
-/// `server.key`.
-fn write_pki(dir: &Path) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca");
-    let key = KeyPair::generate().expect("key");
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("params")
-        .signed_by(&key, &ca)
-        .expect("sign");
-    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
-    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write");
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
-}
 
 /// `ferromq dev` whose broker.conf names the certificate in `pki`, with `extra` arguments.
 fn start_dev(data: &Path, pki: &Path, extra: &[&str]) -> Dev {
@@ -71,7 +54,7 @@ async fn get(addr: &str, tls: Option<&ClientTls>, path: &str) -> std::io::Result
 #[tokio::test(flavor = "multi_thread")]
 async fn enforcing_https_serves_metrics_and_health_to_a_trusting_client_only() {
     let pki = tempfile::tempdir().expect("tempdir");
-    write_pki(pki.path());
+    common::write_pki(pki.path());
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = start_dev(dir.path(), pki.path(), &["--http-tls", "enforcing"]);
     assert_eq!(dev.field("http_tls"), "enforcing", "{}", dev.ready);
@@ -106,7 +89,7 @@ async fn enforcing_https_serves_metrics_and_health_to_a_trusting_client_only() {
     assert!(!plain.contains("process_cpu"), "{plain}");
     // A client that does not trust the CA: the handshake fails, nothing is read.
     let other = tempfile::tempdir().expect("tempdir");
-    write_pki(other.path());
+    common::write_pki(other.path());
     let untrusted = get(
         &http,
         Some(&trusting(&other.path().join("ca.pem"))),
@@ -128,7 +111,7 @@ async fn enforcing_https_serves_metrics_and_health_to_a_trusting_client_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn permissive_serves_https_and_plaintext_on_one_port() {
     let pki = tempfile::tempdir().expect("tempdir");
-    write_pki(pki.path());
+    common::write_pki(pki.path());
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = start_dev(
         dir.path(),
@@ -150,7 +133,7 @@ async fn permissive_serves_https_and_plaintext_on_one_port() {
 #[test]
 fn without_http_tls_the_listener_stays_plaintext() {
     let pki = tempfile::tempdir().expect("tempdir");
-    write_pki(pki.path());
+    common::write_pki(pki.path());
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = start_dev(dir.path(), pki.path(), &["--tls", "enforcing"]);
     assert_eq!(dev.field("http_tls"), "disabled", "{}", dev.ready);
@@ -166,7 +149,7 @@ fn without_http_tls_the_listener_stays_plaintext() {
 #[test]
 fn bench_scrapes_metrics_over_https() {
     let pki = tempfile::tempdir().expect("tempdir");
-    write_pki(pki.path());
+    common::write_pki(pki.path());
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = start_dev(
         dir.path(),
