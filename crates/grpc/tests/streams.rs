@@ -1,5 +1,8 @@
 //! Many idle long polls on one endpoint, and a client that vanishes in the middle of one.
 
+// Its own test binary, not a module of `it`: it counts the process's open descriptors, which
+// tests running beside it in one process would change.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

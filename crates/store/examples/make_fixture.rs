@@ -2,7 +2,7 @@
 //! The test `tests/fixtures.rs` reads the committed copy back, so a change to any file format that
 //! breaks existing stores fails a test instead of a user's upgrade.
 
-#[path = "../tests/fixture_support/mod.rs"]
+#[path = "../tests/it/fixture_support/mod.rs"]
 mod fixture_support;
 
 use ferromq_model::properties::{self, keys};
