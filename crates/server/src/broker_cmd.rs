@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use crate::cli::BrokerArgs;
 use crate::grpc;
+use crate::http;
 use crate::signals;
 
 /// Reads the broker config (broker.conf or TOML), or the defaults.
@@ -53,6 +54,7 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
             ),
             None => None,
         };
+        let mut http_tls = http::server_tls(&config.tls, args.http_tls)?;
         let mut http: Option<ferromq_http::HttpHandle> = None;
         let grpc_tls = grpc::tls_files(&config);
         let mut endpoint: Option<ferromq_grpc::GrpcHandle> = None;
@@ -90,10 +92,10 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
                 if let Some(h) = &http {
                     h.serve(target);
                 } else if let Some(l) = http_listener.take() {
-                    match ferromq_http::HttpServer::start(l, target) {
+                    match http::serve(l, target, http_tls.take()) {
                         Ok(h) => http = Some(h),
                         Err(e) => {
-                            failed = Some(e.into());
+                            failed = Some(e);
                             let _ = stop_tx.send(true);
                             return;
                         }
@@ -105,7 +107,7 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
                     .unwrap_or_default();
                 let http_field = http
                     .as_ref()
-                    .map(|h| format!(" http={}", h.local_addr()))
+                    .map(|h| format!(" http={} http_tls={}", h.local_addr(), args.http_tls))
                     .unwrap_or_default();
                 println!(
                     "ferromq broker ready: listen={} advertised={}{grpc}{http_field}",

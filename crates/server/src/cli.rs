@@ -49,6 +49,11 @@ pub struct NamesrvArgs {
     /// Serve `/metrics`, `/healthz` and `/readyz` over HTTP on this address [default: none].
     #[arg(long, value_name = "ADDR")]
     pub http_listen: Option<SocketAddr>,
+    /// HTTPS on the HTTP listener, with the remoting port's certificate (the config's TLS
+    /// certificate files, or a self-signed one generated at start): `disabled` (plaintext HTTP),
+    /// `permissive` (HTTPS and plaintext HTTP on one port) or `enforcing` (HTTPS only).
+    #[arg(long, value_name = "MODE", default_value = "disabled")]
+    pub http_tls: TlsMode,
 }
 
 /// `ferromq broker`.
@@ -64,6 +69,12 @@ pub struct BrokerArgs {
     /// Address to listen on (overrides `listenPort`).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// HTTPS on the HTTP listener (`metricsListenPort`), with the remoting port's certificate
+    /// (`tls.server.certPath`/`keyPath`, or a self-signed one generated at start): `disabled`
+    /// (plaintext HTTP), `permissive` (HTTPS and plaintext HTTP on one port) or `enforcing`
+    /// (HTTPS only).
+    #[arg(long, value_name = "MODE", default_value = "disabled")]
+    pub http_tls: TlsMode,
 }
 
 /// `ferromq dev`.

@@ -193,6 +193,10 @@ pub async fn start(
     let controller = Controller::start(
         ControllerConfig {
             data_dir: args.data_dir.join("controller"),
+            // The controller's port in the cluster's TLS mode, as the name server's: brokers reach
+            // it with their outgoing TLS settings.
+            tls: template.tls.clone(),
+            tls_client: template.tls_client.clone(),
             ..ControllerConfig::default()
         },
         listener,

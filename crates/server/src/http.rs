@@ -6,16 +6,6 @@ use anyhow::Context;
 use ferromq_http::{HttpHandle, HttpServer, Target};
 use ferromq_net::{ServerTls, TlsMode, TlsServerConfig};
 
-/// Binds `listen` and serves `target` there over plaintext HTTP.
-pub fn start(listen: SocketAddr, target: Target) -> anyhow::Result<HttpHandle> {
-    start_tls(
-        listen,
-        target,
-        &TlsServerConfig::default(),
-        TlsMode::Disabled,
-    )
-}
-
 /// Binds `listen` and serves `target` there: plaintext HTTP when `mode` is `disabled`, else HTTPS
 /// with the certificate and key (and client-certificate settings) of `tls`, the remoting
 /// listener's, in `mode` (`permissive` also answers plaintext on the port, `enforcing` does not).
@@ -25,16 +15,31 @@ pub fn start_tls(
     tls: &TlsServerConfig,
     mode: TlsMode,
 ) -> anyhow::Result<HttpHandle> {
-    let server_tls = ServerTls::from_config(&TlsServerConfig {
+    let server_tls = server_tls(tls, mode)?;
+    let listener = ferromq_net::listen::bind(listen)
+        .with_context(|| format!("binding the HTTP listener to {listen}"))?;
+    serve(listener, target, server_tls)
+}
+
+/// The HTTP listener's TLS: the remoting listener's certificate settings `tls` in `mode`; `None`
+/// when `mode` is `disabled`.
+pub fn server_tls(tls: &TlsServerConfig, mode: TlsMode) -> anyhow::Result<Option<ServerTls>> {
+    ServerTls::from_config(&TlsServerConfig {
         mode,
         ..tls.clone()
     })
-    .context("the HTTP listener's TLS settings")?;
-    let listener = ferromq_net::listen::bind(listen)
-        .with_context(|| format!("binding the HTTP listener to {listen}"))?;
-    match server_tls {
+    .context("the HTTP listener's TLS settings")
+}
+
+/// Serves `target` on the bound `listener`, over HTTPS when `tls` is set.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    target: Target,
+    tls: Option<ServerTls>,
+) -> anyhow::Result<HttpHandle> {
+    match tls {
         None => HttpServer::start(listener, target),
-        Some(server_tls) => HttpServer::start_tls(listener, target, server_tls),
+        Some(tls) => HttpServer::start_tls(listener, target, tls),
     }
     .context("starting the HTTP listener")
 }

@@ -79,14 +79,13 @@ pub(crate) async fn run(state: Arc<State>, token: CancellationToken) {
                 .inner_client_authentication_credentials
                 .as_ref()
                 .map(InnerCredentials::credentials),
-            // Plaintext towards the controllers for now, even with `tls.enable`: a controller's
-            // port takes TLS only when its own `tls` settings say so.
-            tls: None,
+            // As every outgoing connection of the broker (name servers, the master): over TLS
+            // when `tls_client` says so, which an enforcing controller requires and a permissive
+            // one accepts (Apache's brokers likewise use one TLS setting for all their clients).
+            tls: state.outgoing_tls.clone(),
         },
     );
-    // Registrations with the name servers and requests to the master go as the broker's own
-    // outgoing requests do: over TLS when `tls_client` says so (an enforcing name server takes
-    // nothing else).
+    // Registrations with the name servers and requests to the master go the same way.
     let pool = ClientPool::new(ClientConfig {
         tls: state.outgoing_tls.clone(),
         ..ClientConfig::default()

@@ -1,6 +1,6 @@
 //! `ferromq dev --tls enforcing` as a user runs it: the ready line says so, `ferromq admin --tls`
 //! reaches the cluster, plaintext does not, and a TLS client sends and pulls a message; with
-//! `--cluster` the brokers of every group register over TLS too.
+//! `--cluster` the brokers of every group reach the name server and the controller over TLS too.
 
 use crate::common;
 
@@ -113,9 +113,10 @@ async fn dev_enforcing_tls_serves_tls_clients_only() {
 }
 
 /// `dev --cluster 1 --tls enforcing`: the brokers in controller mode register with the enforcing
-/// name server over TLS too, so the cluster becomes ready and lists master and replica.
-#[test]
-fn dev_cluster_with_enforcing_tls_registers_every_broker_over_tls() {
+/// name server and the enforcing controller over TLS, so the cluster becomes ready (the controller
+/// elected a master and took the replica into its sync-state set) and lists master and replica.
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_cluster_with_enforcing_tls_registers_every_broker_over_tls() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = Dev::start(dir.path(), &["--cluster", "1", "--tls", "enforcing"]);
     let ns = dev.field("namesrv");
@@ -124,5 +125,25 @@ fn dev_cluster_with_enforcing_tls_registers_every_broker_over_tls() {
     let (code, out) = admin(&ns, &["--tls", "--tls-insecure", "clusterList"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(master) && out.contains(replica), "{out}");
+
+    // The controller's port takes TLS only: the brokers' registrations above came that way.
+    let controller = dev.field("controller");
+    let metadata = || RemotingCommand::request(RequestCode::CONTROLLER_GET_METADATA_INFO);
+    let tls = ClientTls::from_config(&TlsClientConfig::insecure_trust_all()).expect("tls");
+    let client = Client::new(
+        controller.clone(),
+        ClientConfig {
+            tls: Some(tls),
+            ..ClientConfig::default()
+        },
+    );
+    let resp = client.request(metadata(), T).await.expect("over TLS");
+    assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "{resp:?}");
+    let plain = Client::new(controller, ClientConfig::default());
+    assert!(
+        plain.request(metadata(), T).await.is_err(),
+        "plaintext to the controller is closed"
+    );
+    client.shutdown().await;
     dev.stop();
 }

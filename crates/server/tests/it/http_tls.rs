@@ -2,12 +2,15 @@
 //! remoting listener's certificate. A client trusting the CA scrapes `/metrics` and `/healthz`;
 //! plaintext HTTP to an enforcing port gets no answer, a silent or garbage client holds nothing
 //! up, and the listener keeps serving the others. `ferromq bench --metrics https://...` scrapes it.
+//! `ferromq namesrv` and `ferromq broker` take the same `--http-tls`.
 
 use crate::common;
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
+use crate::cluster::Process;
 use common::Dev;
 use ferromq_net::tls::ByteStream;
 use ferromq_net::{ClientTls, TlsClientConfig};
@@ -194,4 +197,86 @@ fn bench_scrapes_metrics_over_https() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("needs --tls"), "{stderr}");
     dev.stop();
+}
+
+/// `ferromq namesrv --http-tls enforcing` and `ferromq broker --http-tls enforcing`: their HTTP
+/// listeners answer HTTPS with the certificate of their remoting settings and close plaintext.
+#[tokio::test(flavor = "multi_thread")]
+async fn namesrv_and_broker_serve_https_when_asked() {
+    let pki = tempfile::tempdir().expect("tempdir");
+    common::write_pki(pki.path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls_table = format!(
+        "[tls]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
+        pki.path().join("server.pem").display(),
+        pki.path().join("server.key").display()
+    );
+    let ns_config = dir.path().join("namesrv.toml");
+    std::fs::write(&ns_config, &tls_table).expect("write namesrv.toml");
+    let mut ns = Command::new(env!("CARGO_BIN_EXE_ferromq"));
+    ns.args(["namesrv", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&ns_config)
+        .args(["--http-listen", "127.0.0.1:0", "--http-tls", "enforcing"]);
+    let ns = Process::spawn(
+        "namesrv",
+        ns,
+        "ferromq namesrv ready: ",
+        &dir.path().join("namesrv.log"),
+    );
+    assert_eq!(ns.field("http_tls"), "enforcing", "{}", ns.ready);
+    let namesrv = ns
+        .ready
+        .trim_start_matches("ferromq namesrv ready: ")
+        .split_whitespace()
+        .next()
+        .expect("address")
+        .to_owned();
+
+    let broker_config = dir.path().join("broker.toml");
+    std::fs::write(
+        &broker_config,
+        format!(
+            "namesrv_addrs = [\"{namesrv}\"]\nlisten = \"127.0.0.1:0\"\nstore_root_dir = \"{}\"\n\
+             commit_log_file_size = 67108864\nmetrics_listen_port = 0\n{tls_table}",
+            dir.path().join("store").display()
+        ),
+    )
+    .expect("write broker.toml");
+    let mut broker = Command::new(env!("CARGO_BIN_EXE_ferromq"));
+    broker
+        .args(["broker", "--config"])
+        .arg(&broker_config)
+        .args(["--http-tls", "enforcing"]);
+    let broker = Process::spawn(
+        "broker",
+        broker,
+        "ferromq broker ready: ",
+        &dir.path().join("broker.log"),
+    );
+    assert_eq!(broker.field("http_tls"), "enforcing", "{}", broker.ready);
+
+    let tls = trusting(&pki.path().join("ca.pem"));
+    for (what, http) in [
+        ("namesrv", ns.field("http")),
+        ("broker", broker.field("http")),
+    ] {
+        let metrics = get(&http, Some(&tls), "/metrics").await.expect("https");
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{what}: {metrics}");
+        assert!(
+            metrics.contains("process_cpu_seconds_total"),
+            "{what}: {metrics}"
+        );
+        let plain = get(&http, None, "/healthz").await.unwrap_or_default();
+        assert!(
+            !plain.contains("HTTP/1.1"),
+            "{what}: plaintext answered: {plain}"
+        );
+    }
+    // The broker's own figures are served, not only the process's.
+    let metrics = get(&broker.field("http"), Some(&tls), "/metrics")
+        .await
+        .expect("https");
+    assert!(metrics.contains("rocketmq_messages_in_total"), "{metrics}");
+    broker.stop();
+    ns.stop();
 }
