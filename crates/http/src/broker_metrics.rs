@@ -239,6 +239,7 @@ fn write_lag(e: &mut Exposition, node: &[(&str, &str); 3], lags: &[QueueLag]) {
         lag: u64,
         oldest_ms: u64,
         inflight: u64,
+        queueing_ms: u64,
     }
     let mut sums: BTreeMap<(&str, &str), Sum> = BTreeMap::new();
     for l in lags {
@@ -246,8 +247,9 @@ fn write_lag(e: &mut Exposition, node: &[(&str, &str); 3], lags: &[QueueLag]) {
         s.lag += l.lag_messages;
         s.oldest_ms = s.oldest_ms.max(l.lag_ms);
         s.inflight += l.inflight;
+        s.queueing_ms = s.queueing_ms.max(l.queueing_ms);
     }
-    let families: [Family<Sum, u64>; 4] = [
+    let families: [Family<Sum, u64>; 5] = [
         (
             "rocketmq_consumer_lag_messages",
             "Messages stored and not yet acknowledged (committed) by the group, by topic.",
@@ -267,6 +269,13 @@ fn write_lag(e: &mut Exposition, node: &[(&str, &str); 3], lags: &[QueueLag]) {
             "rocketmq_consumer_ready_messages",
             "Messages waiting to be delivered to the group: the lag less those in flight.",
             |s| s.lag.saturating_sub(s.inflight),
+        ),
+        (
+            "rocketmq_consumer_queueing_latency",
+            "Age in milliseconds of the oldest message waiting to be delivered to the group (for POP \
+             groups the first never popped, for pull groups the first past the committed offset), \
+             by topic.",
+            |s| s.queueing_ms,
         ),
     ];
     for (name, help, value) in families {

@@ -201,6 +201,7 @@ mod tests {
                 lag_messages: lag,
                 lag_ms: 0,
                 inflight: 0,
+                queueing_ms: 0,
             }],
             storage: StorageInfo {
                 log_bytes: 0,

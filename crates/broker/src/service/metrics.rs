@@ -49,6 +49,11 @@ pub struct QueueLag {
     pub lag_ms: u64,
     /// POP deliveries handed out and neither acked nor expired.
     pub inflight: u64,
+    /// How long the oldest message waiting for delivery has been stored, in milliseconds (0 with
+    /// none): for a POP group the first never popped; for a pull group the first past its
+    /// committed offset (the broker does not keep what a pull consumer fetched but has not
+    /// committed yet).
+    pub queueing_ms: u64,
 }
 
 /// Where the store is: log positions in bytes.
@@ -264,21 +269,31 @@ impl BrokerService {
             .map(|((group, topic, queue_id), committed)| {
                 let max = s.store.max_queue_offset(&topic, queue_id);
                 let lag_messages = max.saturating_sub(committed);
-                let lag_ms = if lag_messages == 0 {
-                    0
-                } else {
+                // How long the message at `offset` has been stored (0 past the end).
+                let age = |offset: u64| {
+                    if offset >= max {
+                        return 0;
+                    }
                     s.store
-                        .message_store_time(&topic, queue_id, committed)
+                        .message_store_time(&topic, queue_id, offset)
                         .ok()
                         .flatten()
                         .and_then(|t| u64::try_from(t).ok())
                         .map_or(0, |t| now.saturating_sub(t))
                 };
+                let lag_ms = age(committed);
                 let key = (group.clone(), topic.clone(), queue_id);
-                let inflight = s
-                    .pop
-                    .existing(&key)
-                    .map_or(0, |q| q.lock().leases.len() as u64);
+                let (inflight, ready_from) = s.pop.existing(&key).map_or((0, committed), |q| {
+                    let q = q.lock();
+                    // Deliveries whose invisible time passed wait for delivery again too.
+                    let first = q.expired(now).next().map_or(q.next, |(o, _)| o.min(q.next));
+                    (q.leases.len() as u64, first.max(committed))
+                });
+                let queueing_ms = if ready_from == committed {
+                    lag_ms
+                } else {
+                    age(ready_from)
+                };
                 QueueLag {
                     group,
                     topic,
@@ -286,6 +301,7 @@ impl BrokerService {
                     lag_messages,
                     lag_ms,
                     inflight,
+                    queueing_ms,
                 }
             })
             .collect()

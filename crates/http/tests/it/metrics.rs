@@ -115,6 +115,11 @@ async fn counters_and_lag_match_the_traffic_exactly() {
             value(&samples, "rocketmq_consumer_inflight_messages", &[t, g]),
             0.0
         );
+        // A pull group waits from its committed offset: its queueing latency is its lag latency.
+        assert_eq!(
+            value(&samples, "rocketmq_consumer_queueing_latency", &[t, g]),
+            value(&samples, "rocketmq_consumer_lag_latency", &[t, g])
+        );
         assert_eq!(
             value(&samples, "ferromq_consumer_queue_lag_messages", &[t, g, q]),
             n - out
@@ -257,6 +262,39 @@ async fn pop_deliveries_count_out_and_in_flight() {
             &[t, g, ("queue_id", &queue_id)]
         ),
         5.0
+    );
+    // Two wait for delivery (p-3, p-4), stored after p-0, the oldest unacked one.
+    assert!(
+        value(&samples, "rocketmq_consumer_queueing_latency", &[t, g])
+            <= value(&samples, "rocketmq_consumer_lag_latency", &[t, g])
+    );
+    // Once those two are popped as well nothing waits for delivery: no queueing latency, while
+    // the lag (nothing acked) keeps ageing.
+    while popped < 5 {
+        popped += pop(&c, "pg", topic, 5 - i32::try_from(popped).expect("small")).await;
+    }
+    let samples = ferromq_testkit::eventually_ok(
+        std::time::Duration::from_secs(10),
+        "the unacked messages to age",
+        || async {
+            let (_, _, body) = get(http.local_addr(), "/metrics").await;
+            let samples = parse_exposition(&body);
+            let age = value(&samples, "rocketmq_consumer_lag_latency", &[t, g]);
+            if age > 0.0 {
+                Ok(samples)
+            } else {
+                Err(age)
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_queueing_latency", &[t, g]),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "rocketmq_consumer_ready_messages", &[t, g]),
+        0.0
     );
     producer.shutdown().await;
     http.shutdown().await;
