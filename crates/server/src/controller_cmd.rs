@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use ferromq_controller::{Controller, ControllerConfig, Peer};
 
+use crate::http;
 use crate::signals;
 
 /// `ferromq controller`.
@@ -36,6 +37,15 @@ pub struct ControllerArgs {
     /// Elect an out-of-sync replica when no in-sync one is alive (may lose acknowledged messages).
     #[arg(long)]
     pub enable_elect_unclean_master: bool,
+    /// Serve `/metrics` (the process's), `/healthz` and `/readyz` over HTTP on this address
+    /// [default: none].
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
+    /// HTTPS on the HTTP listener, with the certificate of the `[tls]` settings (or a self-signed
+    /// one generated at start): `disabled`, `permissive` (HTTPS and plaintext HTTP on one port)
+    /// or `enforcing` (HTTPS only).
+    #[arg(long, value_name = "MODE", default_value = "disabled")]
+    pub http_tls: ferromq_net::TlsMode,
 }
 
 fn load_config(args: &ControllerArgs) -> anyhow::Result<ControllerConfig> {
@@ -93,18 +103,38 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<()> {
         let listener =
             ferromq_net::listen::bind(listen).with_context(|| format!("binding {listen}"))?;
         let data = config.data_dir.display().to_string();
+        let tls = config.tls.clone();
         let controller = Controller::start(config, listener)
             .await
             .context("starting the controller")?;
+        let http = match args.http_listen {
+            Some(addr) => {
+                match http::start_tls(addr, ferromq_http::Target::Process, &tls, args.http_tls) {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        controller.shutdown().await;
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+        let http_field = http
+            .as_ref()
+            .map(|h| format!(" http={} http_tls={}", h.local_addr(), args.http_tls))
+            .unwrap_or_default();
         let signal = signals::ShutdownSignal::install()?;
         println!(
-            "ferromq controller ready: id={} listen={} data={data}",
+            "ferromq controller ready: id={} listen={} data={data}{http_field}",
             controller.node_id(),
             controller.local_addr()
         );
-        signal.wait().await?;
+        let waited = signal.wait().await;
+        if let Some(h) = http {
+            h.shutdown().await;
+        }
         controller.shutdown().await;
-        Ok(())
+        waited
     })
 }
 

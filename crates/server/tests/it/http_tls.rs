@@ -2,7 +2,7 @@
 //! remoting listener's certificate. A client trusting the CA scrapes `/metrics` and `/healthz`;
 //! plaintext HTTP to an enforcing port gets no answer, a silent or garbage client holds nothing
 //! up, and the listener keeps serving the others. `ferromq bench --metrics https://...` scrapes it.
-//! `ferromq namesrv` and `ferromq broker` take the same `--http-tls`.
+//! `ferromq namesrv`, `ferromq broker` and `ferromq controller` take the same `--http-tls`.
 
 use crate::common;
 
@@ -199,10 +199,10 @@ fn bench_scrapes_metrics_over_https() {
     dev.stop();
 }
 
-/// `ferromq namesrv --http-tls enforcing` and `ferromq broker --http-tls enforcing`: their HTTP
-/// listeners answer HTTPS with the certificate of their remoting settings and close plaintext.
+/// `--http-tls enforcing` on `ferromq namesrv`, `ferromq broker` and `ferromq controller`: their
+/// HTTP listeners answer HTTPS with the certificate of their TLS settings and close plaintext.
 #[tokio::test(flavor = "multi_thread")]
-async fn namesrv_and_broker_serve_https_when_asked() {
+async fn namesrv_broker_and_controller_serve_https_when_asked() {
     let pki = tempfile::tempdir().expect("tempdir");
     common::write_pki(pki.path());
     let dir = tempfile::tempdir().expect("tempdir");
@@ -255,10 +255,33 @@ async fn namesrv_and_broker_serve_https_when_asked() {
     );
     assert_eq!(broker.field("http_tls"), "enforcing", "{}", broker.ready);
 
+    let controller_config = dir.path().join("controller.toml");
+    std::fs::write(&controller_config, &tls_table).expect("write controller.toml");
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_ferromq"));
+    controller
+        .args(["controller", "--config"])
+        .arg(&controller_config)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("controller"))
+        .args(["--http-listen", "127.0.0.1:0", "--http-tls", "enforcing"]);
+    let controller = Process::spawn(
+        "controller",
+        controller,
+        "ferromq controller ready: ",
+        &dir.path().join("controller.log"),
+    );
+    assert_eq!(
+        controller.field("http_tls"),
+        "enforcing",
+        "{}",
+        controller.ready
+    );
+
     let tls = trusting(&pki.path().join("ca.pem"));
     for (what, http) in [
         ("namesrv", ns.field("http")),
         ("broker", broker.field("http")),
+        ("controller", controller.field("http")),
     ] {
         let metrics = get(&http, Some(&tls), "/metrics").await.expect("https");
         assert!(metrics.starts_with("HTTP/1.1 200"), "{what}: {metrics}");
@@ -277,6 +300,7 @@ async fn namesrv_and_broker_serve_https_when_asked() {
         .await
         .expect("https");
     assert!(metrics.contains("rocketmq_messages_in_total"), "{metrics}");
+    controller.stop();
     broker.stop();
     ns.stop();
 }
