@@ -107,7 +107,7 @@ pub fn run(args: BrokerArgs) -> anyhow::Result<()> {
                     .unwrap_or_default();
                 let http_field = http
                     .as_ref()
-                    .map(|h| format!(" http={} http_tls={}", h.local_addr(), args.http_tls))
+                    .map(|h| http::ready_field(h, args.http_tls))
                     .unwrap_or_default();
                 println!(
                     "ferromq broker ready: listen={} advertised={}{grpc}{http_field}",

@@ -107,22 +107,13 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<()> {
         let controller = Controller::start(config, listener)
             .await
             .context("starting the controller")?;
-        let http = match args.http_listen {
-            Some(addr) => {
-                match http::start_tls(addr, ferromq_http::Target::Process, &tls, args.http_tls) {
-                    Ok(h) => Some(h),
-                    Err(e) => {
-                        controller.shutdown().await;
-                        return Err(e);
-                    }
-                }
+        let (http, http_field) = match http::start_process(args.http_listen, &tls, args.http_tls) {
+            Ok(started) => started,
+            Err(e) => {
+                controller.shutdown().await;
+                return Err(e);
             }
-            None => None,
         };
-        let http_field = http
-            .as_ref()
-            .map(|h| format!(" http={} http_tls={}", h.local_addr(), args.http_tls))
-            .unwrap_or_default();
         let signal = signals::ShutdownSignal::install()?;
         println!(
             "ferromq controller ready: id={} listen={} data={data}{http_field}",

@@ -43,3 +43,23 @@ pub fn serve(
     }
     .context("starting the HTTP listener")
 }
+
+/// The listener `ferromq namesrv` and `ferromq controller` serve on `--http-listen` (process
+/// metrics and the probes; none without the flag), with the end of their ready line.
+pub fn start_process(
+    listen: Option<SocketAddr>,
+    tls: &TlsServerConfig,
+    mode: TlsMode,
+) -> anyhow::Result<(Option<HttpHandle>, String)> {
+    let Some(listen) = listen else {
+        return Ok((None, String::new()));
+    };
+    let handle = start_tls(listen, Target::Process, tls, mode)?;
+    let field = ready_field(&handle, mode);
+    Ok((Some(handle), field))
+}
+
+/// ` http=ADDR http_tls=MODE`, the end of a server's ready line when it serves HTTP.
+pub fn ready_field(handle: &HttpHandle, mode: TlsMode) -> String {
+    format!(" http={} http_tls={mode}", handle.local_addr())
+}

@@ -27,22 +27,13 @@ pub fn run(args: NamesrvArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", config.listen))?;
         let tls = config.tls.clone();
         let ns = NameServer::start(config, listener).context("starting the name server")?;
-        let http = match args.http_listen {
-            Some(addr) => {
-                match http::start_tls(addr, ferromq_http::Target::Process, &tls, args.http_tls) {
-                    Ok(h) => Some(h),
-                    Err(e) => {
-                        ns.shutdown().await;
-                        return Err(e);
-                    }
-                }
+        let (http, http_field) = match http::start_process(args.http_listen, &tls, args.http_tls) {
+            Ok(started) => started,
+            Err(e) => {
+                ns.shutdown().await;
+                return Err(e);
             }
-            None => None,
         };
-        let http_field = http
-            .as_ref()
-            .map(|h| format!(" http={} http_tls={}", h.local_addr(), args.http_tls))
-            .unwrap_or_default();
         let signal = signals::ShutdownSignal::install()?;
         println!("ferromq namesrv ready: {}{http_field}", ns.local_addr());
         let waited = signal.wait().await;
