@@ -47,7 +47,11 @@ struct State {
     confirmed: Vec<bool>,
     deliveries: Vec<u32>,
     acked: Vec<bool>,
+    /// Acks sent whose answer never came (the broker died): the broker may have taken them.
+    ack_in_doubt: Vec<bool>,
     acked_count: u64,
+    /// When an ack was last cut off.
+    last_doubt: Option<std::time::Instant>,
     confirmed_count: u64,
     delivered_count: u64,
     redeliveries: u64,
@@ -79,6 +83,10 @@ pub struct Counts {
     pub resent: u64,
     /// Distinct messages acked.
     pub acked: u64,
+    /// Messages whose last ack was cut off by a kill and that did not come back: the broker took
+    /// the ack before it died (a message whose ack it had not taken comes back after its invisible
+    /// time and is acked then).
+    pub ack_cut_off: u64,
     /// Confirmed sends never delivered.
     pub lost: u64,
     /// Deliveries whose body was not the one sent.
@@ -99,6 +107,7 @@ impl Ledger {
                 confirmed: vec![false; n],
                 deliveries: vec![0; n],
                 acked: vec![false; n],
+                ack_in_doubt: vec![false; n],
                 ..State::default()
             }),
         }
@@ -184,6 +193,24 @@ impl Ledger {
         self.state.lock().acked_count == self.total
     }
 
+    /// The ack of `seq` was sent but its answer was cut off by a kill: the broker may have taken
+    /// it (then the message never comes back) or not (then it comes back once its invisible time
+    /// has passed, and is acked again).
+    pub fn ack_cut_off(&self, seq: u64) {
+        let mut s = self.state.lock();
+        if !s.acked[seq as usize] {
+            s.ack_in_doubt[seq as usize] = true;
+            s.last_doubt = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Whether every message is acked or had its ack cut off, the last cut no later than `since`.
+    pub fn all_acked_or_in_doubt_since(&self, since: std::time::Instant) -> bool {
+        let s = self.state.lock();
+        s.last_doubt.is_none_or(|at| at <= since)
+            && s.acked.iter().zip(&s.ack_in_doubt).all(|(a, d)| *a || *d)
+    }
+
     pub fn acked_count(&self) -> u64 {
         self.state.lock().acked_count
     }
@@ -203,6 +230,12 @@ impl Ledger {
             redelivered: s.redeliveries,
             resent: s.resends,
             acked: s.acked_count,
+            ack_cut_off: s
+                .acked
+                .iter()
+                .zip(&s.ack_in_doubt)
+                .filter(|(a, d)| !**a && **d)
+                .count() as u64,
             lost,
             corrupt: s.corrupt,
             foreign: s.foreign,
@@ -230,6 +263,29 @@ mod tests {
             "out of range"
         );
         assert_eq!(ledger.delivered(b"short"), Check::Foreign);
+    }
+
+    #[test]
+    fn an_ack_cut_off_stays_in_doubt_until_acked() {
+        let ledger = Ledger::new(1, 2, MIN_BODY);
+        let start = std::time::Instant::now();
+        ledger.acked(0);
+        assert!(!ledger.all_acked_or_in_doubt_since(start), "1 neither");
+        ledger.ack_cut_off(1);
+        assert!(
+            !ledger.all_acked_or_in_doubt_since(start),
+            "cut off after the time given: it may still come back"
+        );
+        assert!(ledger.all_acked_or_in_doubt_since(std::time::Instant::now()));
+        assert_eq!(ledger.counts().ack_cut_off, 1);
+        assert_eq!(ledger.counts().acked, 1);
+        // It came back and was acked: no longer in doubt.
+        ledger.acked(1);
+        assert_eq!(ledger.counts().ack_cut_off, 0);
+        assert!(ledger.all_acked());
+        // An ack cut off after the message was acked changes nothing.
+        ledger.ack_cut_off(0);
+        assert_eq!(ledger.counts().ack_cut_off, 0);
     }
 
     #[test]
