@@ -215,13 +215,12 @@ async fn crash_run(args: &PopCrashArgs) -> Result<Report> {
             // not come back. One whose ack it did not take comes back once its invisible time has
             // passed since the restart; so once that time (and a margin) has passed, what is
             // left in doubt was acked.
-            let settle = invisible + LONG_POLL * 2;
-            if next_kill.is_none()
-                && epoch_started.elapsed() >= settle
-                && Instant::now()
-                    .checked_sub(settle)
-                    .is_some_and(|since| ledger.all_acked_or_in_doubt_since(since))
-            {
+            let settled = Instant::now()
+                .checked_sub(invisible + LONG_POLL * 2)
+                .is_some_and(|since| {
+                    epoch_started <= since && ledger.all_acked_or_in_doubt_since(since)
+                });
+            if next_kill.is_none() && settled {
                 break Outcome::Done;
             }
             if Instant::now() >= deadline {

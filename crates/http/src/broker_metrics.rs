@@ -273,7 +273,8 @@ fn write_lag(e: &mut Exposition, node: &[(&str, &str); 3], lags: &[QueueLag]) {
         (
             "rocketmq_consumer_queueing_latency",
             "Age in milliseconds of the oldest message waiting to be delivered to the group (for POP \
-             groups the first never popped, for pull groups the first past the committed offset), \
+             groups the first never popped or whose invisible time passed, for pull groups the first past \
+             the committed offset), \
              by topic.",
             |s| s.queueing_ms,
         ),

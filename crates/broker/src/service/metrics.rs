@@ -50,9 +50,9 @@ pub struct QueueLag {
     /// POP deliveries handed out and neither acked nor expired.
     pub inflight: u64,
     /// How long the oldest message waiting for delivery has been stored, in milliseconds (0 with
-    /// none): for a POP group the first never popped; for a pull group the first past its
-    /// committed offset (the broker does not keep what a pull consumer fetched but has not
-    /// committed yet).
+    /// none): for a POP group the first never popped or whose invisible time passed; for a pull
+    /// group the first past its committed offset (the broker does not keep what a pull consumer
+    /// fetched but has not committed yet).
     pub queueing_ms: u64,
 }
 
